@@ -1,0 +1,177 @@
+//! `ClientConfig`: everything the state machine needs to know up front, with defaults and
+//! `validate()`, which names the offending field and says why.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::packet::{ProtocolVersion, QoS, Will};
+use crate::reconnect::ReconnectConfig;
+
+/// A configuration value is out of range or inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid config `{field}`: {reason}")]
+pub struct ConfigError {
+    /// The field, as named in the config struct (or the environment variable).
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(field: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError {
+            field,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// What happens to in-flight and queued publishes when the broker reports no session
+/// (CONNACK with session present = false) after a reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionLostPolicy {
+    /// Resend every unacknowledged publish as a new message (DUP=0), in the original order,
+    /// and re-send pending PUBRELs' publishes are complete on the broker side already: those
+    /// are completed locally. Nothing the application handed over is dropped. The default.
+    #[default]
+    ResendAsNew,
+    /// Fail every unacknowledged publish with [`Event::PublishFailed`](crate::Event) and
+    /// `SessionLost`, so the application decides. Queued (never sent) publishes are still sent.
+    FailInFlight,
+}
+
+/// The state machine's configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    pub protocol: ProtocolVersion,
+    /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits).
+    pub client_id: String,
+    /// Clean session (3.1.1) / clean start (5.0) on the *first* connect. Reconnects always ask to
+    /// resume the session, so in-flight messages can be replayed.
+    pub clean_start: bool,
+    /// MQTT 5 session expiry interval (seconds) requested in CONNECT. `None`: 0 (ends with the
+    /// connection) when `clean_start`, else "never expires" (u32::MAX).
+    pub session_expiry_interval: Option<u32>,
+    /// Keep-alive interval; a PINGREQ goes out when nothing was sent for this long. Whole seconds,
+    /// at most 65535 s; zero disables keep-alive.
+    pub keep_alive: Duration,
+    /// How long to wait for PINGRESP before declaring the connection lost. Default: half the
+    /// keep-alive, so a dead broker is noticed within 1.5 x keep-alive.
+    pub ping_timeout: Option<Duration>,
+    pub username: Option<String>,
+    pub password: Option<Bytes>,
+    pub will: Option<Will>,
+    /// Outgoing QoS 1/2 publishes in flight at once (also capped by the broker's receive maximum).
+    pub max_inflight: u16,
+    /// Requests (publish, subscribe, unsubscribe) waiting to be sent. Beyond it: `QueueFull`.
+    pub max_queued: usize,
+    /// Largest packet accepted from the broker, whole packet. Larger: protocol error.
+    pub max_incoming_packet_size: usize,
+    /// Largest packet we send (also capped by the broker's maximum packet size on MQTT 5).
+    pub max_outgoing_packet_size: usize,
+    /// Incoming QoS 1/2 publishes the broker may have in flight to us (MQTT 5 receive maximum).
+    pub receive_maximum: u16,
+    pub session_lost_policy: SessionLostPolicy,
+    pub reconnect: ReconnectConfig,
+    /// Seeds jitter and the generated client id. Same seed, same behaviour.
+    pub seed: u64,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            protocol: ProtocolVersion::V311,
+            client_id: String::new(),
+            clean_start: true,
+            session_expiry_interval: None,
+            keep_alive: Duration::from_secs(30),
+            ping_timeout: None,
+            username: None,
+            password: None,
+            will: None,
+            max_inflight: 100,
+            max_queued: 1000,
+            max_incoming_packet_size: 256 * 1024,
+            max_outgoing_packet_size: 256 * 1024,
+            receive_maximum: 100,
+            session_lost_policy: SessionLostPolicy::ResendAsNew,
+            reconnect: ReconnectConfig::default(),
+            seed: 0,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.client_id.len() > 65535 {
+            return Err(ConfigError::new("client_id", "longer than 65535 bytes"));
+        }
+        if self.client_id.contains('\0') {
+            return Err(ConfigError::new("client_id", "contains U+0000"));
+        }
+        if self.keep_alive.as_secs() > u64::from(u16::MAX) {
+            return Err(ConfigError::new("keep_alive", "more than 65535 seconds"));
+        }
+        if self.keep_alive.subsec_nanos() != 0 {
+            return Err(ConfigError::new("keep_alive", "must be whole seconds"));
+        }
+        if let Some(timeout) = self.ping_timeout {
+            if timeout.is_zero() {
+                return Err(ConfigError::new(
+                    "ping_timeout",
+                    "must be greater than zero",
+                ));
+            }
+        }
+        if self.max_inflight == 0 {
+            return Err(ConfigError::new("max_inflight", "must be at least 1"));
+        }
+        if self.max_queued == 0 {
+            return Err(ConfigError::new("max_queued", "must be at least 1"));
+        }
+        if self.receive_maximum == 0 {
+            return Err(ConfigError::new("receive_maximum", "must be at least 1"));
+        }
+        for (field, size) in [
+            ("max_incoming_packet_size", self.max_incoming_packet_size),
+            ("max_outgoing_packet_size", self.max_outgoing_packet_size),
+        ] {
+            if !(16..=MAX_PACKET_SIZE).contains(&size) {
+                return Err(ConfigError::new(
+                    field,
+                    format!("must be between 16 and {MAX_PACKET_SIZE} bytes"),
+                ));
+            }
+        }
+        if let Some(will) = &self.will {
+            crate::topic::TopicName::new(will.topic.as_str())
+                .map_err(|e| ConfigError::new("will.topic", e.to_string()))?;
+            if will.qos > QoS::ExactlyOnce {
+                return Err(ConfigError::new("will.qos", "must be 0, 1 or 2"));
+            }
+        }
+        if self.password.is_some()
+            && self.username.is_none()
+            && self.protocol == ProtocolVersion::V311
+        {
+            return Err(ConfigError::new(
+                "password",
+                "MQTT 3.1.1 does not allow a password without a username",
+            ));
+        }
+        self.reconnect.validate()?;
+        Ok(())
+    }
+
+    /// The PINGRESP deadline after a PINGREQ.
+    pub fn effective_ping_timeout(&self) -> Duration {
+        self.ping_timeout
+            .unwrap_or(self.keep_alive / 2)
+            .max(Duration::from_millis(1))
+    }
+}
+
+/// The largest packet MQTT can express: 268,435,455 bytes of remaining length plus a 5-byte
+/// fixed header.
+pub const MAX_PACKET_SIZE: usize = 268_435_455 + 5;

@@ -1,0 +1,114 @@
+//! The core's error types, split the three ways DESIGN.md asks for:
+//! - [`ProtocolError`]: the peer misbehaved; the connection ends, the core stays usable;
+//! - [`ClientError`]: the caller misused the API or hit a bound; nothing was queued;
+//! - connection loss is not an error value but an [`Event`](crate::Event).
+//!
+//! Configuration problems are [`ConfigError`](crate::ConfigError), JWT problems
+//! [`AuthError`](crate::auth::AuthError), topic problems [`TopicError`](crate::topic::TopicError).
+
+use crate::packet::ReasonCode;
+use crate::topic::TopicError;
+
+/// The peer sent something the specification does not allow. Ends the connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The bytes do not form a valid packet (bad length, bad UTF-8, bad flags, ...).
+    #[error("malformed packet: {0}")]
+    MalformedPacket(String),
+    /// The fixed header names a packet type that does not exist (0 or 15 on 3.1.1).
+    #[error("unknown packet type {0}")]
+    UnknownPacketType(u8),
+    /// A packet larger than the configured maximum.
+    #[error("packet of {size} bytes exceeds the maximum of {max}")]
+    PacketTooLarge { size: usize, max: usize },
+    /// A valid packet that is not allowed in the current state (e.g. PUBLISH before CONNACK).
+    #[error("unexpected {packet} while {state}")]
+    UnexpectedPacket {
+        packet: &'static str,
+        state: &'static str,
+    },
+    /// An ack for a packet id that is not in flight, or a duplicate id on a new request.
+    #[error("{packet} for unknown packet id {pkid}")]
+    UnknownPacketId { packet: &'static str, pkid: u16 },
+    /// A topic in an incoming packet is not a valid topic name.
+    #[error("invalid topic from peer: {0}")]
+    InvalidTopic(#[from] TopicError),
+    /// The peer sent more QoS>0 publishes in flight than we allowed (receive maximum).
+    #[error("peer exceeded the receive maximum of {0}")]
+    ReceiveMaximumExceeded(u16),
+    /// The peer used a topic alias that is zero, above our maximum, or never set.
+    #[error("invalid topic alias {0}")]
+    InvalidTopicAlias(u16),
+}
+
+/// The broker closed or refused the connection with a reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// CONNACK with a failure code. Kept as the MQTT 5 reason code (3.1.1 codes are mapped).
+    #[error("connection refused by broker: {0}")]
+    Refused(ReasonCode),
+    /// No CONNACK within the connect timeout.
+    #[error("no CONNACK within the connect timeout")]
+    Timeout,
+}
+
+impl ConnectError {
+    /// Refusals that retrying with the same credentials cannot fix.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            ConnectError::Refused(
+                ReasonCode::BAD_USER_NAME_OR_PASSWORD
+                    | ReasonCode::NOT_AUTHORIZED
+                    | ReasonCode::UNSUPPORTED_PROTOCOL_VERSION
+                    | ReasonCode::CLIENT_IDENTIFIER_NOT_VALID
+                    | ReasonCode::BANNED
+                    | ReasonCode::BAD_AUTHENTICATION_METHOD
+            )
+        )
+    }
+}
+
+/// The application asked for something the client cannot do now. Nothing was queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The outgoing queue is at its bound: back off and retry (back-pressure).
+    #[error("outgoing queue is full ({capacity} requests)")]
+    QueueFull { capacity: usize },
+    /// The topic or filter is not valid MQTT.
+    #[error(transparent)]
+    InvalidTopic(#[from] TopicError),
+    /// The permissions (from the JWT or config) do not allow this.
+    #[error("permission denied: {action} on {topic:?}")]
+    PermissionDenied {
+        action: crate::permissions::Action,
+        topic: String,
+    },
+    /// The payload or packet would exceed the maximum packet size.
+    #[error("packet of {size} bytes exceeds the maximum of {max}")]
+    PacketTooLarge { size: usize, max: usize },
+    /// A subscribe or unsubscribe with no filters.
+    #[error("at least one topic filter is required")]
+    NoFilters,
+    /// The client was told to disconnect, or gave up reconnecting; it takes no more requests.
+    #[error("the client is closed")]
+    Closed,
+}
+
+/// Why a transport went away, as the adapter reports it to `handle_disconnected`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer closed the stream (EOF).
+    #[error("connection closed by peer")]
+    Closed,
+    /// Opening the transport failed (TCP connect, TLS handshake, DNS): the text says why.
+    #[error("could not open transport: {0}")]
+    ConnectFailed(String),
+    /// An I/O error on an open transport.
+    #[error("transport error: {0}")]
+    Io(String),
+}

@@ -1,0 +1,33 @@
+//! # jamey-mqtt-core
+//!
+//! A fully deterministic MQTT 3.1.1 / 5.0 client state machine.
+//!
+//! It contains **no networking code**, never reads a clock, never sleeps, spawns or uses a global
+//! random generator. Bytes received, the current time (`now: Instant`) and a random seed come in
+//! as arguments; bytes to send, the next timer deadline, transport actions and events for the
+//! application come out. The runtime crates (`jamey-mqtt-tokio`, `jamey-mqtt-smol`) move bytes
+//! between this machine and a TCP/TLS stream; every MQTT decision (acks, retries, keep-alive,
+//! reconnect timing, permissions) is made here, so both runtimes behave the same and a fuzzer or a
+//! simulated network can drive the whole client.
+//!
+//! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
+//! getters (`state`, `stats`), `handle_*` inputs, commands (`publish`, `subscribe`, ...) and
+//! `poll_*` outputs, each polled until it returns `None`.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod codec;
+pub mod config;
+pub mod error;
+pub mod packet;
+pub mod permissions;
+pub mod reconnect;
+pub mod session;
+pub mod state;
+pub mod topic;
+
+pub use client::{Action, Client, Event, Message, PublishRequest, Token};
+pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use error::{ClientError, ConnectError, ProtocolError, TransportError};
+pub use packet::{ProtocolVersion, QoS, ReasonCode};
+pub use state::ConnectionState;

@@ -1,0 +1,430 @@
+//! The one packet model the core speaks, for both MQTT 3.1.1 and MQTT 5.0.
+//!
+//! Everything outside `codec.rs` sees only these types. Reason codes are kept in MQTT 5 form for
+//! both versions: the codec maps 3.1.1 CONNACK return codes and SUBACK failure (0x80) to and from
+//! their MQTT 5 equivalents, so the state machine has one vocabulary. Properties are MQTT 5 only;
+//! on a 3.1.1 connection they are always empty (the codec rejects encoding non-empty ones).
+
+use bytes::Bytes;
+
+/// The protocol version spoken on the wire. A configuration choice; the state machine is shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ProtocolVersion {
+    /// MQTT 3.1.1 (protocol level 4).
+    V311,
+    /// MQTT 5.0 (protocol level 5).
+    V5,
+}
+
+/// Quality of service of a publish or a subscription.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum QoS {
+    AtMostOnce = 0,
+    AtLeastOnce = 1,
+    ExactlyOnce = 2,
+}
+
+impl QoS {
+    /// The QoS for a wire value 0..=2.
+    pub fn from_u8(value: u8) -> Option<QoS> {
+        match value {
+            0 => Some(QoS::AtMostOnce),
+            1 => Some(QoS::AtLeastOnce),
+            2 => Some(QoS::ExactlyOnce),
+            _ => None,
+        }
+    }
+}
+
+/// An MQTT 5 reason code (also used for 3.1.1, mapped by the codec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReasonCode(pub u8);
+
+impl ReasonCode {
+    pub const SUCCESS: ReasonCode = ReasonCode(0x00);
+    pub const GRANTED_QOS_1: ReasonCode = ReasonCode(0x01);
+    pub const GRANTED_QOS_2: ReasonCode = ReasonCode(0x02);
+    pub const DISCONNECT_WITH_WILL: ReasonCode = ReasonCode(0x04);
+    pub const NO_MATCHING_SUBSCRIBERS: ReasonCode = ReasonCode(0x10);
+    pub const NO_SUBSCRIPTION_EXISTED: ReasonCode = ReasonCode(0x11);
+    pub const CONTINUE_AUTHENTICATION: ReasonCode = ReasonCode(0x18);
+    pub const RE_AUTHENTICATE: ReasonCode = ReasonCode(0x19);
+    pub const UNSPECIFIED_ERROR: ReasonCode = ReasonCode(0x80);
+    pub const MALFORMED_PACKET: ReasonCode = ReasonCode(0x81);
+    pub const PROTOCOL_ERROR: ReasonCode = ReasonCode(0x82);
+    pub const IMPLEMENTATION_SPECIFIC_ERROR: ReasonCode = ReasonCode(0x83);
+    pub const UNSUPPORTED_PROTOCOL_VERSION: ReasonCode = ReasonCode(0x84);
+    pub const CLIENT_IDENTIFIER_NOT_VALID: ReasonCode = ReasonCode(0x85);
+    pub const BAD_USER_NAME_OR_PASSWORD: ReasonCode = ReasonCode(0x86);
+    pub const NOT_AUTHORIZED: ReasonCode = ReasonCode(0x87);
+    pub const SERVER_UNAVAILABLE: ReasonCode = ReasonCode(0x88);
+    pub const SERVER_BUSY: ReasonCode = ReasonCode(0x89);
+    pub const BANNED: ReasonCode = ReasonCode(0x8A);
+    pub const SERVER_SHUTTING_DOWN: ReasonCode = ReasonCode(0x8B);
+    pub const BAD_AUTHENTICATION_METHOD: ReasonCode = ReasonCode(0x8C);
+    pub const KEEP_ALIVE_TIMEOUT: ReasonCode = ReasonCode(0x8D);
+    pub const SESSION_TAKEN_OVER: ReasonCode = ReasonCode(0x8E);
+    pub const TOPIC_FILTER_INVALID: ReasonCode = ReasonCode(0x8F);
+    pub const TOPIC_NAME_INVALID: ReasonCode = ReasonCode(0x90);
+    pub const PACKET_IDENTIFIER_IN_USE: ReasonCode = ReasonCode(0x91);
+    pub const PACKET_IDENTIFIER_NOT_FOUND: ReasonCode = ReasonCode(0x92);
+    pub const RECEIVE_MAXIMUM_EXCEEDED: ReasonCode = ReasonCode(0x93);
+    pub const TOPIC_ALIAS_INVALID: ReasonCode = ReasonCode(0x94);
+    pub const PACKET_TOO_LARGE: ReasonCode = ReasonCode(0x95);
+    pub const MESSAGE_RATE_TOO_HIGH: ReasonCode = ReasonCode(0x96);
+    pub const QUOTA_EXCEEDED: ReasonCode = ReasonCode(0x97);
+    pub const ADMINISTRATIVE_ACTION: ReasonCode = ReasonCode(0x98);
+    pub const PAYLOAD_FORMAT_INVALID: ReasonCode = ReasonCode(0x99);
+    pub const RETAIN_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9A);
+    pub const QOS_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9B);
+    pub const USE_ANOTHER_SERVER: ReasonCode = ReasonCode(0x9C);
+    pub const SERVER_MOVED: ReasonCode = ReasonCode(0x9D);
+    pub const SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9E);
+    pub const CONNECTION_RATE_EXCEEDED: ReasonCode = ReasonCode(0x9F);
+    pub const MAXIMUM_CONNECT_TIME: ReasonCode = ReasonCode(0xA0);
+    pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA1);
+    pub const WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA2);
+
+    /// Codes below 0x80 report success (possibly with a qualifier such as a granted QoS).
+    pub fn is_success(self) -> bool {
+        self.0 < 0x80
+    }
+
+    /// The specification's name for this code, for errors and logs.
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            0x00 => "success",
+            0x01 => "granted QoS 1",
+            0x02 => "granted QoS 2",
+            0x04 => "disconnect with will message",
+            0x10 => "no matching subscribers",
+            0x11 => "no subscription existed",
+            0x18 => "continue authentication",
+            0x19 => "re-authenticate",
+            0x80 => "unspecified error",
+            0x81 => "malformed packet",
+            0x82 => "protocol error",
+            0x83 => "implementation specific error",
+            0x84 => "unsupported protocol version",
+            0x85 => "client identifier not valid",
+            0x86 => "bad user name or password",
+            0x87 => "not authorized",
+            0x88 => "server unavailable",
+            0x89 => "server busy",
+            0x8A => "banned",
+            0x8B => "server shutting down",
+            0x8C => "bad authentication method",
+            0x8D => "keep alive timeout",
+            0x8E => "session taken over",
+            0x8F => "topic filter invalid",
+            0x90 => "topic name invalid",
+            0x91 => "packet identifier in use",
+            0x92 => "packet identifier not found",
+            0x93 => "receive maximum exceeded",
+            0x94 => "topic alias invalid",
+            0x95 => "packet too large",
+            0x96 => "message rate too high",
+            0x97 => "quota exceeded",
+            0x98 => "administrative action",
+            0x99 => "payload format invalid",
+            0x9A => "retain not supported",
+            0x9B => "QoS not supported",
+            0x9C => "use another server",
+            0x9D => "server moved",
+            0x9E => "shared subscriptions not supported",
+            0x9F => "connection rate exceeded",
+            0xA0 => "maximum connect time",
+            0xA1 => "subscription identifiers not supported",
+            0xA2 => "wildcard subscriptions not supported",
+            _ => "unknown reason code",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (0x{:02X})", self.name(), self.0)
+    }
+}
+
+/// MQTT 5 user properties: ordered name/value pairs, duplicates allowed.
+pub type UserProperties = Vec<(String, String)>;
+
+/// Every MQTT control packet, version-independent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Packet {
+    Connect(Connect),
+    ConnAck(ConnAck),
+    Publish(Publish),
+    PubAck(Ack),
+    PubRec(Ack),
+    PubRel(Ack),
+    PubComp(Ack),
+    Subscribe(Subscribe),
+    SubAck(SubAck),
+    Unsubscribe(Unsubscribe),
+    UnsubAck(UnsubAck),
+    PingReq,
+    PingResp,
+    Disconnect(Disconnect),
+    /// MQTT 5 only.
+    Auth(Auth),
+}
+
+impl Packet {
+    /// The packet type's name, for errors and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Packet::Connect(_) => "CONNECT",
+            Packet::ConnAck(_) => "CONNACK",
+            Packet::Publish(_) => "PUBLISH",
+            Packet::PubAck(_) => "PUBACK",
+            Packet::PubRec(_) => "PUBREC",
+            Packet::PubRel(_) => "PUBREL",
+            Packet::PubComp(_) => "PUBCOMP",
+            Packet::Subscribe(_) => "SUBSCRIBE",
+            Packet::SubAck(_) => "SUBACK",
+            Packet::Unsubscribe(_) => "UNSUBSCRIBE",
+            Packet::UnsubAck(_) => "UNSUBACK",
+            Packet::PingReq => "PINGREQ",
+            Packet::PingResp => "PINGRESP",
+            Packet::Disconnect(_) => "DISCONNECT",
+            Packet::Auth(_) => "AUTH",
+        }
+    }
+}
+
+/// CONNECT. `clean_start` is "clean session" in 3.1.1.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Connect {
+    pub client_id: String,
+    pub clean_start: bool,
+    /// Seconds; 0 disables keep-alive.
+    pub keep_alive: u16,
+    pub username: Option<String>,
+    pub password: Option<Bytes>,
+    pub will: Option<Will>,
+    pub properties: ConnectProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnectProperties {
+    pub session_expiry_interval: Option<u32>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+    pub request_response_information: Option<u8>,
+    pub request_problem_information: Option<u8>,
+    pub authentication_method: Option<String>,
+    pub authentication_data: Option<Bytes>,
+    pub user_properties: UserProperties,
+}
+
+/// The last will: published by the broker when the connection ends abnormally.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Will {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    pub properties: WillProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WillProperties {
+    pub delay_interval: Option<u32>,
+    pub payload_format_indicator: Option<u8>,
+    pub message_expiry_interval: Option<u32>,
+    pub content_type: Option<String>,
+    pub response_topic: Option<String>,
+    pub correlation_data: Option<Bytes>,
+    pub user_properties: UserProperties,
+}
+
+/// CONNACK. `code` is an MQTT 5 reason code (3.1.1 return codes are mapped by the codec).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnAck {
+    pub session_present: bool,
+    pub code: ReasonCode,
+    pub properties: ConnAckProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConnAckProperties {
+    pub session_expiry_interval: Option<u32>,
+    pub receive_maximum: Option<u16>,
+    pub maximum_qos: Option<u8>,
+    pub retain_available: Option<u8>,
+    pub maximum_packet_size: Option<u32>,
+    pub assigned_client_identifier: Option<String>,
+    pub topic_alias_maximum: Option<u16>,
+    pub reason_string: Option<String>,
+    pub user_properties: UserProperties,
+    pub wildcard_subscription_available: Option<u8>,
+    pub subscription_identifiers_available: Option<u8>,
+    pub shared_subscription_available: Option<u8>,
+    pub server_keep_alive: Option<u16>,
+    pub response_information: Option<String>,
+    pub server_reference: Option<String>,
+    pub authentication_method: Option<String>,
+    pub authentication_data: Option<Bytes>,
+}
+
+/// PUBLISH. `pkid` is 0 for QoS 0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub dup: bool,
+    pub qos: QoS,
+    pub retain: bool,
+    pub topic: String,
+    pub pkid: u16,
+    pub payload: Bytes,
+    pub properties: PublishProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PublishProperties {
+    pub payload_format_indicator: Option<u8>,
+    pub message_expiry_interval: Option<u32>,
+    pub topic_alias: Option<u16>,
+    pub response_topic: Option<String>,
+    pub correlation_data: Option<Bytes>,
+    pub user_properties: UserProperties,
+    pub subscription_identifiers: Vec<usize>,
+    pub content_type: Option<String>,
+}
+
+/// PUBACK, PUBREC, PUBREL and PUBCOMP share this shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ack {
+    pub pkid: u16,
+    pub reason: ReasonCode,
+    pub properties: AckProperties,
+}
+
+impl Ack {
+    /// A successful ack with no properties.
+    pub fn success(pkid: u16) -> Ack {
+        Ack {
+            pkid,
+            reason: ReasonCode::SUCCESS,
+            properties: AckProperties::default(),
+        }
+    }
+}
+
+/// Properties of acknowledgements (PUBACK..PUBCOMP, SUBACK, UNSUBACK).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AckProperties {
+    pub reason_string: Option<String>,
+    pub user_properties: UserProperties,
+}
+
+/// What the broker should do with retained messages when a subscription is made (MQTT 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetainHandling {
+    #[default]
+    SendAtSubscribe = 0,
+    SendAtSubscribeIfNew = 1,
+    DoNotSend = 2,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubscribeFilter {
+    pub filter: String,
+    pub qos: QoS,
+    /// MQTT 5 subscription options; always defaults on 3.1.1.
+    pub no_local: bool,
+    pub retain_as_published: bool,
+    pub retain_handling: RetainHandling,
+}
+
+impl SubscribeFilter {
+    pub fn new(filter: impl Into<String>, qos: QoS) -> SubscribeFilter {
+        SubscribeFilter {
+            filter: filter.into(),
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            retain_handling: RetainHandling::SendAtSubscribe,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscribe {
+    pub pkid: u16,
+    pub filters: Vec<SubscribeFilter>,
+    pub properties: SubscribeProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SubscribeProperties {
+    pub subscription_identifier: Option<usize>,
+    pub user_properties: UserProperties,
+}
+
+/// SUBACK: one reason per requested filter, in order. 0x00..=0x02 grant a QoS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubAck {
+    pub pkid: u16,
+    pub reasons: Vec<ReasonCode>,
+    pub properties: AckProperties,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unsubscribe {
+    pub pkid: u16,
+    pub filters: Vec<String>,
+    pub user_properties: UserProperties,
+}
+
+/// UNSUBACK. On 3.1.1 `reasons` is empty (the packet carries none: all succeeded).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnsubAck {
+    pub pkid: u16,
+    pub reasons: Vec<ReasonCode>,
+    pub properties: AckProperties,
+}
+
+/// DISCONNECT. On 3.1.1 the reason is always success and there are no properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disconnect {
+    pub reason: ReasonCode,
+    pub properties: DisconnectProperties,
+}
+
+impl Disconnect {
+    /// A normal disconnection with no properties.
+    pub fn normal() -> Disconnect {
+        Disconnect {
+            reason: ReasonCode::SUCCESS,
+            properties: DisconnectProperties::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DisconnectProperties {
+    pub session_expiry_interval: Option<u32>,
+    pub reason_string: Option<String>,
+    pub user_properties: UserProperties,
+    pub server_reference: Option<String>,
+}
+
+/// AUTH (MQTT 5 enhanced authentication).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Auth {
+    pub reason: ReasonCode,
+    pub properties: AuthProperties,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuthProperties {
+    pub authentication_method: Option<String>,
+    pub authentication_data: Option<Bytes>,
+    pub reason_string: Option<String>,
+    pub user_properties: UserProperties,
+}

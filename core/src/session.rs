@@ -1,0 +1,1 @@
+//! Packet ids, in-flight sets, the bounded queue. (Stub.)
