@@ -34,7 +34,8 @@
 //!   answer and `start_attempt` returns `None`, until `on_success` or
 //!   [`reset`](ReconnectPolicy::reset).
 //! - **Connect timeout.** `connect_timeout` is held here and validated; the client enforces it
-//!   (no CONNACK by then is a failed attempt, reported through `on_failure`).
+//!   (no CONNACK by then is a failed attempt, reported through `on_failure`);
+//!   [`connect_deadline`](ReconnectPolicy::connect_deadline) computes the instant.
 //!
 //! The generator is not reseeded on success, so successive outages get different (but
 //! reproducible) jitter.
@@ -340,6 +341,12 @@ impl ReconnectPolicy {
         matches!(self.phase, Phase::Attempting { .. })
     }
 
+    /// The instant by which an attempt whose transport opened at `opened` must have its CONNACK
+    /// (`opened + connect_timeout`, clamped instead of overflowing).
+    pub fn connect_deadline(&self, opened: Instant) -> Instant {
+        add_clamped(opened, self.config.connect_timeout)
+    }
+
     /// A connection attempt failed or an established connection was lost at `now`.
     pub fn on_failure(&mut self, now: Instant) -> Decision {
         if let Phase::Stopped(decision) = self.phase {
@@ -476,4 +483,52 @@ fn add_clamped(now: Instant, delay: Duration) -> Instant {
         }
     }
     at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_stays_within_bounds_and_tolerates_inverted_ones() {
+        let mut rng = fastrand::Rng::with_seed(1);
+        let (low, high) = (Duration::from_millis(3), Duration::from_millis(5));
+        for _ in 0..1000 {
+            let d = uniform(&mut rng, low, high);
+            assert!(low <= d && d <= high, "{d:?}");
+        }
+        assert_eq!(uniform(&mut rng, high, low), high);
+        assert_eq!(uniform(&mut rng, low, low), low);
+        let huge = uniform(&mut rng, Duration::ZERO, Duration::MAX);
+        assert!(huge <= Duration::MAX);
+    }
+
+    #[test]
+    fn add_clamped_never_overflows() {
+        let now = Instant::now();
+        assert_eq!(
+            add_clamped(now, Duration::from_secs(1)),
+            now + Duration::from_secs(1)
+        );
+        let far = add_clamped(now, Duration::MAX);
+        assert!(far > now);
+        // Already at the end of time: stays put.
+        assert_eq!(add_clamped(far, Duration::MAX), far);
+        assert_eq!(add_clamped(far, Duration::ZERO), far);
+    }
+
+    #[test]
+    fn connect_deadline_adds_the_timeout() {
+        let now = Instant::now();
+        let policy = ReconnectPolicy::new(ReconnectConfig::default(), 0);
+        assert_eq!(policy.connect_deadline(now), now + Duration::from_secs(10));
+        let policy = ReconnectPolicy::new(
+            ReconnectConfig {
+                connect_timeout: Duration::MAX,
+                ..ReconnectConfig::default()
+            },
+            0,
+        );
+        assert!(policy.connect_deadline(now) > now);
+    }
 }

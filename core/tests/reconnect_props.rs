@@ -86,6 +86,10 @@ fn drive(
                 prop_assert!(delay <= config.max_delay, "{delay:?} > max_delay");
                 prop_assert_eq!(at, now + delay);
                 prop_assert_eq!(attempt, p.attempts() + 1);
+                // Neither the cap nor the breaker should have answered instead.
+                prop_assert!(config.enabled);
+                prop_assert!(config.max_attempts.is_none_or(|max| p.attempts() < max));
+                prop_assert!(config.max_failures.is_none_or(|max| p.failures() < max));
                 let envelope = p.envelope().expect("envelope after a retry");
                 prop_assert!(envelope <= config.max_delay);
                 if let Some(last) = last_envelope {
@@ -109,6 +113,7 @@ fn drive(
             }
             Decision::OpenCircuit { until } => {
                 prop_assert!(config.max_failures.is_some_and(|max| p.failures() >= max));
+                prop_assert!(config.max_attempts.is_none_or(|max| p.attempts() < max));
                 prop_assert_eq!(until, now + config.open_duration);
                 prop_assert_eq!(p.next_attempt_at(), Some(until));
                 // No attempt at any instant before `until`: the ends, and spread-out probes.
@@ -123,7 +128,7 @@ fn drive(
                 prop_assert!(attempt.is_some_and(|a| a.half_open), "no half-open probe");
             }
             Decision::GiveUp => {
-                prop_assert!(config.max_attempts.is_some_and(|max| p.attempts() >= max));
+                prop_assert_eq!(Some(p.attempts()), config.max_attempts);
                 prop_assert!(p.start_attempt(now + step.gap).is_none());
                 prop_assert_eq!(p.on_failure(now), Decision::GiveUp);
                 break;
