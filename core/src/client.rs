@@ -376,6 +376,10 @@ impl Client {
     /// Start connecting (from `Disconnected`); does nothing in any other state.
     pub fn connect(&mut self, now: Instant) {
         if self.state() == ConnectionState::Disconnected {
+            // After "reconnect disabled" stopped the policy, an explicit connect starts afresh.
+            if self.reconnect.is_stopped() {
+                self.reconnect.reset();
+            }
             self.start_attempt(now);
         }
     }

@@ -130,7 +130,10 @@ fn connect_timeout_fails_the_attempt_and_closes_the_transport() {
     pair.client.connect(pair.now);
     pair.drive();
     pair.expect_connect();
-    assert_eq!(pair.client.poll_timeout(), Some(pair.start + connect_timeout));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(pair.start + connect_timeout)
+    );
     pair.advance(connect_timeout - Duration::from_millis(1));
     assert!(pair.take_events().is_empty(), "nothing before the deadline");
     pair.advance(Duration::from_millis(1));
@@ -147,7 +150,10 @@ fn keep_alive_pings_only_after_an_idle_interval() {
     publish(&mut pair, "a/b", QoS::AtMostOnce);
     pair.take_sent();
     pair.advance(Duration::from_secs(9));
-    assert!(pair.take_sent().is_empty(), "no PINGREQ while traffic flows");
+    assert!(
+        pair.take_sent().is_empty(),
+        "no PINGREQ while traffic flows"
+    );
     pair.advance(Duration::from_secs(1));
     assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
     assert_eq!(pair.elapsed(), Duration::from_secs(16));
@@ -169,7 +175,10 @@ fn missing_pingresp_declares_the_connection_lost_at_the_deadline() {
     assert_eq!(pair.client.state(), ConnectionState::Connected);
     pair.advance(Duration::from_millis(1));
     let events = pair.take_events();
-    assert_eq!(events[0], Event::ConnectionLost(LostReason::KeepAliveTimeout));
+    assert_eq!(
+        events[0],
+        Event::ConnectionLost(LostReason::KeepAliveTimeout)
+    );
     assert_eq!(pair.elapsed(), Duration::from_secs(15));
     assert_eq!(pair.actions.last(), Some(&Action::Close));
     assert_eq!(pair.client.state(), ConnectionState::Waiting);
@@ -181,7 +190,10 @@ fn qos1_publish_completes_on_puback() {
     let token = publish(&mut pair, "a/b", QoS::AtLeastOnce);
     let sent = pair.take_sent();
     let p = sent_publish(&sent[0]);
-    assert_eq!((p.qos, p.dup, p.topic.as_str()), (QoS::AtLeastOnce, false, "a/b"));
+    assert_eq!(
+        (p.qos, p.dup, p.topic.as_str()),
+        (QoS::AtLeastOnce, false, "a/b")
+    );
     assert!(pair.take_events().is_empty(), "not complete before PUBACK");
     pair.puback(p.pkid);
     assert_eq!(
@@ -211,7 +223,10 @@ fn qos0_publish_completes_when_written() {
     let mut pair = Pair::connected(config());
     let token = publish(&mut pair, "a/b", QoS::AtMostOnce);
     assert_eq!(sent_publish(&pair.take_sent()[0]).pkid, 0);
-    assert_eq!(pair.take_events(), vec![Event::Published { token, pkid: 0 }]);
+    assert_eq!(
+        pair.take_events(),
+        vec![Event::Published { token, pkid: 0 }]
+    );
 }
 
 #[test]
@@ -238,7 +253,10 @@ fn incoming_qos1_is_delivered_and_acked() {
     assert_eq!(pair.take_sent(), vec![Packet::PubAck(Ack::success(7))]);
     match pair.take_events().as_slice() {
         [Event::Message(m)] => {
-            assert_eq!((m.topic.as_str(), &m.payload[..], m.qos), ("x/y", &b"hi"[..], QoS::AtLeastOnce))
+            assert_eq!(
+                (m.topic.as_str(), &m.payload[..], m.qos),
+                ("x/y", &b"hi"[..], QoS::AtLeastOnce)
+            )
         }
         other => panic!("expected one message, got {other:?}"),
     }
@@ -297,10 +315,16 @@ fn session_present_replays_publishes_with_dup_and_pubrels_in_order() {
     let replay = pair.take_sent();
     assert_eq!(replay.len(), 3);
     let first = sent_publish(&replay[0]);
-    assert_eq!((first.topic.as_str(), first.pkid, first.dup), ("first", ids[0], true));
+    assert_eq!(
+        (first.topic.as_str(), first.pkid, first.dup),
+        ("first", ids[0], true)
+    );
     assert_eq!(replay[1], Packet::PubRel(Ack::success(ids[1])));
     let third = sent_publish(&replay[2]);
-    assert_eq!((third.topic.as_str(), third.pkid, third.dup), ("third", ids[2], true));
+    assert_eq!(
+        (third.topic.as_str(), third.pkid, third.dup),
+        ("third", ids[2], true)
+    );
     assert_eq!(pair.client.stats().packets_replayed, 3);
 }
 
@@ -320,9 +344,10 @@ fn session_lost_resends_unacked_publishes_as_new_by_default() {
     assert_eq!(topics, vec![("one", false), ("two", false)]);
     let pkid1 = sent_publish(&resent[0]).pkid;
     pair.puback(pkid1);
-    assert!(pair
-        .take_events()
-        .contains(&Event::Published { token: t1, pkid: pkid1 }));
+    assert!(pair.take_events().contains(&Event::Published {
+        token: t1,
+        pkid: pkid1
+    }));
     let _ = t2;
 }
 
@@ -347,7 +372,10 @@ fn session_lost_with_fail_policy_fails_in_flight_tokens() {
 fn session_lost_resubscribes_the_applications_subscriptions() {
     let mut pair = Pair::connected(config());
     pair.client
-        .subscribe(pair.now, vec![SubscribeFilter::new("a/+", QoS::AtLeastOnce)])
+        .subscribe(
+            pair.now,
+            vec![SubscribeFilter::new("a/+", QoS::AtLeastOnce)],
+        )
         .unwrap();
     pair.drive();
     let pkid = match pair.take_sent().as_slice() {
@@ -363,7 +391,10 @@ fn session_lost_resubscribes_the_applications_subscriptions() {
     pair.reconnect(false);
     let pkid = match pair.take_sent().as_slice() {
         [Packet::Subscribe(s)] => {
-            assert_eq!(s.filters, vec![SubscribeFilter::new("a/+", QoS::AtLeastOnce)]);
+            assert_eq!(
+                s.filters,
+                vec![SubscribeFilter::new("a/+", QoS::AtLeastOnce)]
+            );
             s.pkid
         }
         other => panic!("expected a re-SUBSCRIBE, got {other:?}"),
@@ -432,7 +463,11 @@ fn many_packets_go_out_in_one_write() {
     }
     pair.drive();
     assert_eq!(pair.take_sent().len(), 20);
-    assert_eq!(pair.writes.len(), 1, "one poll_transmit carries every pending packet");
+    assert_eq!(
+        pair.writes.len(),
+        1,
+        "one poll_transmit carries every pending packet"
+    );
 }
 
 #[test]
@@ -463,7 +498,10 @@ fn oversized_incoming_packet_is_a_protocol_error_and_the_client_recovers() {
     assert_eq!(pair.client.stats().protocol_errors, 1);
     pair.reconnect(true);
     pair.send(incoming("small", QoS::AtMostOnce, 0, b"ok"));
-    assert!(matches!(pair.take_events().as_slice(), [.., Event::Message(_)]));
+    assert!(matches!(
+        pair.take_events().as_slice(),
+        [.., Event::Message(_)]
+    ));
 }
 
 #[test]
@@ -482,7 +520,10 @@ fn malformed_bytes_end_the_connection_with_a_protocol_error() {
             continue;
         }
         assert!(
-            matches!(events.first(), Some(Event::ConnectionLost(LostReason::Protocol(_)))),
+            matches!(
+                events.first(),
+                Some(Event::ConnectionLost(LostReason::Protocol(_)))
+            ),
             "{garbage:?} -> {events:?}"
         );
         assert_eq!(pair.actions.last(), Some(&Action::Close));
@@ -552,7 +593,10 @@ fn subscribe_reports_each_filter_result() {
 #[test]
 fn unsubscribe_completes_on_unsuback() {
     let mut pair = Pair::connected(config());
-    let token = pair.client.unsubscribe(pair.now, vec!["a/b".into()]).unwrap();
+    let token = pair
+        .client
+        .unsubscribe(pair.now, vec!["a/b".into()])
+        .unwrap();
     pair.drive();
     let pkid = match pair.take_sent().as_slice() {
         [Packet::Unsubscribe(u)] => u.pkid,
@@ -588,7 +632,10 @@ fn invalid_topics_and_denied_permissions_queue_nothing() {
     assert!(matches!(err, ClientError::InvalidTopic(_)));
     let err = pair
         .client
-        .publish(pair.now, PublishRequest::new("admin/x", "x", QoS::AtMostOnce))
+        .publish(
+            pair.now,
+            PublishRequest::new("admin/x", "x", QoS::AtMostOnce),
+        )
         .unwrap_err();
     assert!(matches!(err, ClientError::PermissionDenied { .. }));
     let err = pair
@@ -601,7 +648,10 @@ fn invalid_topics_and_denied_permissions_queue_nothing() {
     assert_eq!(pair.client.stats().permission_denied, 2);
     assert!(pair
         .client
-        .publish(pair.now, PublishRequest::new("sensors/1", "x", QoS::AtMostOnce))
+        .publish(
+            pair.now,
+            PublishRequest::new("sensors/1", "x", QoS::AtMostOnce)
+        )
         .is_ok());
 }
 
@@ -613,7 +663,10 @@ fn oversized_publish_is_refused_before_queueing() {
     });
     let err = pair
         .client
-        .publish(pair.now, PublishRequest::new("t", vec![0u8; 200], QoS::AtMostOnce))
+        .publish(
+            pair.now,
+            PublishRequest::new("t", vec![0u8; 200], QoS::AtMostOnce),
+        )
         .unwrap_err();
     assert!(matches!(err, ClientError::PacketTooLarge { max: 100, .. }));
     assert_eq!(pair.client.health().queued, 0);
@@ -628,11 +681,15 @@ fn graceful_disconnect_waits_for_in_flight_then_sends_disconnect() {
     pair.drive();
     assert!(pair.take_sent().is_empty(), "waits for the PUBACK first");
     assert!(matches!(
-        pair.client.publish(pair.now, PublishRequest::new("t", "x", QoS::AtMostOnce)),
+        pair.client
+            .publish(pair.now, PublishRequest::new("t", "x", QoS::AtMostOnce)),
         Err(ClientError::Closed)
     ));
     pair.puback(pkid);
-    assert!(matches!(pair.take_sent().as_slice(), [Packet::Disconnect(_)]));
+    assert!(matches!(
+        pair.take_sent().as_slice(),
+        [Packet::Disconnect(_)]
+    ));
     assert_eq!(
         pair.take_events(),
         vec![Event::Published { token, pkid }, Event::Disconnected]
@@ -703,7 +760,11 @@ fn poll_timeout_never_reports_a_passed_deadline_twice() {
         pair.client.handle_timeout(pair.now);
         pair.drive();
         if let Some(next) = pair.client.poll_timeout() {
-            assert!(next > pair.now, "deadline {next:?} reported again at {:?}", pair.now);
+            assert!(
+                next > pair.now,
+                "deadline {next:?} reported again at {:?}",
+                pair.now
+            );
         }
         if pair.client.state() == ConnectionState::Connecting {
             pair.connack(true);

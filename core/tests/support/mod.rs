@@ -72,7 +72,11 @@ impl Pair {
             }
             if self.link_up && !out.is_empty() {
                 self.wire.extend_from_slice(&out);
-                while let Some(packet) = self.codec.decode(&mut self.wire).expect("client sent valid bytes") {
+                while let Some(packet) = self
+                    .codec
+                    .decode(&mut self.wire)
+                    .expect("client sent valid bytes")
+                {
                     self.sent.push(packet);
                 }
             }
@@ -113,7 +117,9 @@ impl Pair {
 
     pub fn encode(&self, packet: &Packet) -> BytesMut {
         let mut bytes = BytesMut::new();
-        self.codec.encode(packet, &mut bytes).expect("test packet encodes");
+        self.codec
+            .encode(packet, &mut bytes)
+            .expect("test packet encodes");
         bytes
     }
 
@@ -139,7 +145,8 @@ impl Pair {
     /// The transport breaks (as an adapter reports an EOF).
     pub fn cut(&mut self) {
         self.link_up = false;
-        self.client.handle_disconnected(self.now, TransportError::Closed);
+        self.client
+            .handle_disconnected(self.now, TransportError::Closed);
         self.drive();
     }
 
@@ -198,7 +205,10 @@ impl Pair {
             if self.sent.iter().any(|p| matches!(p, Packet::Connect(_))) {
                 break;
             }
-            assert!(self.advance_to_deadline(), "client has no deadline to reconnect at");
+            assert!(
+                self.advance_to_deadline(),
+                "client has no deadline to reconnect at"
+            );
         }
         let connect = self.expect_connect();
         self.connack(session_present);
