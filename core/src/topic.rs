@@ -20,6 +20,17 @@
 //! U+007F..U+009F, and Unicode non-characters such as U+FFFF) are accepted: only MUST rules are
 //! enforced, so that every topic a conforming broker may deliver can be represented here.
 //!
+//! ```
+//! use jamey_mqtt_core::topic::{TopicFilter, TopicName};
+//!
+//! let filter = TopicFilter::new("sport/+/player1/#")?;
+//! assert!(filter.matches(&TopicName::new("sport/tennis/player1")?));
+//! assert!(!TopicFilter::new("#")?.matches(&TopicName::new("$SYS/uptime")?));
+//! assert!(TopicFilter::new("sport/#")?.covers(&filter));
+//! assert_eq!(TopicFilter::new("$share/g/sport/#")?.inner_str(), "sport/#");
+//! # Ok::<(), jamey_mqtt_core::topic::TopicError>(())
+//! ```
+//!
 //! Nothing here allocates after construction: [`TopicFilter::matches`] runs once per incoming
 //! message per subscription and only walks the two strings.
 
