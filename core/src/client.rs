@@ -403,7 +403,7 @@ impl Client {
             dup: false,
             qos: request.qos,
             retain: request.retain,
-            topic: topic.as_str().to_owned(),
+            topic: topic.into_string(),
             pkid: if request.qos == QoS::AtMostOnce { 0 } else { 1 },
             payload: request.payload,
             properties: request.properties,
