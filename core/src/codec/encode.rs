@@ -128,6 +128,9 @@ pub(crate) fn check(v: ProtocolVersion, packet: &Packet) -> Result<(), EncodeErr
         }
         Packet::ConnAck(c) => {
             no_props_on_v4(v, &c.properties)?;
+            if c.session_present && c.code != ReasonCode::SUCCESS {
+                return Err(invalid("a refused CONNACK cannot have session present"));
+            }
             let ok = match v {
                 V311 => connack_v4_code(c.code).is_some(),
                 V5 => reason_allowed(Reasons::ConnAck, c.code.0),
