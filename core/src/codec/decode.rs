@@ -3,20 +3,19 @@
 //! The packets a client receives in bulk (CONNACK, PUBLISH, the four publish acks, SUBACK,
 //! UNSUBACK) are parsed by mqttbytes and then held to the frame: the declared property length
 //! must equal the properties actually read, and the packet must account for every byte of the
-//! frame. CONNECT, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, AUTH and PINGs are parsed here by hand,
-//! because mqttbytes loses information on them (subscription option bits, an empty user name, a
-//! binary password), mis-frames them (MQTT 5 DISCONNECT), prints on them (MQTT 5 UNSUBSCRIBE) or
-//! lacks them (AUTH). Every packet is then checked against the specification ([`validate`]).
+//! frame. Then every packet is checked against the specification ([`validate`]). The other
+//! packets are parsed by hand in [`hand`](super::hand).
 
 use bytes::Bytes;
 use mqttbytes::{v4, v5, FixedHeader};
 
-use super::encode::{self, reason_allowed, Reasons};
-use super::props::{self as p, not_allowed, once, read_block, read_user, Counter};
+use super::encode;
+use super::hand;
+use super::props::{self as p, not_allowed, Counter};
 use super::wire::{check_no_nul, malformed, parse_varint, varint_len, Reader};
 use crate::error::ProtocolError;
 use crate::packet::*;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::TopicName;
 
 /// Checks the first byte of a fixed header: a known packet type with the flags it requires.
 pub(crate) fn check_first_byte(byte1: u8, v: ProtocolVersion) -> Result<(), ProtocolError> {
@@ -58,7 +57,7 @@ pub(crate) fn frame(
     let body = frame.slice(header_len..);
     let v5 = v == ProtocolVersion::V5;
     let packet = match byte1 >> 4 {
-        1 => return connect(v, Reader::new(body)),
+        1 => return hand::connect(v, Reader::new(body)),
         2 if v5 => conv_connack_v5(v5::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?),
         2 => conv_connack_v4(v4::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?, &body)?,
         3 if v5 => conv_publish_v5(v5::Publish::read(fh, frame).map_err(mb("PUBLISH"))?),
@@ -107,7 +106,7 @@ pub(crate) fn frame(
         7 => Packet::PubComp(Ack::success(
             v4::PubComp::read(fh, frame).map_err(mb("PUBCOMP"))?.pkid,
         )),
-        8 => return subscribe(v, Reader::new(body)),
+        8 => return hand::subscribe(v, Reader::new(body)),
         9 if v5 => {
             let a = v5::SubAck::read(fh, frame).map_err(mb("SUBACK"))?;
             let (reason_string, user_properties) =
@@ -137,7 +136,7 @@ pub(crate) fn frame(
                 properties: AckProperties::default(),
             })
         }
-        10 => return unsubscribe(v, Reader::new(body)),
+        10 => return hand::unsubscribe(v, Reader::new(body)),
         11 if v5 => {
             let a = v5::UnsubAck::read(fh, frame).map_err(mb("UNSUBACK"))?;
             let (reason_string, user_properties) =
@@ -166,8 +165,8 @@ pub(crate) fn frame(
                 Packet::PingResp
             });
         }
-        14 => return disconnect(v, Reader::new(body)),
-        15 => return auth(Reader::new(body)),
+        14 => return hand::disconnect(v, Reader::new(body)),
+        15 => return hand::auth(Reader::new(body)),
         // check_first_byte rejected everything else.
         kind => return Err(ProtocolError::UnknownPacketType(kind)),
     };
@@ -338,18 +337,7 @@ fn exact(actual: usize, expected: usize) -> Result<(), ProtocolError> {
     Ok(())
 }
 
-/// The reader must be exhausted: anything left is garbage inside the frame.
-fn end(r: &Reader, packet: &str) -> Result<(), ProtocolError> {
-    if !r.is_empty() {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "{} trailing bytes inside the {packet} frame",
-            r.remaining()
-        )));
-    }
-    Ok(())
-}
-
-fn nonzero_pkid(id: u16) -> Result<(), ProtocolError> {
+pub(super) fn nonzero_pkid(id: u16) -> Result<(), ProtocolError> {
     if id == 0 {
         return Err(malformed("packet identifier 0 is not allowed"));
     }
@@ -367,7 +355,7 @@ fn user_strs(u: &UserProperties) -> Result<(), ProtocolError> {
     })
 }
 
-fn flag(value: Option<u8>, name: &str) -> Result<(), ProtocolError> {
+pub(super) fn flag(value: Option<u8>, name: &str) -> Result<(), ProtocolError> {
     if value.is_some_and(|b| b > 1) {
         return Err(ProtocolError::MalformedPacket(format!(
             "{name} must be 0 or 1"
@@ -449,241 +437,4 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
         _ => {}
     }
     Ok(())
-}
-
-// ---- hand-written decoders ----
-
-fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
-    if &r.bin()?[..] != b"MQTT" {
-        return Err(malformed("CONNECT protocol name is not MQTT"));
-    }
-    let level = r.u8()?;
-    let expected = if v == ProtocolVersion::V5 { 5 } else { 4 };
-    if level != expected {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "CONNECT with protocol level {level} on a codec for level {expected}"
-        )));
-    }
-    let flags = r.u8()?;
-    let (has_will, will_qos, will_retain) =
-        (flags & 0x04 != 0, (flags >> 3) & 0b11, flags & 0x20 != 0);
-    let (has_password, has_username) = (flags & 0x40 != 0, flags & 0x80 != 0);
-    if flags & 0x01 != 0 {
-        return Err(malformed("reserved CONNECT flag set"));
-    }
-    if !has_will && (will_qos != 0 || will_retain) {
-        return Err(malformed("will QoS or will retain set without a will"));
-    }
-    let will_qos = QoS::from_u8(will_qos).ok_or_else(|| malformed("will QoS 3"))?;
-    if v == ProtocolVersion::V311 && has_password && !has_username {
-        return Err(malformed("password without a user name"));
-    }
-    let keep_alive = r.u16()?;
-    let mut properties = ConnectProperties::default();
-    if v == ProtocolVersion::V5 {
-        let c = &mut properties;
-        read_block(&mut r, |id, r| match id {
-            p::SESSION_EXPIRY_INTERVAL => once(&mut c.session_expiry_interval, r.u32()?, id),
-            p::RECEIVE_MAXIMUM => once(&mut c.receive_maximum, r.u16()?, id),
-            p::MAXIMUM_PACKET_SIZE => once(&mut c.maximum_packet_size, r.u32()?, id),
-            p::TOPIC_ALIAS_MAXIMUM => once(&mut c.topic_alias_maximum, r.u16()?, id),
-            p::REQUEST_RESPONSE_INFORMATION => {
-                once(&mut c.request_response_information, r.u8()?, id)
-            }
-            p::REQUEST_PROBLEM_INFORMATION => once(&mut c.request_problem_information, r.u8()?, id),
-            p::AUTHENTICATION_METHOD => once(&mut c.authentication_method, r.string()?, id),
-            p::AUTHENTICATION_DATA => once(&mut c.authentication_data, r.bin()?, id),
-            p::USER_PROPERTY => read_user(r, &mut c.user_properties),
-            _ => Err(not_allowed(id, "CONNECT")),
-        })?;
-        flag(
-            c.request_response_information,
-            "request response information",
-        )?;
-        flag(c.request_problem_information, "request problem information")?;
-        if c.receive_maximum == Some(0) || c.maximum_packet_size == Some(0) {
-            return Err(malformed(
-                "receive maximum and maximum packet size must not be 0",
-            ));
-        }
-    }
-    let client_id = r.string()?;
-    let will = if has_will {
-        let mut wp = WillProperties::default();
-        if v == ProtocolVersion::V5 {
-            let w = &mut wp;
-            read_block(&mut r, |id, r| match id {
-                p::WILL_DELAY_INTERVAL => once(&mut w.delay_interval, r.u32()?, id),
-                p::PAYLOAD_FORMAT_INDICATOR => once(&mut w.payload_format_indicator, r.u8()?, id),
-                p::MESSAGE_EXPIRY_INTERVAL => once(&mut w.message_expiry_interval, r.u32()?, id),
-                p::CONTENT_TYPE => once(&mut w.content_type, r.string()?, id),
-                p::RESPONSE_TOPIC => once(&mut w.response_topic, r.string()?, id),
-                p::CORRELATION_DATA => once(&mut w.correlation_data, r.bin()?, id),
-                p::USER_PROPERTY => read_user(r, &mut w.user_properties),
-                _ => Err(not_allowed(id, "CONNECT will properties")),
-            })?;
-            flag(wp.payload_format_indicator, "payload format indicator")?;
-        }
-        let topic = r.string()?;
-        TopicName::new(topic.as_str())?;
-        let payload = r.bin()?;
-        Some(Will {
-            topic,
-            payload,
-            qos: will_qos,
-            retain: will_retain,
-            properties: wp,
-        })
-    } else {
-        None
-    };
-    let username = if has_username {
-        Some(r.string()?)
-    } else {
-        None
-    };
-    let password = if has_password { Some(r.bin()?) } else { None };
-    end(&r, "CONNECT")?;
-    Ok(Packet::Connect(Connect {
-        client_id,
-        clean_start: flags & 0x02 != 0,
-        keep_alive,
-        username,
-        password,
-        will,
-        properties,
-    }))
-}
-
-fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
-    let pkid = r.u16()?;
-    nonzero_pkid(pkid)?;
-    let mut properties = SubscribeProperties::default();
-    if v == ProtocolVersion::V5 {
-        let s = &mut properties;
-        read_block(&mut r, |id, r| match id {
-            p::SUBSCRIPTION_IDENTIFIER => once(&mut s.subscription_identifier, r.varint()?, id),
-            p::USER_PROPERTY => read_user(r, &mut s.user_properties),
-            _ => Err(not_allowed(id, "SUBSCRIBE")),
-        })?;
-        if properties.subscription_identifier == Some(0) {
-            return Err(malformed("subscription identifier 0 is not allowed"));
-        }
-    }
-    let mut filters = Vec::with_capacity(1);
-    while !r.is_empty() {
-        let filter = r.string()?;
-        let options = r.u8()?;
-        let reserved = if v == ProtocolVersion::V5 { 0xC0 } else { 0xFC };
-        if options & reserved != 0 {
-            return Err(malformed("reserved subscription option bits set"));
-        }
-        let qos = QoS::from_u8(options & 0b11).ok_or_else(|| malformed("subscription QoS 3"))?;
-        let retain_handling = match (options >> 4) & 0b11 {
-            0 => RetainHandling::SendAtSubscribe,
-            1 => RetainHandling::SendAtSubscribeIfNew,
-            2 => RetainHandling::DoNotSend,
-            _ => return Err(malformed("retain handling 3")),
-        };
-        TopicFilter::new(filter.as_str())?;
-        filters.push(SubscribeFilter {
-            filter,
-            qos,
-            no_local: options & 0x04 != 0,
-            retain_as_published: options & 0x08 != 0,
-            retain_handling,
-        });
-    }
-    if filters.is_empty() {
-        return Err(malformed("SUBSCRIBE with no topic filter"));
-    }
-    Ok(Packet::Subscribe(Subscribe {
-        pkid,
-        filters,
-        properties,
-    }))
-}
-
-fn unsubscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
-    let pkid = r.u16()?;
-    nonzero_pkid(pkid)?;
-    let mut user_properties = UserProperties::new();
-    if v == ProtocolVersion::V5 {
-        read_block(&mut r, |id, r| match id {
-            p::USER_PROPERTY => read_user(r, &mut user_properties),
-            _ => Err(not_allowed(id, "UNSUBSCRIBE")),
-        })?;
-    }
-    let mut filters = Vec::with_capacity(1);
-    while !r.is_empty() {
-        let filter = r.string()?;
-        TopicFilter::new(filter.as_str())?;
-        filters.push(filter);
-    }
-    if filters.is_empty() {
-        return Err(malformed("UNSUBSCRIBE with no topic filter"));
-    }
-    Ok(Packet::Unsubscribe(Unsubscribe {
-        pkid,
-        filters,
-        user_properties,
-    }))
-}
-
-/// The MQTT 5 tail of DISCONNECT and AUTH: nothing (success), a reason, or reason + properties.
-fn reason(r: &mut Reader, kind: Reasons, packet: &str) -> Result<ReasonCode, ProtocolError> {
-    if r.is_empty() {
-        return Ok(ReasonCode::SUCCESS);
-    }
-    let code = r.u8()?;
-    if !reason_allowed(kind, code) {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "reason code 0x{code:02X} is not allowed in {packet}"
-        )));
-    }
-    Ok(ReasonCode(code))
-}
-
-fn disconnect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
-    if v == ProtocolVersion::V311 {
-        end(&r, "DISCONNECT")?;
-        return Ok(Packet::Disconnect(Disconnect::normal()));
-    }
-    let code = reason(&mut r, Reasons::Disconnect, "DISCONNECT")?;
-    let mut properties = DisconnectProperties::default();
-    if !r.is_empty() {
-        let d = &mut properties;
-        read_block(&mut r, |id, r| match id {
-            p::SESSION_EXPIRY_INTERVAL => once(&mut d.session_expiry_interval, r.u32()?, id),
-            p::REASON_STRING => once(&mut d.reason_string, r.string()?, id),
-            p::SERVER_REFERENCE => once(&mut d.server_reference, r.string()?, id),
-            p::USER_PROPERTY => read_user(r, &mut d.user_properties),
-            _ => Err(not_allowed(id, "DISCONNECT")),
-        })?;
-    }
-    end(&r, "DISCONNECT")?;
-    Ok(Packet::Disconnect(Disconnect {
-        reason: code,
-        properties,
-    }))
-}
-
-fn auth(mut r: Reader) -> Result<Packet, ProtocolError> {
-    let code = reason(&mut r, Reasons::Auth, "AUTH")?;
-    let mut properties = AuthProperties::default();
-    if !r.is_empty() {
-        let a = &mut properties;
-        read_block(&mut r, |id, r| match id {
-            p::AUTHENTICATION_METHOD => once(&mut a.authentication_method, r.string()?, id),
-            p::AUTHENTICATION_DATA => once(&mut a.authentication_data, r.bin()?, id),
-            p::REASON_STRING => once(&mut a.reason_string, r.string()?, id),
-            p::USER_PROPERTY => read_user(r, &mut a.user_properties),
-            _ => Err(not_allowed(id, "AUTH")),
-        })?;
-    }
-    end(&r, "AUTH")?;
-    Ok(Packet::Auth(Auth {
-        reason: code,
-        properties,
-    }))
 }

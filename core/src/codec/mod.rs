@@ -10,7 +10,7 @@
 //!   property types, duplicates and boundaries, UTF-8 without U+0000, the CONNECT protocol
 //!   level) before anyone sees it. Which packet is allowed in which state is the state machine's
 //!   business, not the codec's: it decodes packets of both directions;
-//! - **encoding**: written by hand straight into the output buffer (see [`encode`]), refusing
+//! - **encoding**: written by hand straight into the output buffer (module `encode`), refusing
 //!   what the wire version cannot carry and any field over 65,535 bytes.
 //!
 //! Why part of it is by hand: mqttbytes 0.6 decodes 3.1.1 well, but its MQTT 5 side drops a
@@ -25,6 +25,7 @@
 
 mod decode;
 mod encode;
+mod hand;
 mod props;
 mod wire;
 
