@@ -1,0 +1,659 @@
+//! Fuzz harness `client`: a whole [`Client`] session driven by the input.
+//!
+//! The input (read with `arbitrary`) is a configuration and then a list of steps in any order:
+//! broker bytes (raw, or well-formed packets encoded with the codec, whole or cut in two),
+//! application commands (connect, publish, subscribe, unsubscribe, disconnect), time advances
+//! and transport events (open, failed open, loss). Packet ids in broker packets are mostly ones
+//! the client really used, so that acks reach deep states.
+//!
+//! After every step the client's outputs are drained (as an adapter would) and these invariants
+//! are asserted:
+//! - no panic;
+//! - in flight <= `max_inflight`; queued <= `max_queued + max_inflight` (requests put back after
+//!   a session loss may exceed `max_queued` by what was in flight, see `Session::requeue_front`);
+//! - a refused command queues nothing; tokens are fresh and increasing;
+//! - `poll_timeout` never reports a past instant twice without progress (after `handle_timeout`
+//!   at that instant something happened or the deadline moved past `now`), and a call to
+//!   `handle_timeout` before the deadline does nothing;
+//! - nothing is transmitted without an open transport; in a state without one only a final
+//!   DISCONNECT, followed by `Action::Close`; every write is whole valid packets, the first
+//!   on a transport is CONNECT and only CONNECT goes before CONNACK;
+//! - `Action::Connect` only when no transport is open or being opened;
+//! - every completion (Published, RequestFailed, Subscribed, Unsubscribed) names a token the
+//!   application was given, at most once; once the client is `Closed` every token completed.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use arbitrary::{Arbitrary, Unstructured};
+use bytes::{Bytes, BytesMut};
+use jamey_mqtt_core::codec::Codec;
+use jamey_mqtt_core::packet::{
+    Ack, AckProperties, ConnAck, ConnAckProperties, Disconnect, Packet, ProtocolVersion, Publish,
+    PublishProperties, QoS, ReasonCode, SubAck, SubscribeFilter, UnsubAck,
+};
+use jamey_mqtt_core::permissions::Permissions;
+use jamey_mqtt_core::reconnect::ReconnectConfig;
+use jamey_mqtt_core::topic::TopicFilter;
+use jamey_mqtt_core::{
+    Action, Client, ClientConfig, ConnectionState, Event, PublishRequest, SessionLostPolicy,
+    Token, TransportError,
+};
+
+const TOPICS: &[&str] = &["a", "a/b", "x/y/z", "$SYS/x", "", "a/+", "#", "sensors/1", "t"];
+const FILTERS: &[&str] = &["a/#", "+", "#", "a/+/c", "$share/g/a", "", "a/#/b", "sensors/#"];
+const CONNACK_CODES: &[ReasonCode] = &[
+    ReasonCode::SUCCESS,
+    ReasonCode::SERVER_UNAVAILABLE,
+    ReasonCode::NOT_AUTHORIZED,
+    ReasonCode::BAD_USER_NAME_OR_PASSWORD,
+    ReasonCode::UNSPECIFIED_ERROR,
+];
+
+/// A packet id: mostly one the client (or the harness, for PUBREL) really used.
+#[derive(Arbitrary, Debug)]
+enum Id {
+    Recent(u8),
+    Raw(u16),
+}
+
+/// A packet from the broker, built into a real [`Packet`] and encoded with the codec.
+#[derive(Arbitrary, Debug)]
+enum In {
+    ConnAck {
+        session_present: bool,
+        code: u8,
+        receive_maximum: Option<u8>,
+        maximum_packet_size: Option<u16>,
+        server_keep_alive: Option<u8>,
+        assigned_client_identifier: bool,
+    },
+    Publish {
+        qos: u8,
+        dup: bool,
+        retain: bool,
+        topic: u8,
+        pkid: Id,
+        payload: Vec<u8>,
+        topic_alias: Option<u16>,
+    },
+    PubAck(Id, u8),
+    PubRec(Id, u8),
+    PubRel(Id),
+    PubComp(Id),
+    SubAck(Id, Vec<u8>),
+    UnsubAck(Id, Vec<u8>),
+    PingResp,
+    Disconnect(u8),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Step {
+    Connect,
+    /// Answer a pending `Action::Connect`: the transport is open.
+    Open,
+    /// Answer a pending `Action::Connect`: the transport could not be opened.
+    OpenFails,
+    /// The open transport ends (EOF).
+    Eof,
+    Bytes(Vec<u8>),
+    Packet(In),
+    /// A packet delivered in two `handle_bytes` calls, cut at `at` (mod its length).
+    Split(In, u16),
+    /// Several packets in one `handle_bytes` call.
+    Batch(Vec<In>),
+    Publish {
+        topic: u8,
+        qos: u8,
+        retain: bool,
+        len: u8,
+        properties: bool,
+    },
+    Subscribe(Vec<(u8, u8)>),
+    Unsubscribe(Vec<u8>),
+    Disconnect,
+    /// Move the clock forward by this many tens of milliseconds.
+    Advance(u16),
+    /// Jump to the client's next deadline.
+    ToDeadline,
+}
+
+fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<ClientConfig> {
+    let protocol = if bool::arbitrary(u)? {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    };
+    let reconnect = ReconnectConfig {
+        enabled: u.ratio(7, 8)?,
+        connect_timeout: Duration::from_secs(u.int_in_range(1..=10)?),
+        max_failures: if bool::arbitrary(u)? {
+            Some(u.int_in_range(1..=4)?)
+        } else {
+            None
+        },
+        max_attempts: if u.ratio(1, 4)? {
+            Some(u.int_in_range(1..=5)?)
+        } else {
+            None
+        },
+        open_duration: Duration::from_secs(u.int_in_range(1..=60)?),
+        ..ReconnectConfig::default()
+    };
+    Ok(ClientConfig {
+        protocol,
+        client_id: if bool::arbitrary(u)? { String::new() } else { "fuzz".into() },
+        clean_start: bool::arbitrary(u)?,
+        keep_alive: Duration::from_secs(*u.choose(&[0, 1, 5, 30])?),
+        max_inflight: u.int_in_range(1..=4)?,
+        max_queued: u.int_in_range(1..=6)?,
+        max_incoming_packet_size: *u.choose(&[64, 1024, 256 * 1024])?,
+        max_outgoing_packet_size: *u.choose(&[64, 1024, 256 * 1024])?,
+        receive_maximum: u.int_in_range(1..=3)?,
+        session_lost_policy: if bool::arbitrary(u)? {
+            SessionLostPolicy::FailInFlight
+        } else {
+            SessionLostPolicy::ResendAsNew
+        },
+        permissions: if u.ratio(1, 4)? {
+            let grant = vec![TopicFilter::new("sensors/#").expect("valid")];
+            Some(Permissions::new(grant.clone(), grant))
+        } else {
+            None
+        },
+        reconnect,
+        seed: u64::arbitrary(u)?,
+        ..ClientConfig::default()
+    })
+}
+
+struct Harness {
+    client: Client,
+    /// The broker's codec: decodes what the client writes, encodes what the broker sends.
+    codec: Codec,
+    version: ProtocolVersion,
+    now: Instant,
+    max_inflight: usize,
+    max_queued: usize,
+    /// An `Action::Connect` not answered yet.
+    opening: bool,
+    /// A transport is open (from `handle_connected` until EOF or `Action::Close`).
+    transport: bool,
+    /// Packets the client wrote on the current transport.
+    written_on_transport: usize,
+    /// Packet ids the client used (PUBLISH, SUBSCRIBE, UNSUBSCRIBE), most recent last.
+    client_ids: Vec<u16>,
+    /// Packet ids the broker used for QoS 2 publishes.
+    broker_ids: Vec<u16>,
+    issued: BTreeSet<Token>,
+    completed: BTreeSet<Token>,
+    /// Outputs seen so far: any output counts as progress.
+    outputs: u64,
+}
+
+impl Harness {
+    fn pick(ids: &[u16], id: &Id) -> u16 {
+        match id {
+            Id::Recent(i) if !ids.is_empty() => ids[ids.len() - 1 - usize::from(*i) % ids.len()],
+            Id::Recent(i) => u16::from(*i),
+            Id::Raw(raw) => *raw,
+        }
+    }
+
+    fn reason(&self, code: u8) -> ReasonCode {
+        match self.version {
+            // 3.1.1 acks carry no reason: only success encodes.
+            ProtocolVersion::V311 => ReasonCode::SUCCESS,
+            ProtocolVersion::V5 if code % 3 == 0 => ReasonCode(code),
+            ProtocolVersion::V5 => ReasonCode::SUCCESS,
+        }
+    }
+
+    fn ack(&self, id: &Id, code: u8) -> Ack {
+        Ack {
+            pkid: Harness::pick(&self.client_ids, id),
+            reason: self.reason(code),
+            properties: AckProperties::default(),
+        }
+    }
+
+    fn build(&mut self, input: &In) -> Packet {
+        let v5 = self.version == ProtocolVersion::V5;
+        match input {
+            In::ConnAck {
+                session_present,
+                code,
+                receive_maximum,
+                maximum_packet_size,
+                server_keep_alive,
+                assigned_client_identifier,
+            } => {
+                let mut properties = ConnAckProperties::default();
+                if v5 {
+                    properties.receive_maximum = receive_maximum.map(|m| u16::from(m).max(1));
+                    properties.maximum_packet_size =
+                        maximum_packet_size.map(|m| u32::from(m).max(16));
+                    properties.server_keep_alive = server_keep_alive.map(u16::from);
+                    if *assigned_client_identifier {
+                        properties.assigned_client_identifier = Some("assigned".into());
+                    }
+                }
+                Packet::ConnAck(ConnAck {
+                    session_present: *session_present,
+                    code: CONNACK_CODES[usize::from(*code) % CONNACK_CODES.len()],
+                    properties,
+                })
+            }
+            In::Publish {
+                qos,
+                dup,
+                retain,
+                topic,
+                pkid,
+                payload,
+                topic_alias,
+            } => {
+                let qos = QoS::from_u8(qos % 3).expect("0..=2");
+                let pkid = match qos {
+                    QoS::AtMostOnce => 0,
+                    _ => Harness::pick(&self.broker_ids, pkid).max(1),
+                };
+                if qos == QoS::ExactlyOnce {
+                    self.broker_ids.push(pkid);
+                }
+                let properties = PublishProperties {
+                    topic_alias: if v5 { *topic_alias } else { None },
+                    ..PublishProperties::default()
+                };
+                Packet::Publish(Publish {
+                    dup: *dup && qos != QoS::AtMostOnce,
+                    qos,
+                    retain: *retain,
+                    topic: TOPICS[usize::from(*topic) % TOPICS.len()].into(),
+                    pkid,
+                    payload: Bytes::from(payload.clone()),
+                    properties,
+                })
+            }
+            In::PubAck(id, code) => Packet::PubAck(self.ack(id, *code)),
+            In::PubRec(id, code) => Packet::PubRec(self.ack(id, *code)),
+            In::PubRel(id) => Packet::PubRel(Ack::success(Harness::pick(&self.broker_ids, id))),
+            In::PubComp(id) => Packet::PubComp(self.ack(id, 0)),
+            In::SubAck(id, codes) => Packet::SubAck(SubAck {
+                pkid: Harness::pick(&self.client_ids, id),
+                reasons: codes
+                    .iter()
+                    .take(8)
+                    .map(|c| match c % 5 {
+                        0..=2 => ReasonCode(c % 5),
+                        _ => ReasonCode::UNSPECIFIED_ERROR,
+                    })
+                    .collect(),
+                properties: AckProperties::default(),
+            }),
+            In::UnsubAck(id, codes) => Packet::UnsubAck(UnsubAck {
+                pkid: Harness::pick(&self.client_ids, id),
+                reasons: if v5 {
+                    codes.iter().take(8).map(|c| self.reason(*c)).collect()
+                } else {
+                    Vec::new()
+                },
+                properties: AckProperties::default(),
+            }),
+            In::PingResp => Packet::PingResp,
+            In::Disconnect(code) => Packet::Disconnect(Disconnect {
+                reason: self.reason(*code),
+                ..Disconnect::normal()
+            }),
+        }
+    }
+
+    fn encode(&mut self, input: &In) -> Option<BytesMut> {
+        let packet = self.build(input);
+        let mut out = BytesMut::new();
+        // Some combinations cannot be encoded (e.g. a reason code a packet cannot carry): skip.
+        self.codec.encode(&packet, &mut out).ok()?;
+        Some(out)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        if self.transport {
+            self.client.handle_bytes(self.now, bytes);
+        }
+    }
+
+    /// Drains every output, checking each, until the client is quiet.
+    fn drive(&mut self) {
+        loop {
+            let before = self.outputs;
+            let mut out = BytesMut::new();
+            while self.client.poll_transmit(self.now, &mut out).is_some() {
+                self.outputs += 1;
+            }
+            let mut expect_close = false;
+            if !out.is_empty() {
+                expect_close = self.check_written(&mut out);
+            }
+            while let Some(action) = self.client.poll_action() {
+                self.outputs += 1;
+                if expect_close {
+                    assert_eq!(action, Action::Close, "DISCONNECT not followed by Close");
+                    expect_close = false;
+                }
+                match action {
+                    Action::Connect => {
+                        assert!(
+                            !self.opening && !self.transport,
+                            "Action::Connect while a transport is open or opening"
+                        );
+                        self.opening = true;
+                    }
+                    Action::Close => {
+                        self.transport = false;
+                        self.opening = false;
+                    }
+                }
+            }
+            assert!(!expect_close, "DISCONNECT without a transport and no Close");
+            while let Some(event) = self.client.poll_event() {
+                self.outputs += 1;
+                self.check_event(event);
+            }
+            if self.outputs == before {
+                return;
+            }
+        }
+    }
+
+    /// Checks one write; returns whether it must be followed by `Action::Close`.
+    fn check_written(&mut self, out: &mut BytesMut) -> bool {
+        assert!(self.transport, "{} bytes written with no transport open", out.len());
+        let state = self.client.state();
+        let mut packets = Vec::new();
+        loop {
+            match self.codec.decode(out) {
+                Ok(Some(packet)) => packets.push(packet),
+                Ok(None) => break,
+                Err(error) => panic!("client wrote an invalid packet: {error}"),
+            }
+        }
+        assert!(out.is_empty(), "client wrote part of a packet");
+        let farewell = !matches!(
+            state,
+            ConnectionState::Connecting | ConnectionState::Connected
+        );
+        for packet in &packets {
+            let first = self.written_on_transport == 0;
+            self.written_on_transport += 1;
+            if farewell {
+                assert!(
+                    matches!(packet, Packet::Disconnect(_)),
+                    "{} written while {}",
+                    packet.name(),
+                    state.name()
+                );
+                continue;
+            }
+            assert_eq!(
+                first,
+                matches!(packet, Packet::Connect(_)),
+                "CONNECT must be the first packet on a transport, and only the first ({})",
+                packet.name()
+            );
+            if state == ConnectionState::Connecting {
+                assert!(
+                    matches!(packet, Packet::Connect(_) | Packet::Disconnect(_)),
+                    "{} before CONNACK",
+                    packet.name()
+                );
+            }
+            match packet {
+                Packet::Publish(p) if p.qos != QoS::AtMostOnce => self.client_ids.push(p.pkid),
+                Packet::Subscribe(s) => self.client_ids.push(s.pkid),
+                Packet::Unsubscribe(u) => self.client_ids.push(u.pkid),
+                _ => {}
+            }
+        }
+        if self.client_ids.len() > 64 {
+            self.client_ids.drain(..32);
+        }
+        farewell
+    }
+
+    fn check_event(&mut self, event: Event) {
+        let token = match &event {
+            Event::Published { token, .. }
+            | Event::RequestFailed { token, .. }
+            | Event::Subscribed { token, .. }
+            | Event::Unsubscribed { token, .. } => *token,
+            Event::Disconnected => {
+                assert_eq!(self.client.state(), ConnectionState::Closed);
+                return;
+            }
+            _ => return,
+        };
+        assert!(
+            self.issued.contains(&token),
+            "completion for a token never issued: {event:?}"
+        );
+        assert!(
+            self.completed.insert(token),
+            "token completed twice: {event:?}"
+        );
+    }
+
+    fn command(&mut self, result: Result<Token, jamey_mqtt_core::ClientError>) {
+        if let Ok(token) = result {
+            assert!(
+                self.issued.last().is_none_or(|last| token > *last),
+                "token {token:?} is not fresh"
+            );
+            self.issued.insert(token);
+        }
+    }
+
+    fn checked_command(
+        &mut self,
+        f: impl FnOnce(&mut Client, Instant) -> Result<Token, jamey_mqtt_core::ClientError>,
+    ) {
+        let before = self.client.health();
+        let result = f(&mut self.client, self.now);
+        if result.is_err() {
+            let after = self.client.health();
+            assert_eq!(
+                (before.queued, before.in_flight),
+                (after.queued, after.in_flight),
+                "a refused command changed the queue: {result:?}"
+            );
+        }
+        self.command(result);
+    }
+
+    fn step(&mut self, step: &Step) {
+        match step {
+            Step::Connect => self.client.connect(self.now),
+            Step::Open if self.opening => {
+                self.opening = false;
+                self.transport = true;
+                self.written_on_transport = 0;
+                self.client.handle_connected(self.now);
+            }
+            Step::OpenFails if self.opening => {
+                self.opening = false;
+                self.client
+                    .handle_disconnected(self.now, TransportError::ConnectFailed("fuzz".into()));
+            }
+            Step::Eof if self.transport => {
+                self.transport = false;
+                self.client
+                    .handle_disconnected(self.now, TransportError::Closed);
+            }
+            Step::Open | Step::OpenFails | Step::Eof => {}
+            Step::Bytes(bytes) => self.bytes(bytes),
+            Step::Packet(input) => {
+                if let Some(bytes) = self.encode(input) {
+                    self.bytes(&bytes);
+                }
+            }
+            Step::Split(input, at) => {
+                if let Some(bytes) = self.encode(input) {
+                    let at = usize::from(*at) % (bytes.len() + 1);
+                    self.bytes(&bytes[..at]);
+                    self.drive();
+                    self.bytes(&bytes[at..]);
+                }
+            }
+            Step::Batch(inputs) => {
+                let mut all = BytesMut::new();
+                for input in inputs.iter().take(16) {
+                    if let Some(bytes) = self.encode(input) {
+                        all.extend_from_slice(&bytes);
+                    }
+                }
+                self.bytes(&all);
+            }
+            Step::Publish {
+                topic,
+                qos,
+                retain,
+                len,
+                properties,
+            } => {
+                let mut request = PublishRequest::new(
+                    TOPICS[usize::from(*topic) % TOPICS.len()],
+                    vec![7u8; usize::from(*len)],
+                    QoS::from_u8(qos % 3).expect("0..=2"),
+                )
+                .retain(*retain);
+                if *properties {
+                    request = request.properties(PublishProperties {
+                        content_type: Some("text/plain".into()),
+                        ..PublishProperties::default()
+                    });
+                }
+                self.checked_command(|c, now| c.publish(now, request));
+            }
+            Step::Subscribe(filters) => {
+                let filters: Vec<SubscribeFilter> = filters
+                    .iter()
+                    .take(4)
+                    .map(|(f, q)| {
+                        SubscribeFilter::new(
+                            FILTERS[usize::from(*f) % FILTERS.len()],
+                            QoS::from_u8(q % 3).expect("0..=2"),
+                        )
+                    })
+                    .collect();
+                self.checked_command(|c, now| c.subscribe(now, filters));
+            }
+            Step::Unsubscribe(filters) => {
+                let filters: Vec<String> = filters
+                    .iter()
+                    .take(4)
+                    .map(|f| FILTERS[usize::from(*f) % FILTERS.len()].to_owned())
+                    .collect();
+                self.checked_command(|c, now| c.unsubscribe(now, filters));
+            }
+            Step::Disconnect => self.client.disconnect(self.now),
+            Step::Advance(tens) => self.now += Duration::from_millis(u64::from(*tens) * 10),
+            Step::ToDeadline => {
+                if let Some(deadline) = self.client.poll_timeout() {
+                    self.now = self.now.max(deadline);
+                }
+            }
+        }
+        self.drive();
+        self.timers();
+        self.check_bounds();
+    }
+
+    /// Fires due deadlines like an adapter whose timer woke up at `now`, checking that a due
+    /// deadline is never reported again without progress and that early calls do nothing.
+    fn timers(&mut self) {
+        for _ in 0..64 {
+            match self.client.poll_timeout() {
+                Some(deadline) if deadline <= self.now => {
+                    let (before, state) = (self.outputs, self.client.state());
+                    self.client.handle_timeout(self.now);
+                    self.drive();
+                    let progressed = self.outputs != before || self.client.state() != state;
+                    if !progressed {
+                        assert!(
+                            self.client.poll_timeout().is_none_or(|d| d > self.now),
+                            "poll_timeout reported the passed deadline {deadline:?} twice \
+                             without progress (now {:?}, state {:?})",
+                            self.now,
+                            self.client.state()
+                        );
+                    }
+                }
+                _ => {
+                    let (before, state) = (self.outputs, self.client.state());
+                    self.client.handle_timeout(self.now);
+                    self.drive();
+                    assert!(
+                        self.outputs == before && self.client.state() == state,
+                        "handle_timeout before the deadline did something"
+                    );
+                    return;
+                }
+            }
+        }
+        panic!("a deadline kept expiring at {:?}: a busy loop", self.now);
+    }
+
+    fn check_bounds(&self) {
+        let health = self.client.health();
+        assert!(
+            health.in_flight <= self.max_inflight,
+            "in flight {} over the maximum {}",
+            health.in_flight,
+            self.max_inflight
+        );
+        assert!(
+            health.queued <= self.max_queued + self.max_inflight,
+            "queued {} over the bound {} + {}",
+            health.queued,
+            self.max_queued,
+            self.max_inflight
+        );
+        if self.client.state() == ConnectionState::Closed {
+            let open: Vec<_> = self.issued.difference(&self.completed).collect();
+            assert!(open.is_empty(), "closed with tokens never completed: {open:?}");
+            assert_eq!((health.in_flight, health.queued), (0, 0));
+        }
+    }
+}
+
+pub fn run(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let Ok(config) = config(&mut u) else {
+        return;
+    };
+    let now = Instant::now();
+    let mut harness = Harness {
+        codec: Codec::new(config.protocol, 1 << 20),
+        version: config.protocol,
+        now,
+        max_inflight: usize::from(config.max_inflight),
+        max_queued: config.max_queued,
+        client: Client::new(config, now).expect("the fuzz config is valid"),
+        opening: false,
+        transport: false,
+        written_on_transport: 0,
+        client_ids: Vec::new(),
+        broker_ids: Vec::new(),
+        issued: BTreeSet::new(),
+        completed: BTreeSet::new(),
+        outputs: 0,
+    };
+    for _ in 0..512 {
+        let Ok(step) = Step::arbitrary(&mut u) else {
+            break;
+        };
+        harness.step(&step);
+        if u.is_empty() {
+            break;
+        }
+    }
+}

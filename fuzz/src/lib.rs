@@ -1,0 +1,16 @@
+//! Fuzz harnesses for `jamey-mqtt-core`, one module per cargo-fuzz target.
+//!
+//! Each module exposes `run(data: &[u8])`, which panics when an invariant breaks. The targets in
+//! `fuzz_targets/` are one-line wrappers, and `core/tests/fuzz_regressions.rs` includes these
+//! same files (by `#[path]`) to replay the committed crash and seed inputs under `cargo test`,
+//! so every module may only use `jamey-mqtt-core`, `bytes` and `arbitrary`.
+//!
+//! - [`decode`]: arbitrary bytes, in arbitrary fragments, through `Codec::decode` (both versions);
+//! - [`client`]: a whole client session (broker bytes, commands, time, transport) with the
+//!   state machine's invariants checked after every step;
+//! - [`topic`]: validation, matching and covering of topic names and filters agree;
+//! - [`token`]: arbitrary strings as JWTs: a typed error, never a panic or a pass.
+
+pub mod client;
+pub mod decode;
+pub mod topic;
