@@ -61,9 +61,18 @@ fn packets(v5: bool) -> Vec<(&'static str, Packet)> {
                 properties: connack,
             }),
         ),
-        ("publish0", Packet::Publish(publish(QoS::AtMostOnce, 0, PublishProperties::default()))),
-        ("publish1", Packet::Publish(publish(QoS::AtLeastOnce, 7, props.clone()))),
-        ("publish2", Packet::Publish(publish(QoS::ExactlyOnce, 8, props))),
+        (
+            "publish0",
+            Packet::Publish(publish(QoS::AtMostOnce, 0, PublishProperties::default())),
+        ),
+        (
+            "publish1",
+            Packet::Publish(publish(QoS::AtLeastOnce, 7, props.clone())),
+        ),
+        (
+            "publish2",
+            Packet::Publish(publish(QoS::ExactlyOnce, 8, props)),
+        ),
         ("puback", Packet::PubAck(Ack::success(7))),
         ("pubrec", Packet::PubRec(Ack::success(8))),
         ("pubrel", Packet::PubRel(Ack::success(8))),
@@ -99,7 +108,11 @@ fn packets(v5: bool) -> Vec<(&'static str, Packet)> {
             "unsuback",
             Packet::UnsubAck(UnsubAck {
                 pkid: 4,
-                reasons: if v5 { vec![ReasonCode::SUCCESS] } else { Vec::new() },
+                reasons: if v5 {
+                    vec![ReasonCode::SUCCESS]
+                } else {
+                    Vec::new()
+                },
                 properties: AckProperties::default(),
             }),
         ),
@@ -112,13 +125,19 @@ fn packets(v5: bool) -> Vec<(&'static str, Packet)> {
 fn main() {
     let mut all = Vec::new();
     for v5 in [false, true] {
-        let version = if v5 { ProtocolVersion::V5 } else { ProtocolVersion::V311 };
+        let version = if v5 {
+            ProtocolVersion::V5
+        } else {
+            ProtocolVersion::V311
+        };
         let codec = Codec::new(version, 1 << 20);
         let mode = u8::from(v5) | (3 << 1); // version bit, largest maximum
         let mut stream = vec![mode, 0];
         for (name, packet) in packets(v5) {
             let mut out = BytesMut::new();
-            codec.encode(&packet, &mut out).expect("seed packet encodes");
+            codec
+                .encode(&packet, &mut out)
+                .expect("seed packet encodes");
             let mut seed = vec![mode, 1];
             seed.extend_from_slice(&out);
             let version_name = if v5 { "v5" } else { "v311" };
@@ -126,8 +145,14 @@ fn main() {
             stream.extend_from_slice(&out);
             all.push((version_name, name, out.to_vec()));
         }
-        fs::write(format!("corpus/decode/seed-{}-stream", if v5 { "v5" } else { "v311" }), &stream)
-            .unwrap();
+        fs::write(
+            format!(
+                "corpus/decode/seed-{}-stream",
+                if v5 { "v5" } else { "v311" }
+            ),
+            &stream,
+        )
+        .unwrap();
     }
     // The dictionaries: fixed-header bytes and MQTT words, then the real packets as bytes.
     let mut dict = String::from(
@@ -167,7 +192,12 @@ fn main() {
     fs::write("dict/client.dict", &dict).unwrap();
 
     let topics: &[&[&str]] = &[
-        &["sport/tennis/player1/#", "sport/#", "+/+", "sport/tennis/player1"],
+        &[
+            "sport/tennis/player1/#",
+            "sport/#",
+            "+/+",
+            "sport/tennis/player1",
+        ],
         &["#", "+/#", "$SYS/#", "$SYS/uptime"],
         &["$share/g/a/+", "a/#", "a/+/c", "a/b"],
         &["+", "/+", "//", "/"],

@@ -36,12 +36,31 @@ use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::topic::TopicFilter;
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, ConnectionState, Event, PublishRequest, SessionLostPolicy,
-    Token, TransportError,
+    Action, Client, ClientConfig, ConnectionState, Event, PublishRequest, SessionLostPolicy, Token,
+    TransportError,
 };
 
-const TOPICS: &[&str] = &["a", "a/b", "x/y/z", "$SYS/x", "", "a/+", "#", "sensors/1", "t"];
-const FILTERS: &[&str] = &["a/#", "+", "#", "a/+/c", "$share/g/a", "", "a/#/b", "sensors/#"];
+const TOPICS: &[&str] = &[
+    "a",
+    "a/b",
+    "x/y/z",
+    "$SYS/x",
+    "",
+    "a/+",
+    "#",
+    "sensors/1",
+    "t",
+];
+const FILTERS: &[&str] = &[
+    "a/#",
+    "+",
+    "#",
+    "a/+/c",
+    "$share/g/a",
+    "",
+    "a/#/b",
+    "sensors/#",
+];
 const CONNACK_CODES: &[ReasonCode] = &[
     ReasonCode::SUCCESS,
     ReasonCode::SERVER_UNAVAILABLE,
@@ -142,7 +161,11 @@ fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<ClientConfig> {
     };
     Ok(ClientConfig {
         protocol,
-        client_id: if bool::arbitrary(u)? { String::new() } else { "fuzz".into() },
+        client_id: if bool::arbitrary(u)? {
+            String::new()
+        } else {
+            "fuzz".into()
+        },
         clean_start: bool::arbitrary(u)?,
         keep_alive: Duration::from_secs(*u.choose(&[0, 1, 5, 30])?),
         max_inflight: u.int_in_range(1..=4)?,
@@ -189,7 +212,21 @@ struct Harness {
     completed: BTreeSet<Token>,
     /// Outputs seen so far: any output counts as progress.
     outputs: u64,
+    /// Assert everything, known core bugs included (regression tests); else the checks that a
+    /// known, reported bug breaks are relaxed after it showed, so fuzzing can go past it.
+    strict: bool,
+    /// A known bug showed in this run (see [`KNOWN_BUGS`]).
+    known_bug: Option<&'static str>,
 }
+
+/// Core bugs found by this target and reported, not fixed yet; each has an ignored failing test
+/// in `core/tests/fuzz_regressions.rs`. Non-strict runs relax the one check each breaks.
+pub const KNOWN_BUGS: &[&str] = &[
+    // A SUBACK/UNSUBACK with the wrong number of reason codes takes the request out of the
+    // session before the count is checked: the protocol error ends the connection and the
+    // token never completes (not replayed, not failed, not even at close).
+    "reason codes for",
+];
 
 impl Harness {
     fn pick(ids: &[u16], id: &Id) -> u16 {
@@ -367,7 +404,11 @@ impl Harness {
 
     /// Checks one write; returns whether it must be followed by `Action::Close`.
     fn check_written(&mut self, out: &mut BytesMut) -> bool {
-        assert!(self.transport, "{} bytes written with no transport open", out.len());
+        assert!(
+            self.transport,
+            "{} bytes written with no transport open",
+            out.len()
+        );
         let state = self.client.state();
         let mut packets = Vec::new();
         loop {
@@ -421,6 +462,9 @@ impl Harness {
     }
 
     fn check_event(&mut self, event: Event) {
+        if std::env::var_os("FUZZ_TRACE").is_some() {
+            eprintln!("  event {event:?}");
+        }
         let token = match &event {
             Event::Published { token, .. }
             | Event::RequestFailed { token, .. }
@@ -428,6 +472,14 @@ impl Harness {
             | Event::Unsubscribed { token, .. } => *token,
             Event::Disconnected => {
                 assert_eq!(self.client.state(), ConnectionState::Closed);
+                return;
+            }
+            Event::ConnectionLost(reason) => {
+                self.note_known_bug(&reason.to_string());
+                return;
+            }
+            Event::ConnectFailed(error) => {
+                self.note_known_bug(&error.to_string());
                 return;
             }
             _ => return,
@@ -440,6 +492,12 @@ impl Harness {
             self.completed.insert(token),
             "token completed twice: {event:?}"
         );
+    }
+
+    fn note_known_bug(&mut self, message: &str) {
+        if let Some(bug) = KNOWN_BUGS.iter().find(|bug| message.contains(*bug)) {
+            self.known_bug = Some(bug);
+        }
     }
 
     fn command(&mut self, result: Result<Token, jamey_mqtt_core::ClientError>) {
@@ -617,15 +675,30 @@ impl Harness {
             self.max_queued,
             self.max_inflight
         );
-        if self.client.state() == ConnectionState::Closed {
+        if self.client.state() == ConnectionState::Closed
+            && (self.strict || self.known_bug.is_none())
+        {
             let open: Vec<_> = self.issued.difference(&self.completed).collect();
-            assert!(open.is_empty(), "closed with tokens never completed: {open:?}");
+            assert!(
+                open.is_empty(),
+                "closed with tokens never completed: {open:?}"
+            );
             assert_eq!((health.in_flight, health.queued), (0, 0));
         }
     }
 }
 
+/// Runs one input, relaxing what a known bug (see [`KNOWN_BUGS`]) breaks once it showed.
 pub fn run(data: &[u8]) {
+    run_with(data, false)
+}
+
+/// Runs one input asserting everything: the regression tests use this.
+pub fn run_strict(data: &[u8]) {
+    run_with(data, true)
+}
+
+fn run_with(data: &[u8], strict: bool) {
     let mut u = Unstructured::new(data);
     let Ok(config) = config(&mut u) else {
         return;
@@ -646,11 +719,20 @@ pub fn run(data: &[u8]) {
         issued: BTreeSet::new(),
         completed: BTreeSet::new(),
         outputs: 0,
+        strict,
+        known_bug: None,
     };
+    let trace = std::env::var_os("FUZZ_TRACE").is_some();
+    if trace {
+        eprintln!("{:?}", harness.client.health());
+    }
     for _ in 0..512 {
         let Ok(step) = Step::arbitrary(&mut u) else {
             break;
         };
+        if trace {
+            eprintln!("step {step:?}");
+        }
         harness.step(&step);
         if u.is_empty() {
             break;

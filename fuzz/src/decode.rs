@@ -24,7 +24,12 @@ struct Outcome {
 }
 
 /// Decodes everything `buf` holds; `Ok(None)` returns (buffer untouched), an error ends.
-fn drain(codec: &Codec, buf: &mut BytesMut, into: &mut Vec<(Packet, usize)>, max: usize) -> Result<(), ProtocolError> {
+fn drain(
+    codec: &Codec,
+    buf: &mut BytesMut,
+    into: &mut Vec<(Packet, usize)>,
+    max: usize,
+) -> Result<(), ProtocolError> {
     loop {
         let before = buf.len();
         match codec.decode(buf)? {
@@ -104,7 +109,11 @@ pub fn run(data: &[u8]) {
         // Re-decoding needs room for the frame whatever `max` is.
         let big = Codec::new(version, 1 << 28);
         let again = big.decode(&mut out);
-        assert_eq!(again, Ok(Some(packet.clone())), "re-encoding does not round-trip");
+        assert_eq!(
+            again,
+            Ok(Some(packet.clone())),
+            "re-encoding does not round-trip"
+        );
         assert!(out.is_empty(), "re-encoded packet left bytes over");
     }
 }

@@ -49,11 +49,17 @@ pub fn run(data: &[u8]) {
         assert!(!t.is_empty() && !t.contains(['+', '#', '\0']), "{t:?}");
         match TopicFilter::new(t.as_str()) {
             Ok(f) if !f.is_shared() => {
-                assert!(f.matches(name), "name {t:?} as a filter does not match itself");
+                assert!(
+                    f.matches(name),
+                    "name {t:?} as a filter does not match itself"
+                );
                 assert!(!f.has_wildcards());
             }
             Ok(_) => {}
-            Err(e) => assert!(t.starts_with("$share/"), "valid name {t:?} is no filter: {e}"),
+            Err(e) => assert!(
+                t.starts_with("$share/"),
+                "valid name {t:?} is no filter: {e}"
+            ),
         }
     }
 
@@ -86,7 +92,10 @@ pub fn run(data: &[u8]) {
             }
             if let Ok(name) = &name {
                 if b.matches(name) {
-                    assert!(a.matches(name), "{a} covers {b}, {b} matches {t:?}, {a} does not");
+                    assert!(
+                        a.matches(name),
+                        "{a} covers {b}, {b} matches {t:?}, {a} does not"
+                    );
                 }
             }
             for c in filters.iter().flatten() {
