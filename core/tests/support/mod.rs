@@ -219,3 +219,7 @@ impl Pair {
         self.send(Packet::PubAck(Ack::success(pkid)));
     }
 }
+
+// The simulated broker and faulty link of `tests/simulation.rs`.
+pub mod sim_broker;
+pub mod sim_link;
