@@ -220,13 +220,16 @@ struct Harness {
 }
 
 /// Core bugs found by this target and reported, not fixed yet; each has an ignored failing test
-/// in `core/tests/fuzz_regressions.rs`. Non-strict runs relax the one check each breaks.
-pub const KNOWN_BUGS: &[&str] = &[
-    // A SUBACK/UNSUBACK with the wrong number of reason codes takes the request out of the
-    // session before the count is checked: the protocol error ends the connection and the
-    // token never completes (not replayed, not failed, not even at close).
-    "reason codes for",
-];
+/// in `core/tests/fuzz_regressions.rs`. Non-strict runs relax the one check each breaks:
+/// 1. A SUBACK/UNSUBACK with the wrong number of reason codes takes the request out of the
+///    session before the count is checked: the protocol error ends the connection and the
+///    token never completes (not replayed, not failed, not even at close). Relaxed: "every
+///    token completed once closed", after a protocol error with this text.
+/// 2. The internal re-subscribe request after a session loss has a token the application never
+///    got, and its failure (client closed, packet too large) or a late SUBACK (after a second
+///    session loss replaced it) is reported as `RequestFailed` / `Subscribed` with that token.
+///    Relaxed: completions of unknown tokens of those two kinds.
+pub const KNOWN_BUGS: &[&str] = &["reason codes for"];
 
 impl Harness {
     fn pick(ids: &[u16], id: &Id) -> u16 {
@@ -484,8 +487,12 @@ impl Harness {
             }
             _ => return,
         };
+        let internal_resubscribe = matches!(
+            event,
+            Event::RequestFailed { .. } | Event::Subscribed { .. }
+        );
         assert!(
-            self.issued.contains(&token),
+            self.issued.contains(&token) || (!self.strict && internal_resubscribe),
             "completion for a token never issued: {event:?}"
         );
         assert!(
