@@ -18,6 +18,7 @@
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod envelope;
 pub mod error;
 pub mod packet;
 pub mod permissions;
@@ -29,6 +30,7 @@ pub mod topic;
 
 pub use client::{Action, Client, Event, LostReason, Message, PublishRequest, RequestError, Token};
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};
 pub use state::ConnectionState;
