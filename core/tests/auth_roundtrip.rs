@@ -18,7 +18,10 @@ fn round_trip(signer: &JwtSigner, validator: &Validator, alg: &str) {
     let claims = validator.validate(issued.expose(), at(6)).unwrap();
     assert_eq!(&claims, issued.claims().unwrap());
     assert_eq!(claims.sub, "dev-1");
-    assert_eq!((claims.iat, claims.nbf, claims.exp), (T0 + 5, Some(T0 + 5), T0 + 605));
+    assert_eq!(
+        (claims.iat, claims.nbf, claims.exp),
+        (T0 + 5, Some(T0 + 5), T0 + 605)
+    );
     assert_eq!(claims.iss.as_deref(), Some("auth.test"));
     assert!(claims.aud.as_ref().unwrap().contains("broker"));
     assert_eq!(claims.jti.as_deref(), Some("jti-rt"));
@@ -103,14 +106,21 @@ fn audience_list_and_minimal_template_round_trip() {
     let t = ClaimTemplate::new("dev-2", Duration::from_secs(60))
         .with_audience(vec!["ops".to_string(), "broker".to_string()]);
     let s = JwtSigner::from_secret(Algorithm::HS256, SECRET, t).unwrap();
-    let v = Validator::from_secret(&[Algorithm::HS256], SECRET).unwrap().with_audience("broker");
+    let v = Validator::from_secret(&[Algorithm::HS256], SECRET)
+        .unwrap()
+        .with_audience("broker");
     let claims = v.validate(s.sign(at(0)).unwrap().expose(), at(1)).unwrap();
     assert_eq!(claims.iss, None);
     assert!(claims.permissions.publish.is_empty() && claims.permissions.subscribe.is_empty());
     // A validator expecting another audience in the list rejects it.
-    let other = Validator::from_secret(&[Algorithm::HS256], SECRET).unwrap().with_audience("x");
+    let other = Validator::from_secret(&[Algorithm::HS256], SECRET)
+        .unwrap()
+        .with_audience("x");
     let token = s.sign(at(0)).unwrap();
-    assert_eq!(other.validate(token.expose(), at(1)), Err(AuthError::WrongAudience));
+    assert_eq!(
+        other.validate(token.expose(), at(1)),
+        Err(AuthError::WrongAudience)
+    );
 }
 
 #[test]
@@ -134,7 +144,10 @@ fn keys_of_the_wrong_type_or_curve_are_rejected_when_building() {
         (Algorithm::ES256, RSA_PUBLIC),
     ] {
         assert!(
-            matches!(JwtSigner::from_pem(alg, pem, t()), Err(AuthError::InvalidKey(_))),
+            matches!(
+                JwtSigner::from_pem(alg, pem, t()),
+                Err(AuthError::InvalidKey(_))
+            ),
             "{alg:?}"
         );
     }
@@ -143,15 +156,24 @@ fn keys_of_the_wrong_type_or_curve_are_rejected_when_building() {
         Err(AuthError::InvalidKey(_))
     ));
     assert!(matches!(
-        Validator::from_pem(&[Algorithm::RS256], b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"),
+        Validator::from_pem(
+            &[Algorithm::RS256],
+            b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+        ),
         Err(AuthError::InvalidKey(_))
     ));
     assert_eq!(
         Validator::from_pem(&[Algorithm::RS256, Algorithm::ES256], RSA_PUBLIC).unwrap_err(),
         AuthError::AlgorithmMismatch
     );
-    assert!(matches!(Validator::from_pem(&[], RSA_PUBLIC), Err(AuthError::InvalidConfig(_))));
-    assert!(matches!(Validator::from_secret(&[], SECRET), Err(AuthError::InvalidConfig(_))));
+    assert!(matches!(
+        Validator::from_pem(&[], RSA_PUBLIC),
+        Err(AuthError::InvalidConfig(_))
+    ));
+    assert!(matches!(
+        Validator::from_secret(&[], SECRET),
+        Err(AuthError::InvalidConfig(_))
+    ));
     assert_eq!(
         Validator::from_secret(&[Algorithm::HS256], &SECRET[..16]).unwrap_err(),
         AuthError::InvalidKey("HMAC secret shorter than the hash output")

@@ -43,12 +43,20 @@ pub fn b64_decode(s: &str) -> Vec<u8> {
 
 /// `b64(header).b64(payload).signature`, nothing signed.
 pub fn craft(header: &str, payload: &str, signature: &str) -> String {
-    format!("{}.{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()), signature)
+    format!(
+        "{}.{}.{}",
+        b64(header.as_bytes()),
+        b64(payload.as_bytes()),
+        signature
+    )
 }
 
 pub fn permissions() -> PermissionClaims {
     PermissionClaims {
-        publish: vec!["devices/dev-1/telemetry".into(), "devices/dev-1/events/#".into()],
+        publish: vec![
+            "devices/dev-1/telemetry".into(),
+            "devices/dev-1/events/#".into(),
+        ],
         subscribe: vec!["devices/dev-1/commands/+".into()],
     }
 }
