@@ -74,10 +74,15 @@ fn pem_signers_hide_the_private_key() {
         );
         assert_hidden(&out, &pem_body(pem), "private key");
         // The DER bytes, as a derived `Debug` of a `Vec<u8>` would print them.
-        let der = base64::engine::general_purpose::STANDARD.decode(pem_body(pem)).unwrap();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(pem_body(pem))
+            .unwrap();
         let middle = &der[der.len() / 2..der.len() / 2 + 8];
         let rendered = format!("{middle:?}");
-        assert!(!out.contains(rendered.trim_matches(['[', ']'])), "DER leaked: {out}");
+        assert!(
+            !out.contains(rendered.trim_matches(['[', ']'])),
+            "DER leaked: {out}"
+        );
     }
     let v = Validator::from_pem(&[Algorithm::RS256], RSA_PUBLIC).unwrap();
     assert!(format!("{v:?}").contains("[redacted]"));

@@ -125,10 +125,11 @@ fn tampered_or_truncated_signature_is_rejected() {
     let token = hs256_signer().sign(at(0)).unwrap();
     let t = token.expose();
     let (message, sig) = t.rsplit_once('.').unwrap();
+    let rest = &sig[1..];
     let flipped = if sig.starts_with('A') {
-        format!("B{}", &sig[1..])
+        format!("B{rest}")
     } else {
-        format!("A{}", &sig[1..])
+        format!("A{rest}")
     };
     let v = hs256_validator();
     assert_eq!(

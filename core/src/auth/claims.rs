@@ -205,8 +205,8 @@ impl<'de> Deserialize<'de> for NumericDate {
                     .map_err(|_| E::custom("negative time"))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NumericDate, E> {
-                // 2^64 as f64; `as` saturates but we reject out-of-range values explicitly.
-                if v.is_finite() && v >= 0.0 && v < 18_446_744_073_709_551_616.0 {
+                // [0, 2^64): NaN and infinities fall outside; `as` then truncates.
+                if (0.0..18_446_744_073_709_551_616.0).contains(&v) {
                     Ok(NumericDate(v as u64))
                 } else {
                     Err(E::custom("time out of range"))

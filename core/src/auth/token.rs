@@ -147,11 +147,15 @@ pub(crate) fn split(token: &str) -> Result<Parts<'_>, AuthError> {
 ///
 /// An algorithm this crate does not implement (including `none`) is
 /// [`AuthError::UnsupportedAlgorithm`]; a header that is not a JSON object with a string `alg`
-/// is malformed.
+/// is malformed, and so is one with `crit` extensions (none are understood here).
 pub(crate) fn header_alg(parts: &Parts<'_>) -> Result<Algorithm, AuthError> {
     let bytes = b64::decode(parts.header).ok_or(AuthError::Malformed("header is not base64url"))?;
     let header: Map<String, Value> = serde_json::from_slice(&bytes)
         .map_err(|_| AuthError::Malformed("header is not a JSON object"))?;
+    // RFC 7515 §4.1.11: a recipient that does not understand a critical extension must reject.
+    if header.contains_key("crit") {
+        return Err(AuthError::Malformed("header has critical extensions"));
+    }
     match header.get("alg") {
         Some(Value::String(alg)) => {
             Algorithm::from_str(alg).map_err(|_| AuthError::UnsupportedAlgorithm)
@@ -253,6 +257,11 @@ mod tests {
             Err(AuthError::Malformed(_))
         ));
         assert!(matches!(alg(&p("[]")), Err(AuthError::Malformed(_))));
+        let crit = p(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#);
+        assert_eq!(
+            alg(&crit),
+            Err(AuthError::Malformed("header has critical extensions"))
+        );
         assert!(matches!(alg("!!.e30."), Err(AuthError::Malformed(_))));
     }
 
