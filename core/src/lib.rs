@@ -15,6 +15,7 @@
 //! `poll_*` outputs, each polled until it returns `None`.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod config;
