@@ -13,12 +13,14 @@
 //! Time only comes in as `now`; the client never reads a clock.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::auth::AuthError;
 use crate::codec::Codec;
 use crate::config::{ClientConfig, ConfigError, SessionLostPolicy};
+use crate::credentials::{Credentials, RefreshOutcome};
 use crate::error::{ClientError, ConnectError, ProtocolError, TransportError};
 use crate::packet::{
     Ack, ConnAck, Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, Publish,
@@ -134,6 +136,10 @@ pub enum Event {
     Resubscribed {
         results: Vec<(String, Result<QoS, ReasonCode>)>,
     },
+    /// A fresh JWT was minted; the client reconnects with it (nothing in flight is lost).
+    TokenRefreshed { expires_at: Option<SystemTime> },
+    /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
+    TokenRefreshFailed(AuthError),
     /// `disconnect()` finished: DISCONNECT sent (when connected), the client is closed.
     Disconnected,
 }
@@ -181,6 +187,7 @@ pub struct Client {
     reconnect: ReconnectPolicy,
     session: Session,
     permissions: Option<Permissions>,
+    credentials: Credentials,
     /// The application's subscriptions the broker granted, for re-subscribe after session loss.
     subscriptions: Vec<SubscribeFilter>,
     /// The token of the internal re-subscribe request, if one is in progress.
@@ -222,6 +229,7 @@ impl Client {
             reconnect: ReconnectPolicy::new(config.reconnect.clone(), config.seed),
             session: Session::new(config.max_queued),
             permissions: config.permissions.clone(),
+            credentials: Credentials::new(config.auth.clone()),
             subscriptions: Vec::new(),
             resubscribe: None,
             inbuf: BytesMut::new(),
@@ -271,10 +279,30 @@ impl Client {
 
     // ---- inputs --------------------------------------------------------------------------
 
+    /// The wall-clock time at `now`. Needed once before connecting when JWT auth is configured
+    /// (token `iat`/`exp` are wall-clock times); call again any time to correct drift.
+    pub fn handle_wall_clock(&mut self, now: Instant, wall: SystemTime) {
+        self.credentials.set_wall_clock(now, wall);
+    }
+
     /// The transport the client asked for with [`Action::Connect`] is open: CONNECT is queued.
-    pub fn handle_connected(&mut self, _now: Instant) {
+    pub fn handle_connected(&mut self, now: Instant) {
         if self.state() != ConnectionState::Opening {
             return;
+        }
+        let credentials = match self.credentials.for_connect(
+            now,
+            self.config.username.as_ref(),
+            self.config.password.as_ref(),
+        ) {
+            Ok(credentials) => credentials,
+            Err(error) => {
+                self.attempt_failed(now, ConnectError::Auth(error), true, None);
+                return;
+            }
+        };
+        if credentials.permissions.is_some() {
+            self.permissions = credentials.permissions;
         }
         // 3.1.1 clean session also means "do not keep the session after this connection", so it
         // is asked for on every connect; MQTT 5 separates the two, so reconnects resume.
@@ -299,8 +327,8 @@ impl Client {
             client_id: self.client_id.clone(),
             clean_start,
             keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
-            username: self.config.username.clone(),
-            password: self.config.password.clone(),
+            username: credentials.username,
+            password: credentials.password,
             will: self.config.will.clone(),
             properties,
         };
@@ -361,7 +389,10 @@ impl Client {
                     self.attempt_failed(now, ConnectError::Timeout, true, None);
                 }
             }
-            ConnectionState::Connected => self.keep_alive_timeout(now),
+            ConnectionState::Connected => {
+                self.keep_alive_timeout(now);
+                self.credentials_timeout(now);
+            }
             ConnectionState::Waiting => {
                 if self.lifecycle.retry_at().is_some_and(|at| now >= at) {
                     self.start_attempt(now);
@@ -386,12 +417,9 @@ impl Client {
 
     /// Queue a publish. Checked first (topic, permissions, size, queue bound): on error nothing
     /// is queued. Completion: [`Event::Published`] or [`Event::RequestFailed`] with the token.
-    pub fn publish(
-        &mut self,
-        _now: Instant,
-        request: PublishRequest,
-    ) -> Result<Token, ClientError> {
+    pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
         self.check_open()?;
+        self.load_token_permissions(now)?;
         let topic = TopicName::new(request.topic)?;
         if let Some(permissions) = &self.permissions {
             if !permissions.allows_publish(&topic) {
@@ -415,10 +443,11 @@ impl Client {
     /// result per filter.
     pub fn subscribe(
         &mut self,
-        _now: Instant,
+        now: Instant,
         filters: Vec<SubscribeFilter>,
     ) -> Result<Token, ClientError> {
         self.check_open()?;
+        self.load_token_permissions(now)?;
         if filters.is_empty() {
             return Err(ClientError::NoFilters);
         }
@@ -518,17 +547,17 @@ impl Client {
             ConnectionState::Opening | ConnectionState::Connecting => {
                 self.lifecycle.connect_deadline()
             }
-            ConnectionState::Connected if !self.keep_alive.is_zero() => Some(
-                self.ping_deadline
-                    .unwrap_or(self.last_sent + self.keep_alive),
-            ),
+            ConnectionState::Connected => {
+                let keep_alive = (!self.keep_alive.is_zero()).then(|| {
+                    self.ping_deadline
+                        .unwrap_or(self.last_sent + self.keep_alive)
+                });
+                earliest(keep_alive, self.credentials.deadline())
+            }
             ConnectionState::Waiting => self.lifecycle.retry_at(),
             _ => None,
         };
-        match (state_deadline, self.closing_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(state_deadline, self.closing_deadline)
     }
 
     // ---- internals: admission ------------------------------------------------------------
@@ -536,6 +565,20 @@ impl Client {
     fn check_open(&self) -> Result<(), ClientError> {
         if self.state() == ConnectionState::Closed || self.closing_deadline.is_some() {
             return Err(ClientError::Closed);
+        }
+        Ok(())
+    }
+
+    /// With permissions from the JWT and no token yet, mint one now to learn them.
+    fn load_token_permissions(&mut self, now: Instant) -> Result<(), ClientError> {
+        if self.permissions.is_none() {
+            if let Some(permissions) = self
+                .credentials
+                .token_permissions(now)
+                .map_err(ClientError::Auth)?
+            {
+                self.permissions = Some(permissions);
+            }
         }
         Ok(())
     }
@@ -678,6 +721,12 @@ impl Client {
 
     fn handle_connack(&mut self, now: Instant, connack: ConnAck) {
         if !connack.code.is_success() {
+            if matches!(
+                connack.code,
+                ReasonCode::BAD_USER_NAME_OR_PASSWORD | ReasonCode::NOT_AUTHORIZED
+            ) {
+                self.credentials.rejected();
+            }
             self.attempt_failed(now, ConnectError::Refused(connack.code), true, None);
             return;
         }
@@ -702,6 +751,7 @@ impl Client {
         }
         self.lifecycle.connected();
         self.reconnect.on_success();
+        self.credentials.connected();
         self.stats.connections += 1;
         self.ping_deadline = None;
 
@@ -962,6 +1012,34 @@ impl Client {
         }
     }
 
+    fn credentials_timeout(&mut self, now: Instant) {
+        if self.closing_deadline.is_some()
+            || self.state() != ConnectionState::Connected
+            || !self.credentials.deadline().is_some_and(|d| now >= d)
+        {
+            return;
+        }
+        match self.credentials.refresh(now) {
+            RefreshOutcome::Refreshed { expires_at } => {
+                self.stats.tokens_refreshed += 1;
+                self.events.push_back(Event::TokenRefreshed { expires_at });
+                self.reconnect_with_new_credentials(now);
+            }
+            RefreshOutcome::Failed(error) => {
+                self.stats.token_refresh_failures += 1;
+                self.events.push_back(Event::TokenRefreshFailed(error));
+            }
+            RefreshOutcome::Expired => self.reconnect_with_new_credentials(now),
+        }
+    }
+
+    /// A graceful reconnect: DISCONNECT (the will is not published), close, and start a new
+    /// attempt at once. The session resumes, so in-flight messages are replayed.
+    fn reconnect_with_new_credentials(&mut self, now: Instant) {
+        self.end_transport(true, Some(Disconnect::normal()));
+        self.lifecycle.wait_until(now);
+    }
+
     fn protocol_error(&mut self, now: Instant, error: ProtocolError) {
         self.stats.protocol_errors += 1;
         let farewell = match self.config.protocol {
@@ -1006,6 +1084,7 @@ impl Client {
 
     fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
         self.lifecycle.disconnected();
+        self.credentials.disarm();
         self.control.clear();
         self.inbuf.clear();
         self.ping_deadline = None;
@@ -1070,6 +1149,13 @@ impl Client {
         }
         self.resubscribe = None;
         self.lifecycle.close();
+    }
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }
 

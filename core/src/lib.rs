@@ -19,6 +19,7 @@ pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod config;
+mod credentials;
 pub mod envelope;
 pub mod error;
 pub mod packet;

@@ -32,6 +32,10 @@ pub struct Stats {
     pub packets_replayed: u64,
     /// Acks for packet ids not in flight (ignored).
     pub unexpected_acks: u64,
+    /// JWTs refreshed while connected (each followed by a reconnect with the new token).
+    pub tokens_refreshed: u64,
+    /// Refresh attempts that failed (retried; the connection is kept until expiry).
+    pub token_refresh_failures: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -57,7 +61,7 @@ impl Stats {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 15] = [
+        let counters: [(&str, &str, u64); 17] = [
             (
                 "publishes_completed",
                 "Publishes whose QoS flow completed.",
@@ -116,6 +120,16 @@ impl Stats {
                 self.unexpected_acks,
             ),
             (
+                "tokens_refreshed",
+                "JWTs refreshed while connected.",
+                self.tokens_refreshed,
+            ),
+            (
+                "token_refresh_failures",
+                "Failed JWT refresh attempts.",
+                self.token_refresh_failures,
+            ),
+            (
                 "bytes_sent",
                 "Bytes handed to the transport.",
                 self.bytes_sent,
@@ -151,6 +165,6 @@ mod tests {
         assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
         assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
         assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 15);
+        assert_eq!(text.matches("# TYPE").count(), 17);
     }
 }
