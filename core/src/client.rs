@@ -1015,7 +1015,7 @@ impl Client {
     fn credentials_timeout(&mut self, now: Instant) {
         if self.closing_deadline.is_some()
             || self.state() != ConnectionState::Connected
-            || !self.credentials.deadline().is_some_and(|d| now >= d)
+            || self.credentials.deadline().is_none_or(|d| now < d)
         {
             return;
         }
