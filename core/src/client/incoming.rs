@@ -77,6 +77,11 @@ impl Client {
                 .unwrap_or(u16::MAX)
                 .min(self.config.max_inflight),
         );
+        self.max_qos = props
+            .maximum_qos
+            .and_then(QoS::from_u8)
+            .unwrap_or(QoS::ExactlyOnce);
+        self.retain_available = props.retain_available != Some(0);
         self.max_outgoing = props
             .maximum_packet_size
             .map_or(usize::MAX, |max| max as usize)

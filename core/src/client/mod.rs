@@ -67,6 +67,9 @@ pub struct Client {
     keep_alive: Duration,
     max_in_flight: usize,
     max_outgoing: usize,
+    /// MQTT 5 CONNACK: the highest QoS and whether retain are supported by the broker.
+    max_qos: QoS,
+    retain_available: bool,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
     /// `disconnect()` was called: no new requests; close once drained or at this deadline.
@@ -103,6 +106,8 @@ impl Client {
             keep_alive: config.keep_alive,
             max_in_flight: usize::from(config.max_inflight),
             max_outgoing: config.max_outgoing_packet_size,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
             last_sent: now,
             ping_deadline: None,
             closing_deadline: None,
@@ -289,6 +294,16 @@ impl Client {
             }
         }
         self.check_properties_allowed(request.properties != PublishProperties::default())?;
+        if request.qos > self.max_qos {
+            return Err(ClientError::Unsupported(
+                "QoS above the maximum QoS the broker announced",
+            ));
+        }
+        if request.retain && !self.retain_available {
+            return Err(ClientError::Unsupported(
+                "retain: the broker announced it does not support it",
+            ));
+        }
         let packet = Packet::Publish(Publish {
             dup: false,
             qos: request.qos,
