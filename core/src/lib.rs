@@ -24,6 +24,7 @@ pub mod permissions;
 pub mod reconnect;
 pub mod session;
 pub mod state;
+pub mod tls;
 pub mod topic;
 
 pub use client::{Action, Client, Event, Message, PublishRequest, Token};
