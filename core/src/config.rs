@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::packet::{ProtocolVersion, QoS, Will};
+use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
 
 /// A configuration value is out of range or inconsistent.
@@ -73,6 +74,8 @@ pub struct ClientConfig {
     pub receive_maximum: u16,
     pub session_lost_policy: SessionLostPolicy,
     pub reconnect: ReconnectConfig,
+    /// Client-side topic permissions, checked before anything is queued. `None`: no check.
+    pub permissions: Option<Permissions>,
     /// Seeds jitter and the generated client id. Same seed, same behaviour.
     pub seed: u64,
 }
@@ -96,6 +99,7 @@ impl Default for ClientConfig {
             receive_maximum: 100,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
+            permissions: None,
             seed: 0,
         }
     }

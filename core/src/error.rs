@@ -52,6 +52,12 @@ pub enum ConnectError {
     /// No CONNACK within the connect timeout.
     #[error("no CONNACK within the connect timeout")]
     Timeout,
+    /// The transport could not be opened or ended before CONNACK.
+    #[error(transparent)]
+    Transport(TransportError),
+    /// The broker answered with something that is not a valid CONNACK.
+    #[error(transparent)]
+    Protocol(ProtocolError),
 }
 
 impl ConnectError {
@@ -90,6 +96,9 @@ pub enum ClientError {
     /// The payload or packet would exceed the maximum packet size.
     #[error("packet of {size} bytes exceeds the maximum of {max}")]
     PacketTooLarge { size: usize, max: usize },
+    /// A feature the configured protocol version does not have (e.g. MQTT 5 properties on 3.1.1).
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
     /// A subscribe or unsubscribe with no filters.
     #[error("at least one topic filter is required")]
     NoFilters,

@@ -24,11 +24,13 @@ pub mod permissions;
 pub mod reconnect;
 pub mod session;
 pub mod state;
+pub mod stats;
 pub mod tls;
 pub mod topic;
 
-pub use client::{Action, Client, Event, Message, PublishRequest, Token};
+pub use client::{Action, Client, Event, LostReason, Message, PublishRequest, RequestError, Token};
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};
 pub use state::ConnectionState;
+pub use stats::{Health, Stats};
