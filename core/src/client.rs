@@ -376,6 +376,10 @@ impl Client {
     /// Start connecting (from `Disconnected`); does nothing in any other state.
     pub fn connect(&mut self, now: Instant) {
         if self.state() == ConnectionState::Disconnected {
+            // After "reconnect disabled" stopped the policy, an explicit connect starts afresh.
+            if self.reconnect.is_stopped() {
+                self.reconnect.reset();
+            }
             self.start_attempt(now);
         }
     }
@@ -399,7 +403,7 @@ impl Client {
             dup: false,
             qos: request.qos,
             retain: request.retain,
-            topic: topic.as_str().to_owned(),
+            topic: topic.into_string(),
             pkid: if request.qos == QoS::AtMostOnce { 0 } else { 1 },
             payload: request.payload,
             properties: request.properties,

@@ -1,0 +1,221 @@
+//! Test support: a client joined to a scripted broker by a simulated link and clock.
+//!
+//! Modelled on quinn's `tests/util.rs` `Pair`: the test plays the broker packet by packet
+//! (`send`, `take_sent`), and time only moves when the test says so (`advance`), which fires the
+//! client's timers at exactly the instants it asked for.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use jamey_mqtt_core::codec::Codec;
+use jamey_mqtt_core::packet::{Ack, ConnAck, ConnAckProperties, Packet, ReasonCode};
+use jamey_mqtt_core::{Action, Client, ClientConfig, Event, TransportError};
+
+pub struct Pair {
+    pub client: Client,
+    /// The broker side of the codec (decodes what the client sends, encodes what we send).
+    pub codec: Codec,
+    pub now: Instant,
+    pub start: Instant,
+    /// Whether the simulated transport is open.
+    pub link_up: bool,
+    /// Whether the next `Action::Connect` opens the link (false: it fails to open).
+    pub accept_connections: bool,
+    /// Bytes the client wrote that the broker has not decoded yet.
+    wire: BytesMut,
+    sent: Vec<Packet>,
+    events: Vec<Event>,
+    pub actions: Vec<Action>,
+    /// Raw byte chunks the client wrote, one per `poll_transmit`.
+    pub writes: Vec<usize>,
+}
+
+impl Pair {
+    pub fn new(config: ClientConfig) -> Pair {
+        let now = Instant::now();
+        let codec = Codec::new(config.protocol, 1 << 20);
+        Pair {
+            client: Client::new(config, now).expect("valid config"),
+            codec,
+            now,
+            start: now,
+            link_up: false,
+            accept_connections: true,
+            wire: BytesMut::new(),
+            sent: Vec::new(),
+            events: Vec::new(),
+            actions: Vec::new(),
+            writes: Vec::new(),
+        }
+    }
+
+    /// Starts the client and answers its CONNECT with a successful CONNACK.
+    pub fn connected(config: ClientConfig) -> Pair {
+        let mut pair = Pair::new(config);
+        pair.client.connect(pair.now);
+        pair.drive();
+        pair.expect_connect();
+        pair.connack(false);
+        pair.take_events();
+        pair
+    }
+
+    /// Runs every output of the client until it is quiet.
+    pub fn drive(&mut self) {
+        loop {
+            let mut progress = false;
+            let mut out = BytesMut::new();
+            while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
+                self.writes.push(n);
+                progress = true;
+            }
+            if self.link_up && !out.is_empty() {
+                self.wire.extend_from_slice(&out);
+                while let Some(packet) = self
+                    .codec
+                    .decode(&mut self.wire)
+                    .expect("client sent valid bytes")
+                {
+                    self.sent.push(packet);
+                }
+            }
+            while let Some(action) = self.client.poll_action() {
+                progress = true;
+                self.actions.push(action);
+                match action {
+                    Action::Connect => {
+                        self.wire.clear();
+                        if self.accept_connections {
+                            self.link_up = true;
+                            self.client.handle_connected(self.now);
+                        } else {
+                            self.client.handle_disconnected(
+                                self.now,
+                                TransportError::ConnectFailed("refused".into()),
+                            );
+                        }
+                    }
+                    Action::Close => self.link_up = false,
+                }
+            }
+            while let Some(event) = self.client.poll_event() {
+                self.events.push(event);
+                progress = true;
+            }
+            if !progress {
+                return;
+            }
+        }
+    }
+
+    /// The broker sends `packet` (whole).
+    pub fn send(&mut self, packet: Packet) {
+        let bytes = self.encode(&packet);
+        self.send_bytes(&bytes);
+    }
+
+    pub fn encode(&self, packet: &Packet) -> BytesMut {
+        let mut bytes = BytesMut::new();
+        self.codec
+            .encode(packet, &mut bytes)
+            .expect("test packet encodes");
+        bytes
+    }
+
+    /// The broker sends raw bytes.
+    pub fn send_bytes(&mut self, bytes: &[u8]) {
+        assert!(self.link_up, "broker sends on a closed link");
+        self.client.handle_bytes(self.now, bytes);
+        self.drive();
+    }
+
+    pub fn connack(&mut self, session_present: bool) {
+        self.connack_with(session_present, ReasonCode::SUCCESS);
+    }
+
+    pub fn connack_with(&mut self, session_present: bool, code: ReasonCode) {
+        self.send(Packet::ConnAck(ConnAck {
+            session_present,
+            code,
+            properties: ConnAckProperties::default(),
+        }));
+    }
+
+    /// The transport breaks (as an adapter reports an EOF).
+    pub fn cut(&mut self) {
+        self.link_up = false;
+        self.client
+            .handle_disconnected(self.now, TransportError::Closed);
+        self.drive();
+    }
+
+    /// Moves the clock forward by `by`, firing each client deadline at its exact instant.
+    pub fn advance(&mut self, by: Duration) {
+        let target = self.now + by;
+        while let Some(deadline) = self.client.poll_timeout() {
+            if deadline > target {
+                break;
+            }
+            self.now = self.now.max(deadline);
+            self.client.handle_timeout(self.now);
+            self.drive();
+        }
+        self.now = target;
+        self.client.handle_timeout(self.now);
+        self.drive();
+    }
+
+    /// Time since the pair was created.
+    pub fn elapsed(&self) -> Duration {
+        self.now - self.start
+    }
+
+    pub fn take_sent(&mut self) -> Vec<Packet> {
+        std::mem::take(&mut self.sent)
+    }
+
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn expect_connect(&mut self) -> jamey_mqtt_core::packet::Connect {
+        let sent = self.take_sent();
+        match sent.as_slice() {
+            [Packet::Connect(connect)] => connect.clone(),
+            other => panic!("expected one CONNECT, got {other:?}"),
+        }
+    }
+
+    /// Jumps to the client's next deadline and fires it. Returns false if it has none.
+    pub fn advance_to_deadline(&mut self) -> bool {
+        let Some(deadline) = self.client.poll_timeout() else {
+            return false;
+        };
+        self.now = self.now.max(deadline);
+        self.client.handle_timeout(self.now);
+        self.drive();
+        true
+    }
+
+    /// Reconnects after a loss: waits out the backoff until the client sends CONNECT, then
+    /// answers it with CONNACK.
+    pub fn reconnect(&mut self, session_present: bool) -> jamey_mqtt_core::packet::Connect {
+        for _ in 0..100 {
+            if self.sent.iter().any(|p| matches!(p, Packet::Connect(_))) {
+                break;
+            }
+            assert!(
+                self.advance_to_deadline(),
+                "client has no deadline to reconnect at"
+            );
+        }
+        let connect = self.expect_connect();
+        self.connack(session_present);
+        connect
+    }
+
+    pub fn puback(&mut self, pkid: u16) {
+        self.send(Packet::PubAck(Ack::success(pkid)));
+    }
+}
