@@ -1,0 +1,161 @@
+//! Wire primitives shared by the encoder and the hand-written decoders: the variable byte
+//! integer, two-byte-length strings and binary data, and a bounds-checked [`Reader`] over a frame.
+//!
+//! Every read is checked: running off the end of the frame is a `MalformedPacket`, never a panic.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use super::EncodeError;
+use crate::error::ProtocolError;
+
+/// The largest value a variable byte integer can carry (four bytes).
+pub(crate) const MAX_VARINT: usize = 268_435_455;
+
+/// The largest string or binary field (two-byte length prefix).
+pub(crate) const MAX_FIELD: usize = 65_535;
+
+/// A `MalformedPacket` error with a fixed message.
+pub(crate) fn malformed(msg: &str) -> ProtocolError {
+    ProtocolError::MalformedPacket(msg.to_owned())
+}
+
+/// Number of bytes the variable byte integer encoding of `value` takes (1..=4).
+pub(crate) fn varint_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// Writes `value` (at most [`MAX_VARINT`], checked by the length pass) as a variable byte integer.
+pub(crate) fn put_varint(out: &mut BytesMut, mut value: usize) {
+    loop {
+        let mut byte = (value % 128) as u8;
+        value /= 128;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        out.put_u8(byte);
+        if value == 0 {
+            break;
+        }
+    }
+}
+
+/// Parses a variable byte integer at the start of `bytes`.
+/// `Ok(None)`: the bytes end before the integer does (fewer than four bytes seen).
+/// Returns `(value, bytes used)`. A fifth continuation byte is malformed.
+pub(crate) fn parse_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
+    let mut value = 0usize;
+    for (i, &byte) in bytes.iter().take(4).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((value, i + 1)));
+        }
+    }
+    if bytes.len() >= 4 {
+        Err(malformed("variable byte integer longer than 4 bytes"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Size on the wire of a string or binary field, or an error if it cannot be encoded.
+pub(crate) fn field_len(len: usize, what: &str) -> Result<usize, EncodeError> {
+    if len > MAX_FIELD {
+        return Err(EncodeError::Invalid(format!(
+            "{what} is {len} bytes, more than the 65535 a field can carry"
+        )));
+    }
+    Ok(2 + len)
+}
+
+/// Writes a two-byte length and the bytes (length already checked by the length pass).
+pub(crate) fn put_bin(out: &mut BytesMut, bytes: &[u8]) {
+    out.put_u16(bytes.len() as u16);
+    out.extend_from_slice(bytes);
+}
+
+/// A bounds-checked cursor over the body of one frame. Slices share the frame's memory.
+pub(crate) struct Reader {
+    buf: Bytes,
+}
+
+impl Reader {
+    pub(crate) fn new(buf: Bytes) -> Reader {
+        Reader { buf }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, ProtocolError> {
+        if self.buf.is_empty() {
+            return Err(malformed("packet ends inside a field"));
+        }
+        Ok(self.buf.get_u8())
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, ProtocolError> {
+        if self.buf.len() < 2 {
+            return Err(malformed("packet ends inside a field"));
+        }
+        Ok(self.buf.get_u16())
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32, ProtocolError> {
+        if self.buf.len() < 4 {
+            return Err(malformed("packet ends inside a field"));
+        }
+        Ok(self.buf.get_u32())
+    }
+
+    /// A variable byte integer that must use the minimum number of bytes.
+    pub(crate) fn varint(&mut self) -> Result<usize, ProtocolError> {
+        match parse_varint(&self.buf)? {
+            Some((value, used)) if used == varint_len(value) => {
+                self.buf.advance(used);
+                Ok(value)
+            }
+            Some(_) => Err(malformed("variable byte integer not in its shortest form")),
+            None => Err(malformed("packet ends inside a variable byte integer")),
+        }
+    }
+
+    /// `n` bytes, sharing the frame's memory.
+    pub(crate) fn take(&mut self, n: usize) -> Result<Bytes, ProtocolError> {
+        if self.buf.len() < n {
+            return Err(malformed("field length crosses the end of the packet"));
+        }
+        Ok(self.buf.split_to(n))
+    }
+
+    /// Binary data: two-byte length, then the bytes.
+    pub(crate) fn bin(&mut self) -> Result<Bytes, ProtocolError> {
+        let len = usize::from(self.u16()?);
+        self.take(len)
+    }
+
+    /// A UTF-8 string: two-byte length, then valid UTF-8 without U+0000.
+    pub(crate) fn string(&mut self) -> Result<String, ProtocolError> {
+        let bytes = self.bin()?;
+        let s = std::str::from_utf8(&bytes).map_err(|_| malformed("string is not valid UTF-8"))?;
+        check_no_nul(s)?;
+        Ok(s.to_owned())
+    }
+}
+
+/// MQTT strings must not contain U+0000 (3.1.1 section 1.5.3, 5.0 section 1.5.4).
+pub(crate) fn check_no_nul(s: &str) -> Result<(), ProtocolError> {
+    if s.as_bytes().contains(&0) {
+        return Err(malformed("string contains U+0000"));
+    }
+    Ok(())
+}
