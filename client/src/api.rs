@@ -256,7 +256,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub fn filter(&self) -> &str {
+    pub fn topic_filter(&self) -> &str {
         &self.filter
     }
 

@@ -607,12 +607,10 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending => return None,
             }
         }
-        if self.closing {
-            if let Poll::Ready(_) = Pin::new(&mut *transport).poll_close(cx) {
-                self.transport = None;
-                self.closing = false;
-                return Some(Wake::Closed);
-            }
+        if self.closing && Pin::new(&mut *transport).poll_close(cx).is_ready() {
+            self.transport = None;
+            self.closing = false;
+            return Some(Wake::Closed);
         }
         None
     }

@@ -17,9 +17,11 @@
 
 pub mod broker;
 pub mod pki;
+pub mod proxy;
 pub mod scenarios;
 pub mod tempdir;
 
 pub use broker::{Broker, BrokerOptions, Tls12Server};
 pub use pki::Pki;
+pub use proxy::Proxy;
 pub use tempdir::TempDir;
