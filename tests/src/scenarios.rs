@@ -509,57 +509,122 @@ pub async fn persistent_session_gets_missed_messages<R: Runtime + Default>() {
     subscriber.disconnect().await.unwrap();
 }
 
-/// The broker restarts (same port, persistence on) in the middle of 10,000 QoS 1 publishes:
-/// the client reconnects by itself and every message arrives at least once.
-pub async fn broker_restart_mid_stream_loses_nothing<R: Runtime + Default>() {
-    const N: usize = 10_000;
+/// The broker restarts (same port, persistence on) in the middle of 10,000 QoS 1 publishes,
+/// with publishes in flight: the client reconnects by itself and every message arrives at least
+/// once.
+pub async fn broker_restart_mid_stream_qos1_loses_nothing<R: Runtime + Default>() {
+    restart_mid_stream::<R>(QoS::AtLeastOnce, 10_000).await;
+}
+
+/// The same with QoS 2 across a broker restart: exactly once.
+///
+/// Ignored in the suite: Mosquitto 2.0.11 restores an outgoing QoS 2 message that was waiting
+/// for PUBCOMP as unsent, and resends the PUBLISH after it had already sent PUBREL (against
+/// MQTT-4.3.3); a receiver that has completed the flow must treat that as a new message. Run
+/// with `--ignored` against a broker that persists the QoS 2 state.
+pub async fn broker_restart_mid_stream_qos2_exactly_once<R: Runtime + Default>() {
+    restart_mid_stream::<R>(QoS::ExactlyOnce, 3_000).await;
+}
+
+/// QoS 2 while every connection is cut under the clients mid-stream (the broker keeps its
+/// state): the clients reconnect, resume their sessions, and every message arrives exactly once.
+pub async fn connection_cut_mid_stream_qos2_exactly_once<R: Runtime + Default>() {
+    stream_with_disruption::<R>(QoS::ExactlyOnce, 3_000, Disruption::CutConnections).await;
+}
+
+async fn restart_mid_stream<R: Runtime + Default>(qos: QoS, n: usize) {
+    stream_with_disruption::<R>(qos, n, Disruption::RestartBroker).await;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Disruption {
+    RestartBroker,
+    CutConnections,
+}
+
+async fn stream_with_disruption<R: Runtime + Default>(qos: QoS, n: usize, disruption: Disruption) {
     let mut broker = Broker::start(BrokerOptions::plain().persistent(), None);
-    let mut sub_config = plain(&broker, "stream-sub");
-    sub_config.mqtt.clean_start = false;
-    sub_config.subscription_capacity = 1024;
-    let subscriber = connect::<R>(sub_config).await;
-    let mut sub = subscriber
-        .subscribe("stream/#", QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let mut pub_config = plain(&broker, "stream-pub");
-    pub_config.mqtt.clean_start = false;
+    let proxy = Proxy::start(broker.port());
+    let port = match disruption {
+        Disruption::RestartBroker => broker.port(),
+        Disruption::CutConnections => proxy.port(),
+    };
+    let config = |id: String| {
+        let mut config = Config::new("127.0.0.1", port).mqtt(mqtt(&id, ProtocolVersion::V311));
+        config.mqtt.clean_start = false;
+        config.subscription_capacity = 1024;
+        config
+    };
+    let subscriber = connect::<R>(config(format!("stream-sub-{qos:?}-{disruption:?}"))).await;
+    let mut sub = subscriber.subscribe("stream/#", qos).await.unwrap();
+    let pub_config = config(format!("stream-pub-{qos:?}-{disruption:?}"));
     let publisher = connect::<R>(pub_config).await;
     let mut pub_events = publisher.events();
 
     let receiving = async {
         let mut seen = BTreeSet::new();
-        while seen.len() < N {
+        let mut duplicates = 0usize;
+        while seen.len() < n {
             let message = sub.recv().await.expect("subscription ended");
-            let n: usize = std::str::from_utf8(&message.payload)
+            let i: usize = std::str::from_utf8(&message.payload)
                 .unwrap()
                 .parse()
                 .unwrap();
-            seen.insert(n);
+            if !seen.insert(i) {
+                duplicates += 1;
+                if std::env::var_os("JAMEY_DEBUG").is_some() {
+                    eprintln!("duplicate {i}: dup={} qos={:?}", message.dup, message.qos);
+                }
+            }
         }
-        seen
+        (seen, duplicates)
     };
     let sending = async {
-        for window in (0..N).collect::<Vec<_>>().chunks(200) {
-            let sends = window
-                .iter()
-                .map(|i| publisher.publish("stream/x", i.to_string(), QoS::AtLeastOnce));
-            for result in join_all(sends).await {
+        for window in (0..n).collect::<Vec<_>>().chunks(200) {
+            let sends = join_all(
+                window
+                    .iter()
+                    .map(|i| publisher.publish("stream/x", i.to_string(), qos)),
+            );
+            let results = if window.contains(&(n / 2)) {
+                // Restart while this window's publishes are queued and in flight.
+                let restart = async {
+                    pause::<R>(Duration::from_millis(2)).await;
+                    match disruption {
+                        Disruption::RestartBroker => broker.restart(),
+                        Disruption::CutConnections => proxy.cut(),
+                    }
+                };
+                futures_util::future::join(sends, restart).await.0
+            } else {
+                sends.await
+            };
+            for result in results {
                 result.expect("publish");
-            }
-            if window[0] == N / 2 {
-                broker.restart();
             }
         }
     };
-    let (seen, ()) = within::<R, _>(
+    let ((seen, duplicates), ()) = within::<R, _>(
         Duration::from_secs(180),
-        "10,000 publishes across a broker restart",
+        "publishes across a broker restart",
         futures_util::future::join(receiving, sending),
     )
     .await;
-    assert_eq!(seen.len(), N);
-    // The publisher did lose its connection and got it back.
+    assert_eq!(seen.len(), n);
+    if qos == QoS::ExactlyOnce {
+        // Let any late duplicate arrive, then check there was none.
+        pause::<R>(Duration::from_millis(300)).await;
+        let stats = subscriber.stats().await.unwrap();
+        let pub_stats = publisher.stats().await.unwrap();
+        if std::env::var_os("JAMEY_DEBUG").is_some() {
+            std::fs::write("/tmp/jamey-qos2-broker.log", broker.log()).ok();
+        }
+        assert_eq!(
+            duplicates, 0,
+            "subscriber {stats:?}\npublisher {pub_stats:?}"
+        );
+        assert_eq!(stats.core.messages_received, n as u64, "{stats:?}");
+    }
     next_event::<R>(&mut pub_events, "publisher lost the connection", |e| {
         matches!(e, Event::ConnectionLost(_))
     })
@@ -676,10 +741,23 @@ macro_rules! suite {
             wrong_hostname_is_refused,
             mutual_tls_required,
             persistent_session_gets_missed_messages,
-            broker_restart_mid_stream_loses_nothing,
+            broker_restart_mid_stream_qos1_loses_nothing,
+            connection_cut_mid_stream_qos2_exactly_once,
             frozen_broker_detected_by_keep_alive,
             acl_denial_fails_the_publish_on_mqtt5,
         );
+        $crate::suite!(@ignored $runtime, $block_on;
+            broker_restart_mid_stream_qos2_exactly_once,
+        );
+    };
+    (@ignored $runtime:ty, $block_on:path; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            #[ignore = "Mosquitto 2.0.11 resends QoS 2 PUBLISH after PUBREL when restored from persistence"]
+            fn $name() {
+                $block_on($crate::scenarios::$name::<$runtime>())
+            }
+        )*
     };
     (@tests $runtime:ty, $block_on:path; $($name:ident),* $(,)?) => {
         $(
