@@ -126,11 +126,17 @@ impl TopicName {
     /// Validates `name` as a topic name: 1..=65,535 bytes, no U+0000, no `+` or `#`.
     pub fn new(name: impl Into<String>) -> Result<TopicName, TopicError> {
         let name = name.into();
-        check_common(&name)?;
+        TopicName::validate(&name)?;
+        Ok(TopicName(name))
+    }
+
+    /// The same checks as [`TopicName::new`], without taking ownership or allocating.
+    pub fn validate(name: &str) -> Result<(), TopicError> {
+        check_common(name)?;
         if name.contains(['+', '#']) {
             return Err(TopicError::WildcardInName);
         }
-        Ok(TopicName(name))
+        Ok(())
     }
 
     /// The topic name as sent on the wire.

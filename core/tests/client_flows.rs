@@ -110,7 +110,10 @@ fn refused_connack_is_a_typed_error_and_schedules_a_retry() {
         events[0],
         Event::ConnectFailed(ConnectError::Refused(ReasonCode::NOT_AUTHORIZED))
     );
-    assert!(matches!(events[1], Event::Reconnecting { attempt: 1, .. }));
+    assert!(
+        matches!(events[1], Event::Reconnecting { attempt: 2, .. }),
+        "{events:?}"
+    );
     assert_eq!(pair.actions.last(), Some(&Action::Close));
     assert_eq!(pair.client.state(), ConnectionState::Waiting);
     // It keeps the reason code (MQTT 5 form even for 3.1.1's "not authorized" = 5).

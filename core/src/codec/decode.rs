@@ -406,7 +406,7 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
             let aliased = v == ProtocolVersion::V5 && p.topic_alias.is_some();
             if !(x.topic.is_empty() && aliased) {
                 check_no_nul(&x.topic)?;
-                TopicName::new(x.topic.as_str())?;
+                TopicName::validate(&x.topic)?;
             }
             if p.subscription_identifiers.contains(&0) {
                 return Err(malformed("subscription identifier 0 is not allowed"));
@@ -414,7 +414,7 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
             flag(p.payload_format_indicator, "payload format indicator")?;
             if let Some(rt) = &p.response_topic {
                 check_no_nul(rt)?;
-                TopicName::new(rt.as_str())?;
+                TopicName::validate(rt)?;
             }
             opt_str(&p.content_type)?;
             user_strs(&p.user_properties)?;

@@ -95,7 +95,7 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
             flag(wp.payload_format_indicator, "payload format indicator")?;
         }
         let topic = r.string()?;
-        TopicName::new(topic.as_str())?;
+        TopicName::validate(&topic)?;
         let payload = r.bin()?;
         Some(Will {
             topic,
