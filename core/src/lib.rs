@@ -28,6 +28,7 @@ pub mod reconnect;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod tls;
 pub mod topic;
 
 pub use client::{Action, Client, Event, LostReason, Message, PublishRequest, RequestError, Token};
