@@ -94,7 +94,10 @@ impl<R: Runtime> Client<R> {
             Some(options) => Some(options.build(&config.host)?),
             None => None,
         };
-        let core = jamey_mqtt_core::Client::new(config.mqtt.clone(), runtime.now())?;
+        let now = runtime.now();
+        let mut core = jamey_mqtt_core::Client::new(config.mqtt.clone(), now)?;
+        // JWT times are wall-clock times; the core derives them from this anchor and `now`.
+        core.handle_wall_clock(now, std::time::SystemTime::now());
         let (commands_tx, commands_rx) = async_channel::bounded(config.command_capacity.max(1));
         let (ready_tx, ready_rx) = async_channel::bounded(1);
         let shared = Arc::new(Shared::default());

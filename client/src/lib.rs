@@ -44,6 +44,6 @@ pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
-    ClientConfig, ClientError, ConnectError, Event, LostReason, Message, ProtocolVersion,
-    PublishRequest, QoS, ReasonCode, RequestError,
+    ClientConfig, ClientError, ConnectError, Envelope, EnvelopeError, Event, LostReason, Message,
+    ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError,
 };

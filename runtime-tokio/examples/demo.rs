@@ -4,9 +4,9 @@
 //! Environment: `DEMO_HOST` (default `localhost`), `DEMO_PORT` (default 8883), `DEMO_CA` (path
 //! of the CA certificate PEM; required).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use jamey_mqtt_tokio::{Client, ClientConfig, Config, ProtocolVersion, QoS, TlsOptions};
+use jamey_mqtt_tokio::{Client, ClientConfig, Config, Envelope, ProtocolVersion, QoS, TlsOptions};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,12 +54,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             seq: seq as u32,
         };
         let topic = format!("demo/sensors/{}/temp", reading.sensor);
+        let envelope = Envelope::new(
+            format!("jamey-demo-{seq}"),
+            "jamey-demo",
+            SystemTime::now(),
+            reading,
+        );
         let outcome = client
-            .publish(topic.clone(), serde_json::to_vec(&reading)?, qos)
+            .publish(topic.clone(), envelope.to_bytes()?, qos)
             .await?;
         println!(
-            "published {reading:?} to {topic} at {qos:?} (packet id {})",
-            outcome.pkid
+            "published {:?} to {topic} at {qos:?} (packet id {})",
+            envelope.payload, outcome.pkid
         );
     }
 
@@ -67,10 +73,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let message = tokio::time::timeout(Duration::from_secs(10), readings.recv())
             .await?
             .ok_or("subscription ended")?;
-        let reading: Reading = serde_json::from_slice(&message.payload)?;
+        let envelope: Envelope<Reading> = Envelope::from_slice(&message.payload)?;
         println!(
-            "received {reading:?} on {} at {:?}",
-            message.topic, message.qos
+            "received {:?} on {} at {:?} (envelope {} from {}, kind {})",
+            envelope.payload,
+            message.topic,
+            message.qos,
+            envelope.id,
+            envelope.source,
+            envelope.kind
         );
     }
 
