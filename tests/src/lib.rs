@@ -11,7 +11,7 @@
 //!   `mosquitto_pub`/`mosquitto_sub`.
 //! - [`scenarios`]: every scenario as an `async fn` generic over the [`jamey_mqtt::Runtime`], and
 //!   the [`suite!`] macro that instantiates all of them as `#[test]`s for one runtime. The tokio
-//!   runtime's instantiation is `tests/tokio.rs`; a smol one is one more file of the same shape.
+//!   runtime's instantiation is `tests/tokio.rs`, smol's is `tests/smol.rs`: one line each.
 //!
 //! The harness fails loudly (panics), never skips, when `mosquitto` or `openssl` is missing.
 

@@ -1,4 +1,4 @@
-//! The whole scenario suite on tokio (a smol file is the same three lines with its runtime).
+//! The whole scenario suite on tokio (`smol.rs` is the same suite on smol).
 
 fn block_on<F: std::future::Future<Output = ()>>(future: F) {
     tokio::runtime::Builder::new_multi_thread()
