@@ -4,7 +4,7 @@
 //!
 //! Environment: `DEMO_HOST` (default `localhost`), `DEMO_PORT` (default 8883), `DEMO_CA` (path
 //! of the CA certificate PEM; required). Against any TLS 1.3 broker:
-//! `DEMO_PORT=8883 DEMO_CA=ca.crt cargo run -p jamey-mqtt-smol --example demo`.
+//! `DEMO_PORT=8883 DEMO_CA=ca.crt scripts/demo smol` (or `cargo run -p jamey-mqtt-smol --example smol_demo` against any TLS 1.3 broker).
 
 use std::time::Duration;
 
