@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::auth::AuthConfig;
 use crate::packet::{ProtocolVersion, QoS, Will};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
@@ -42,7 +43,7 @@ pub enum SessionLostPolicy {
 }
 
 /// The state machine's configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub protocol: ProtocolVersion,
     /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits).
@@ -74,6 +75,9 @@ pub struct ClientConfig {
     pub receive_maximum: u16,
     pub session_lost_policy: SessionLostPolicy,
     pub reconnect: ReconnectConfig,
+    /// JWT authentication: the token is the CONNECT password and is refreshed before expiry.
+    /// When set, `username`/`password` are only used where the token does not provide them.
+    pub auth: Option<AuthConfig>,
     /// Client-side topic permissions, checked before anything is queued. `None`: no check.
     pub permissions: Option<Permissions>,
     /// Seeds jitter and the generated client id. Same seed, same behaviour.
@@ -99,6 +103,7 @@ impl Default for ClientConfig {
             receive_maximum: 100,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
+            auth: None,
             permissions: None,
             seed: 0,
         }
@@ -165,6 +170,10 @@ impl ClientConfig {
             ));
         }
         self.reconnect.validate()?;
+        if let Some(auth) = &self.auth {
+            auth.validate()
+                .map_err(|e| ConfigError::new("auth", e.to_string()))?;
+        }
         Ok(())
     }
 

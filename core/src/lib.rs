@@ -15,9 +15,12 @@
 //! `poll_*` outputs, each polled until it returns `None`.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod config;
+mod credentials;
+pub mod envelope;
 pub mod error;
 pub mod packet;
 pub mod permissions;
@@ -25,10 +28,12 @@ pub mod reconnect;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod tls;
 pub mod topic;
 
 pub use client::{Action, Client, Event, LostReason, Message, PublishRequest, RequestError, Token};
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};
 pub use state::ConnectionState;

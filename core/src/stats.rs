@@ -32,6 +32,10 @@ pub struct Stats {
     pub packets_replayed: u64,
     /// Acks for packet ids not in flight (ignored).
     pub unexpected_acks: u64,
+    /// JWTs refreshed while connected (each followed by a reconnect with the new token).
+    pub tokens_refreshed: u64,
+    /// Refresh attempts that failed (retried; the connection is kept until expiry).
+    pub token_refresh_failures: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
 }
@@ -47,4 +51,120 @@ pub struct Health {
     pub queued: usize,
     /// The last reason a connection ended or an attempt failed, if any.
     pub last_error: Option<String>,
+}
+
+impl Stats {
+    /// The counters in the Prometheus text exposition format (version 0.0.4), each labelled
+    /// with `client_id`, ready to be served from a `/metrics` endpoint.
+    pub fn to_prometheus(&self, client_id: &str) -> String {
+        let label = client_id
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let counters: [(&str, &str, u64); 17] = [
+            (
+                "publishes_completed",
+                "Publishes whose QoS flow completed.",
+                self.publishes_completed,
+            ),
+            (
+                "requests_failed",
+                "Requests whose token failed.",
+                self.requests_failed,
+            ),
+            (
+                "messages_received",
+                "Messages delivered to the application.",
+                self.messages_received,
+            ),
+            (
+                "duplicates_suppressed",
+                "QoS 2 duplicates acked and not redelivered.",
+                self.duplicates_suppressed,
+            ),
+            (
+                "queue_full",
+                "Requests refused because the queue was full.",
+                self.queue_full,
+            ),
+            (
+                "permission_denied",
+                "Requests refused by the permission check.",
+                self.permission_denied,
+            ),
+            (
+                "connect_attempts",
+                "Connection attempts started.",
+                self.connect_attempts,
+            ),
+            ("connections", "CONNACKs accepted.", self.connections),
+            (
+                "connections_lost",
+                "Established connections lost.",
+                self.connections_lost,
+            ),
+            (
+                "protocol_errors",
+                "Protocol errors from the peer.",
+                self.protocol_errors,
+            ),
+            ("pings_sent", "PINGREQs sent.", self.pings_sent),
+            (
+                "packets_replayed",
+                "Packets resent on session resume.",
+                self.packets_replayed,
+            ),
+            (
+                "unexpected_acks",
+                "Acks for packet ids not in flight.",
+                self.unexpected_acks,
+            ),
+            (
+                "tokens_refreshed",
+                "JWTs refreshed while connected.",
+                self.tokens_refreshed,
+            ),
+            (
+                "token_refresh_failures",
+                "Failed JWT refresh attempts.",
+                self.token_refresh_failures,
+            ),
+            (
+                "bytes_sent",
+                "Bytes handed to the transport.",
+                self.bytes_sent,
+            ),
+            (
+                "bytes_received",
+                "Bytes received from the transport.",
+                self.bytes_received,
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in counters {
+            out.push_str(&format!(
+                "# HELP mqtt_{name}_total {help}\n# TYPE mqtt_{name}_total counter\nmqtt_{name}_total{{client_id=\"{label}\"}} {value}\n"
+            ));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_has_every_counter_with_an_escaped_label() {
+        let stats = Stats {
+            publishes_completed: 7,
+            bytes_sent: 1234,
+            ..Stats::default()
+        };
+        let text = stats.to_prometheus("a\"b");
+        assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
+        assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
+        assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
+        assert_eq!(text.matches("# TYPE").count(), 17);
+    }
 }

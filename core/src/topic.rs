@@ -351,6 +351,9 @@ impl TopicFilter {
     pub fn covers(&self, other: &TopicFilter) -> bool {
         let a = self.inner_str();
         let b = other.inner_str();
+        // `/#` would match its parent, the empty topic, which is not a valid topic name: so it
+        // matches exactly the topics `/+/#` matches.
+        let b = if b == "/#" { "/+/#" } else { b };
         // `other` starting with a `$` literal matches only `$` topics, which a leading wildcard
         // never matches.
         if b.starts_with('$') && a.starts_with(['+', '#']) {

@@ -774,3 +774,50 @@ fn poll_timeout_never_reports_a_passed_deadline_twice() {
         }
     }
 }
+
+#[test]
+fn v5_connack_limits_are_applied() {
+    use jamey_mqtt_core::packet::{ConnAck, ConnAckProperties};
+    let mut pair = Pair::new(v5_config());
+    pair.client.connect(pair.now);
+    pair.drive();
+    let connect = pair.expect_connect();
+    assert_eq!(connect.properties.receive_maximum, Some(100));
+    pair.send(Packet::ConnAck(ConnAck {
+        session_present: false,
+        code: ReasonCode::SUCCESS,
+        properties: ConnAckProperties {
+            receive_maximum: Some(1),
+            maximum_qos: Some(1),
+            retain_available: Some(0),
+            server_keep_alive: Some(5),
+            maximum_packet_size: Some(64),
+            ..Default::default()
+        },
+    }));
+    let qos2 = pair
+        .client
+        .publish(pair.now, PublishRequest::new("t", "x", QoS::ExactlyOnce));
+    assert!(matches!(qos2, Err(ClientError::Unsupported(_))));
+    let retained = pair.client.publish(
+        pair.now,
+        PublishRequest::new("t", "x", QoS::AtMostOnce).retain(true),
+    );
+    assert!(matches!(retained, Err(ClientError::Unsupported(_))));
+    let big = pair.client.publish(
+        pair.now,
+        PublishRequest::new("t", vec![0u8; 100], QoS::AtMostOnce),
+    );
+    assert!(matches!(
+        big,
+        Err(ClientError::PacketTooLarge { max: 64, .. })
+    ));
+    // Receive maximum 1: the second QoS 1 publish waits for the first ack.
+    publish(&mut pair, "t", QoS::AtLeastOnce);
+    publish(&mut pair, "t", QoS::AtLeastOnce);
+    assert_eq!(pair.take_sent().len(), 1);
+    // Server keep-alive 5 s overrides our 10 s.
+    pair.take_events();
+    pair.advance(Duration::from_secs(5));
+    assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
+}

@@ -374,3 +374,13 @@ fn serde_uses_plain_strings_and_validates_on_deserialize() {
     assert!(serde_json::from_str::<TopicFilter>(r#""$share//a""#).is_err());
     assert!(serde_json::from_str::<TopicName>(r#""""#).is_err());
 }
+
+#[test]
+fn slash_hash_matches_no_empty_parent_so_two_level_wildcards_cover_it() {
+    let f = |s: &str| TopicFilter::new(s).unwrap();
+    // "/#" would match its parent "", which is not a valid topic name.
+    assert!(f("+/+/#").covers(&f("/#")));
+    assert!(f("/+/#").covers(&f("/#")));
+    assert!(f("/#").covers(&f("/+/#")));
+    assert!(!f("+/+/+").covers(&f("/#")));
+}

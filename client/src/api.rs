@@ -1,0 +1,301 @@
+//! The user API: [`Client`] (a cloneable handle), [`Subscription`] (a stream of the messages its
+//! filter matches), [`Events`] (a stream of connection events) and [`ClientStats`].
+//!
+//! Every method sends a command to the driver task and awaits its answer; the driver forwards
+//! the command to the core, so all checks (topic validity, permissions, queue bounds) and all
+//! protocol decisions are the core's.
+
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use async_channel::{Receiver, Sender};
+use bytes::Bytes;
+use futures_core::Stream;
+use jamey_mqtt_core::packet::SubscribeFilter;
+use jamey_mqtt_core::{Event, Health, Message, PublishRequest, QoS, Stats};
+
+use crate::driver::{Command, Driver, DriverParts, Shared};
+use crate::transport::Endpoint;
+use crate::{Config, Error, Runtime};
+
+/// A publish whose QoS flow completed: written (QoS 0), PUBACK (1) or PUBCOMP (2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// The packet id it used (0 for QoS 0).
+    pub pkid: u16,
+}
+
+/// A snapshot of the client's counters and health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientStats {
+    /// The core's counters.
+    pub core: Stats,
+    pub health: Health,
+    /// Messages matching no subscription, kept for a later one.
+    pub unmatched_buffered: usize,
+    /// Messages matching no subscription dropped because that buffer was full.
+    pub unmatched_dropped: u64,
+}
+
+struct Inner {
+    commands: Sender<Command>,
+    shared: Arc<Shared>,
+    subscription_capacity: usize,
+    event_capacity: usize,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle is gone: the driver sees the channel close and disconnects cleanly.
+        self.commands.close();
+    }
+}
+
+/// A handle to a connected MQTT client. Cheap to clone; the connection is shared. Dropping the
+/// last handle disconnects cleanly (DISCONNECT, then close) in the background.
+pub struct Client<R: Runtime> {
+    inner: Arc<Inner>,
+    _runtime: PhantomData<fn() -> R>,
+}
+
+impl<R: Runtime> Clone for Client<R> {
+    fn clone(&self) -> Self {
+        Client {
+            inner: self.inner.clone(),
+            _runtime: PhantomData,
+        }
+    }
+}
+
+impl<R: Runtime> std::fmt::Debug for Client<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("closed", &self.inner.commands.is_closed())
+            .finish()
+    }
+}
+
+impl<R: Runtime + Default> Client<R> {
+    /// Connects on the default instance of the runtime. See [`Client::connect_with`].
+    pub async fn connect(config: Config) -> Result<Client<R>, Error> {
+        Client::connect_with(R::default(), config).await
+    }
+}
+
+impl<R: Runtime> Client<R> {
+    /// Spawns the driver and waits for the first connection attempt's outcome: `Ok` on CONNACK
+    /// accepted; the typed error otherwise (TLS refusal, TCP error, CONNACK refusal, timeout).
+    /// After a successful connect, losses are handled by the core's reconnect policy and show
+    /// up on [`Client::events`].
+    pub async fn connect_with(runtime: R, config: Config) -> Result<Client<R>, Error> {
+        let tls = match &config.tls {
+            Some(options) => Some(options.build(&config.host)?),
+            None => None,
+        };
+        let now = runtime.now();
+        let mut core = jamey_mqtt_core::Client::new(config.mqtt.clone(), now)?;
+        // JWT times are wall-clock times; the core derives them from this anchor and `now`.
+        core.handle_wall_clock(now, std::time::SystemTime::now());
+        let (commands_tx, commands_rx) = async_channel::bounded(config.command_capacity.max(1));
+        let (ready_tx, ready_rx) = async_channel::bounded(1);
+        let shared = Arc::new(Shared::default());
+        let driver = Driver::new(DriverParts {
+            rt: runtime.clone(),
+            core,
+            endpoint: Endpoint {
+                host: config.host.clone(),
+                port: config.port,
+                tls,
+            },
+            shared: shared.clone(),
+            commands: commands_rx,
+            first_connect: ready_tx,
+            unmatched_capacity: config.unmatched_capacity,
+        });
+        runtime.spawn(driver.run());
+        let client = Client {
+            inner: Arc::new(Inner {
+                commands: commands_tx,
+                shared,
+                subscription_capacity: config.subscription_capacity.max(1),
+                event_capacity: config.event_capacity.max(1),
+            }),
+            _runtime: PhantomData,
+        };
+        match ready_rx.recv().await {
+            Ok(Ok(())) => Ok(client),
+            // Dropping `client` here stops the driver.
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.inner
+            .commands
+            .send(make(tx))
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.recv().await.map_err(|_| Error::Closed)?
+    }
+
+    /// Publishes and resolves when the QoS flow completes (QoS 0: written; 1: PUBACK;
+    /// 2: PUBCOMP). A full queue is `Err(Error::Request(ClientError::QueueFull))` at once; a
+    /// broker refusal (MQTT 5) is `Err(Error::Failed(RequestError::Refused(code)))`.
+    pub async fn publish(
+        &self,
+        topic: impl Into<String>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+    ) -> Result<PublishOutcome, Error> {
+        self.publish_request(PublishRequest::new(topic, payload, qos))
+            .await
+    }
+
+    /// [`Client::publish`] with retain and MQTT 5 properties.
+    pub async fn publish_request(&self, request: PublishRequest) -> Result<PublishOutcome, Error> {
+        self.request(|reply| Command::Publish { request, reply })
+            .await
+    }
+
+    /// Subscribes and resolves on SUBACK with a stream of the messages `filter` matches.
+    /// Overlapping subscriptions each get their own copy of a message.
+    pub async fn subscribe(
+        &self,
+        filter: impl Into<String>,
+        qos: QoS,
+    ) -> Result<Subscription, Error> {
+        self.subscribe_with(SubscribeFilter::new(filter, qos)).await
+    }
+
+    /// [`Client::subscribe`] with MQTT 5 subscription options.
+    pub async fn subscribe_with(&self, filter: SubscribeFilter) -> Result<Subscription, Error> {
+        let (messages, rx) = async_channel::bounded(self.inner.subscription_capacity);
+        let name = filter.filter.clone();
+        let granted = self
+            .request(|reply| Command::Subscribe {
+                filter,
+                messages,
+                reply,
+            })
+            .await?;
+        Ok(Subscription {
+            filter: name,
+            granted,
+            messages: Box::pin(rx),
+        })
+    }
+
+    /// Unsubscribes `filter`; on UNSUBACK every [`Subscription`] with exactly this filter ends.
+    pub async fn unsubscribe(&self, filter: impl Into<String>) -> Result<(), Error> {
+        let filter = filter.into();
+        self.request(|reply| Command::Unsubscribe { filter, reply })
+            .await
+    }
+
+    /// Disconnects gracefully: requests already accepted get the core's grace period, then
+    /// DISCONNECT is sent and the connection closed. Resolves when that is done.
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        if self
+            .inner
+            .commands
+            .send(Command::Disconnect { reply: tx })
+            .await
+            .is_err()
+        {
+            return Ok(()); // already closed
+        }
+        let _ = rx.recv().await;
+        Ok(())
+    }
+
+    /// The client's counters and health.
+    pub async fn stats(&self) -> Result<ClientStats, Error> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.inner
+            .commands
+            .send(Command::Stats { reply: tx })
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.recv().await.map_err(|_| Error::Closed)
+    }
+
+    /// A stream of connection events from now on: connected, lost, reconnecting, circuit
+    /// open/half-open, gave up, resubscribed, disconnected (messages and acks are not in it).
+    /// Bounded: a stream that is not read loses events, never blocks the client.
+    pub fn events(&self) -> Events {
+        let (tx, rx) = async_channel::bounded(self.inner.event_capacity);
+        self.inner
+            .shared
+            .event_streams
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(tx);
+        Events {
+            events: Box::pin(rx),
+        }
+    }
+
+    /// Whether the driver has stopped (disconnected or gave up).
+    pub fn is_closed(&self) -> bool {
+        self.inner.commands.is_closed()
+    }
+}
+
+/// The messages one subscription's filter matches, in arrival order. Ends after
+/// [`Client::unsubscribe`] of its filter or when the client closes.
+#[derive(Debug)]
+pub struct Subscription {
+    filter: String,
+    granted: QoS,
+    messages: Pin<Box<Receiver<Message>>>,
+}
+
+impl Subscription {
+    pub fn topic_filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// The QoS the broker granted.
+    pub fn granted_qos(&self) -> QoS {
+        self.granted
+    }
+
+    /// The next message; `None` once the subscription ended.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.messages.recv().await.ok()
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Message;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.messages.as_mut().poll_next(cx)
+    }
+}
+
+/// Connection events (see [`Client::events`]).
+#[derive(Debug)]
+pub struct Events {
+    events: Pin<Box<Receiver<Event>>>,
+}
+
+impl Events {
+    pub async fn recv(&mut self) -> Option<Event> {
+        self.events.recv().await.ok()
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        self.events.as_mut().poll_next(cx)
+    }
+}

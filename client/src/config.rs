@@ -1,0 +1,141 @@
+//! [`Config`]: the core's [`ClientConfig`] plus where the broker is, TLS, and the adapter's own
+//! buffer sizes. [`TlsOptions`] turns into the core's TLS policy; loading platform roots (I/O)
+//! happens here, with `rustls-native-certs`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
+use jamey_mqtt_core::ClientConfig;
+use rustls_pki_types::ServerName;
+
+/// Which certificates the client trusts.
+#[derive(Debug, Clone)]
+pub enum Roots {
+    /// Exactly the CAs in this PEM text.
+    CaPem(Vec<u8>),
+    /// Exactly the CAs in this PEM file (read when connecting).
+    CaFile(PathBuf),
+    /// The operating system's trust store (`rustls-native-certs`): follows the OS's updates and
+    /// the administrator's additions (e.g. a company CA), and honours `SSL_CERT_FILE`.
+    Platform,
+}
+
+/// TLS settings: trusted roots, an optional client identity (mutual TLS), and the name the
+/// server certificate must match (default: the host).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    pub roots: Roots,
+    pub client_identity: Option<ClientIdentity>,
+    /// Overrides the host for certificate verification and SNI.
+    pub server_name: Option<String>,
+}
+
+impl TlsOptions {
+    pub fn new(roots: Roots) -> TlsOptions {
+        TlsOptions {
+            roots,
+            client_identity: None,
+            server_name: None,
+        }
+    }
+
+    /// Trust the CAs in `pem`.
+    pub fn ca_pem(pem: impl Into<Vec<u8>>) -> TlsOptions {
+        TlsOptions::new(Roots::CaPem(pem.into()))
+    }
+
+    /// Trust the platform's roots.
+    pub fn platform() -> TlsOptions {
+        TlsOptions::new(Roots::Platform)
+    }
+
+    /// Present this client certificate chain and key (PEM) for mutual TLS.
+    pub fn client_identity_pem(
+        mut self,
+        chain_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<TlsOptions, TlsError> {
+        self.client_identity = Some(ClientIdentity::from_pem(chain_pem, key_pem)?);
+        Ok(self)
+    }
+
+    pub fn server_name(mut self, name: impl Into<String>) -> TlsOptions {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// The rustls configuration (TLS 1.3 only, via the core policy) and the verified name.
+    pub(crate) fn build(
+        &self,
+        host: &str,
+    ) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), TlsError> {
+        let policy = match &self.roots {
+            Roots::CaPem(pem) => TlsConfig::from_ca_pem(pem)?,
+            Roots::CaFile(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    TlsError::InvalidCa(format!("cannot read {}: {e}", path.display()))
+                })?;
+                TlsConfig::from_ca_pem(&pem)?
+            }
+            Roots::Platform => {
+                let loaded = rustls_native_certs::load_native_certs();
+                TlsConfig::from_ca_certificates(loaded.certs)?
+            }
+        };
+        let policy = match &self.client_identity {
+            Some(identity) => policy.with_client_identity(identity.clone()),
+            None => policy,
+        };
+        let name = server_name(self.server_name.as_deref().unwrap_or(host))?;
+        Ok((policy.build()?, name))
+    }
+}
+
+/// Everything [`Client::connect`](crate::Client::connect) needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// `None`: plain TCP.
+    pub tls: Option<TlsOptions>,
+    /// The MQTT behaviour (protocol, keep-alive, session, reconnect...): decided by the core.
+    pub mqtt: ClientConfig,
+    /// Messages buffered per subscription before the driver stops reading the socket.
+    pub subscription_capacity: usize,
+    /// Messages that match no subscription, kept for a subscription made later (for example the
+    /// messages a resumed session delivers right after CONNACK). Beyond it the oldest is dropped
+    /// and counted in [`ClientStats::unmatched_dropped`](crate::ClientStats).
+    pub unmatched_capacity: usize,
+    /// Requests from handles waiting for the driver; callers wait when it is full.
+    pub command_capacity: usize,
+    /// Connection events buffered per [`Events`](crate::Events) stream; beyond it events are
+    /// dropped for that stream (they are informational; the state is in `stats()`).
+    pub event_capacity: usize,
+}
+
+impl Config {
+    /// Plain TCP to `host:port`, core defaults.
+    pub fn new(host: impl Into<String>, port: u16) -> Config {
+        Config {
+            host: host.into(),
+            port,
+            tls: None,
+            mqtt: ClientConfig::default(),
+            subscription_capacity: 256,
+            unmatched_capacity: 1024,
+            command_capacity: 64,
+            event_capacity: 64,
+        }
+    }
+
+    pub fn tls(mut self, tls: TlsOptions) -> Config {
+        self.tls = Some(tls);
+        self
+    }
+
+    pub fn mqtt(mut self, mqtt: ClientConfig) -> Config {
+        self.mqtt = mqtt;
+        self
+    }
+}

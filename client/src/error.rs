@@ -1,0 +1,73 @@
+//! [`Error`]: what the async API returns. Transport and TLS failures keep their type (a
+//! `rustls::Error` says *why* a handshake failed); MQTT failures carry the core's errors.
+
+use std::io;
+
+use jamey_mqtt_core::tls::TlsError;
+use jamey_mqtt_core::{ClientError, ConfigError, ConnectError, ReasonCode, RequestError};
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The MQTT configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS options could not be turned into a configuration (bad PEM, no roots...).
+    #[error("TLS configuration: {0}")]
+    TlsConfig(#[from] TlsError),
+    /// The TLS handshake or session failed: unknown CA, wrong host name, a peer without
+    /// TLS 1.3 (`AlertReceived(ProtocolVersion)`), a required client certificate...
+    #[error("TLS: {0}")]
+    Tls(rustls::Error),
+    /// TCP or other I/O failure.
+    #[error("I/O ({kind:?}): {message}")]
+    Io {
+        kind: io::ErrorKind,
+        message: String,
+    },
+    /// The broker refused the connection (CONNACK) or did not answer in time.
+    #[error(transparent)]
+    Connect(ConnectError),
+    /// The core refused the request before queueing it (invalid topic, queue full, closed...).
+    #[error(transparent)]
+    Request(#[from] ClientError),
+    /// The request was queued but did not complete (broker refusal, session lost, closed).
+    #[error(transparent)]
+    Failed(RequestError),
+    /// The broker refused a subscription (SUBACK failure code).
+    #[error("subscription to {filter:?} refused: {reason}")]
+    SubscribeRefused { filter: String, reason: ReasonCode },
+    /// The broker refused an unsubscribe (MQTT 5 UNSUBACK failure code).
+    #[error("unsubscribe from {filter:?} refused: {reason}")]
+    UnsubscribeRefused { filter: String, reason: ReasonCode },
+    /// The client is closed (disconnected, gave up, or the driver stopped).
+    #[error("the client is closed")]
+    Closed,
+}
+
+impl Error {
+    /// The MQTT reason code behind this error, if the broker sent one.
+    pub fn reason_code(&self) -> Option<ReasonCode> {
+        match self {
+            Error::Failed(RequestError::Refused(code))
+            | Error::Connect(ConnectError::Refused(code))
+            | Error::SubscribeRefused { reason: code, .. }
+            | Error::UnsubscribeRefused { reason: code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Keeps the rustls error when the I/O error wraps one.
+    pub(crate) fn from_io(error: &io::Error) -> Error {
+        if let Some(tls) = error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Error::Tls(tls.clone());
+        }
+        Error::Io {
+            kind: error.kind(),
+            message: error.to_string(),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! # jamey-mqtt
+//!
+//! The runtime-neutral async MQTT client: a driver task and a user API over the sans-IO
+//! [`jamey_mqtt_core`] state machine, generic over a small [`Runtime`] trait (TCP connect, TLS
+//! wrap, sleep-until, spawn, clock). Use it through a runtime crate: `jamey-mqtt-tokio` (or
+//! `jamey-mqtt-smol`), which implements [`Runtime`] and re-exports this API.
+//!
+//! ```ignore
+//! let client = jamey_mqtt_tokio::Client::connect(config).await?;
+//! let mut temps = client.subscribe("sensors/+/temp", QoS::AtLeastOnce).await?; // a Stream
+//! client.publish("sensors/1/temp", "21.5", QoS::AtLeastOnce).await?;          // on PUBACK
+//! while let Some(msg) = temps.next().await { /* ... */ }
+//! client.disconnect().await?;
+//! ```
+//!
+//! What this crate does **not** do: decide anything about MQTT. Keep-alive, acks, retries,
+//! replay and reconnect timing are the core's; the driver moves bytes, arms the one timer the
+//! core asks for, and routes the core's events to futures and streams.
+//!
+//! ## Slow consumers
+//! Each [`Subscription`] has a bounded buffer ([`Config::subscription_capacity`]). When a
+//! message matches a subscription whose buffer is full, the driver holds that message, stops
+//! reading the socket until there is room, and lets TCP push back on the broker. No QoS 1/2
+//! message is dropped and memory stays bounded. Commands, writes and timers keep running, but
+//! since nothing is read, a consumer stalled for longer than the keep-alive's PINGRESP deadline
+//! makes the core declare the connection lost and reconnect (messages already received are
+//! still delivered afterwards). Messages matching no subscription are kept, up to
+//! [`Config::unmatched_capacity`], for the next subscription that matches them.
+
+mod api;
+mod config;
+mod driver;
+mod error;
+mod runtime;
+mod transport;
+
+pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
+pub use config::{Config, Roots, TlsOptions};
+pub use error::Error;
+pub use runtime::Runtime;
+
+/// The core crate, re-exported so applications need one dependency.
+pub use jamey_mqtt_core as core;
+pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
+pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
+pub use jamey_mqtt_core::{
+    ClientConfig, ClientError, ConnectError, Envelope, EnvelopeError, Event, LostReason, Message,
+    ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError,
+};

@@ -1,0 +1,153 @@
+//! The values the client hands out: tokens, transport actions, events, messages, and the
+//! request type the application hands in.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use crate::auth::AuthError;
+use crate::error::{ConnectError, ProtocolError, TransportError};
+use crate::packet::{PublishProperties, QoS, ReasonCode};
+
+/// Identifies one command (publish, subscribe, unsubscribe); its completion event carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub(super) u64);
+
+impl Token {
+    /// The raw number: unique per client, increasing.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+/// What the adapter must do with the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
+    Connect,
+    /// Write what `poll_transmit` handed out, then close the transport. Do not report its end.
+    Close,
+}
+
+/// A message from the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    /// The broker says it may have sent this before (QoS 1 redelivery).
+    pub dup: bool,
+    pub properties: PublishProperties,
+}
+
+/// Why an established connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LostReason {
+    #[error(transparent)]
+    Transport(TransportError),
+    #[error("no PINGRESP within the keep-alive deadline")]
+    KeepAliveTimeout,
+    #[error(transparent)]
+    Protocol(ProtocolError),
+    #[error("broker sent DISCONNECT: {0}")]
+    ServerDisconnect(ReasonCode),
+}
+
+/// Why a command's token completed without success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The broker refused it (MQTT 5 reason code on PUBACK/PUBREC).
+    #[error("refused by broker: {0}")]
+    Refused(ReasonCode),
+    /// The broker lost the session and the policy is `FailInFlight`.
+    #[error("the broker lost the session while this was in flight")]
+    SessionLost,
+    /// The packet exceeds the broker's maximum packet size (learnt after it was queued).
+    #[error("packet of {size} bytes exceeds the broker's maximum of {max}")]
+    PacketTooLarge { size: usize, max: usize },
+    /// The client disconnected or gave up before this completed.
+    #[error("the client closed before this completed")]
+    Closed,
+}
+
+/// Something the application should know. Drain with [`Client::poll_event`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// CONNACK accepted.
+    Connected { session_present: bool },
+    /// A connection attempt failed (refused, timed out, transport or protocol error).
+    ConnectFailed(ConnectError),
+    /// An established connection ended.
+    ConnectionLost(LostReason),
+    /// A message arrived (QoS 2: exactly once).
+    Message(Message),
+    /// The publish's QoS flow completed (QoS 0: written; 1: PUBACK; 2: PUBCOMP).
+    Published { token: Token, pkid: u16 },
+    /// SUBACK: one result per requested filter, in order.
+    Subscribed {
+        token: Token,
+        results: Vec<Result<QoS, ReasonCode>>,
+    },
+    /// UNSUBACK: one result per filter, in order.
+    Unsubscribed {
+        token: Token,
+        results: Vec<Result<(), ReasonCode>>,
+    },
+    /// A command will never complete successfully.
+    RequestFailed { token: Token, error: RequestError },
+    /// The next connection attempt starts after `delay`.
+    Reconnecting { attempt: u32, delay: Duration },
+    /// Too many consecutive failures: no attempt before `until`.
+    CircuitOpen { until: Instant },
+    /// The one probe attempt after the circuit was open is starting.
+    CircuitHalfOpen,
+    /// The reconnect policy gave up; the client is closed.
+    GaveUp,
+    /// The broker had lost the session; the client subscribed its subscriptions again.
+    Resubscribed {
+        results: Vec<(String, Result<QoS, ReasonCode>)>,
+    },
+    /// A fresh JWT was minted; the client reconnects with it (nothing in flight is lost).
+    TokenRefreshed { expires_at: Option<SystemTime> },
+    /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
+    TokenRefreshFailed(AuthError),
+    /// `disconnect()` finished: DISCONNECT sent (when connected), the client is closed.
+    Disconnected,
+}
+
+/// A publish as the application hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishRequest {
+    pub topic: String,
+    pub payload: Bytes,
+    pub qos: QoS,
+    pub retain: bool,
+    /// MQTT 5 only; must stay empty on 3.1.1.
+    pub properties: PublishProperties,
+}
+
+impl PublishRequest {
+    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>, qos: QoS) -> PublishRequest {
+        PublishRequest {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain: false,
+            properties: PublishProperties::default(),
+        }
+    }
+
+    pub fn retain(mut self, retain: bool) -> PublishRequest {
+        self.retain = retain;
+        self
+    }
+
+    pub fn properties(mut self, properties: PublishProperties) -> PublishRequest {
+        self.properties = properties;
+        self
+    }
+}

@@ -1,0 +1,323 @@
+//! Packets from the broker: CONNACK, PUBLISH and every ack, PINGRESP, DISCONNECT.
+
+use std::time::{Duration, Instant};
+
+use super::{Client, Event, LostReason, Message, RequestError, Token};
+use crate::config::SessionLostPolicy;
+use crate::error::{ConnectError, ProtocolError};
+use crate::packet::{
+    Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscribe,
+    SubscribeFilter, SubscribeProperties, UnsubAck,
+};
+use crate::session::{InFlight, Request, Stage};
+use crate::state::ConnectionState;
+
+impl Client {
+    pub(super) fn handle_packet(
+        &mut self,
+        now: Instant,
+        packet: Packet,
+    ) -> Result<(), ProtocolError> {
+        if !self.state().allows_incoming(&packet) {
+            return Err(ProtocolError::UnexpectedPacket {
+                packet: packet.name(),
+                state: self.state().name(),
+            });
+        }
+        match packet {
+            Packet::ConnAck(connack) => self.handle_connack(now, connack),
+            Packet::Publish(publish) => return self.handle_publish(publish),
+            Packet::PubAck(ack) => self.handle_puback(ack),
+            Packet::PubRec(ack) => self.handle_pubrec(ack),
+            Packet::PubRel(ack) => {
+                self.session.incoming_release(ack.pkid);
+                self.control
+                    .push_back(Packet::PubComp(Ack::success(ack.pkid)));
+            }
+            Packet::PubComp(ack) => match self.session.pubcomp(ack.pkid) {
+                Some(entry) => self.complete_publish(entry.token, ack.pkid),
+                None => self.stats.unexpected_acks += 1,
+            },
+            Packet::SubAck(suback) => return self.handle_suback(suback),
+            Packet::UnsubAck(unsuback) => return self.handle_unsuback(unsuback),
+            Packet::PingResp => self.ping_deadline = None,
+            Packet::Disconnect(disconnect) => {
+                let reason = LostReason::ServerDisconnect(disconnect.reason);
+                match self.state() {
+                    ConnectionState::Connecting => self.attempt_failed(
+                        now,
+                        ConnectError::Refused(disconnect.reason),
+                        true,
+                        None,
+                    ),
+                    _ => self.connection_lost(now, reason, None),
+                }
+            }
+            // `allows_incoming` refuses everything else.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    pub(super) fn handle_connack(&mut self, now: Instant, connack: ConnAck) {
+        if !connack.code.is_success() {
+            if matches!(
+                connack.code,
+                ReasonCode::BAD_USER_NAME_OR_PASSWORD | ReasonCode::NOT_AUTHORIZED
+            ) {
+                self.credentials.rejected();
+            }
+            self.attempt_failed(now, ConnectError::Refused(connack.code), true, None);
+            return;
+        }
+        let props = &connack.properties;
+        self.max_in_flight = usize::from(
+            props
+                .receive_maximum
+                .unwrap_or(u16::MAX)
+                .min(self.config.max_inflight),
+        );
+        self.max_qos = props
+            .maximum_qos
+            .and_then(QoS::from_u8)
+            .unwrap_or(QoS::ExactlyOnce);
+        self.retain_available = props.retain_available != Some(0);
+        self.max_outgoing = props
+            .maximum_packet_size
+            .map_or(usize::MAX, |max| max as usize)
+            .min(self.config.max_outgoing_packet_size);
+        self.keep_alive = props
+            .server_keep_alive
+            .map_or(self.config.keep_alive, |secs| {
+                Duration::from_secs(secs.into())
+            });
+        if let Some(id) = &props.assigned_client_identifier {
+            self.client_id.clone_from(id);
+        }
+        self.lifecycle.connected();
+        self.reconnect.on_success();
+        self.credentials.connected();
+        self.stats.connections += 1;
+        self.ping_deadline = None;
+
+        if connack.session_present {
+            for packet in self.session.packets_to_resume() {
+                self.control.push_back(packet.clone());
+                self.stats.packets_replayed += 1;
+            }
+        } else {
+            self.session_lost();
+        }
+        self.connected_once = true;
+        self.events.push_back(Event::Connected {
+            session_present: connack.session_present,
+        });
+    }
+
+    /// The broker has no session: apply the session-lost policy to what was in flight, and
+    /// subscribe the application's subscriptions again.
+    pub(super) fn session_lost(&mut self) {
+        let mut requeue = Vec::new();
+        for InFlight {
+            token,
+            pkid,
+            stage,
+            packet,
+        } in self.session.reset_for_new_session()
+        {
+            match (stage, &packet) {
+                // PUBREC came back: the broker took ownership of the message.
+                (Stage::AwaitingComplete, _) => self.complete_publish(token, pkid),
+                (_, Packet::Publish(_))
+                    if self.config.session_lost_policy == SessionLostPolicy::FailInFlight =>
+                {
+                    self.fail(token, RequestError::SessionLost)
+                }
+                _ => requeue.push(Request { token, packet }),
+            }
+        }
+        if self.connected_once && !self.subscriptions.is_empty() {
+            let token = self.new_token();
+            self.resubscribe = Some(token);
+            requeue.insert(
+                0,
+                Request {
+                    token,
+                    packet: Packet::Subscribe(Subscribe {
+                        pkid: 1,
+                        filters: self.subscriptions.clone(),
+                        properties: SubscribeProperties::default(),
+                    }),
+                },
+            );
+        }
+        self.session.requeue_front(requeue);
+    }
+
+    pub(super) fn handle_publish(&mut self, publish: Publish) -> Result<(), ProtocolError> {
+        if let Some(alias) = publish.properties.topic_alias {
+            // We announce a topic alias maximum of 0: the broker may not use aliases.
+            return Err(ProtocolError::InvalidTopicAlias(alias));
+        }
+        let pkid = publish.pkid;
+        let deliver = match publish.qos {
+            QoS::AtMostOnce => true,
+            QoS::AtLeastOnce => {
+                self.control.push_back(Packet::PubAck(Ack::success(pkid)));
+                true
+            }
+            QoS::ExactlyOnce => {
+                let limit = match self.config.protocol {
+                    ProtocolVersion::V5 => usize::from(self.config.receive_maximum),
+                    ProtocolVersion::V311 => usize::from(u16::MAX),
+                };
+                let first_time = self.session.incoming_qos2(pkid, limit).ok_or(
+                    ProtocolError::ReceiveMaximumExceeded(self.config.receive_maximum),
+                )?;
+                self.control.push_back(Packet::PubRec(Ack::success(pkid)));
+                first_time
+            }
+        };
+        if deliver {
+            self.stats.messages_received += 1;
+            self.events.push_back(Event::Message(Message {
+                topic: publish.topic,
+                payload: publish.payload,
+                qos: publish.qos,
+                retain: publish.retain,
+                dup: publish.dup,
+                properties: publish.properties,
+            }));
+        } else {
+            self.stats.duplicates_suppressed += 1;
+        }
+        Ok(())
+    }
+
+    pub(super) fn handle_puback(&mut self, ack: Ack) {
+        match self.session.puback(ack.pkid) {
+            Some(entry) if ack.reason.is_success() => self.complete_publish(entry.token, ack.pkid),
+            Some(entry) => self.fail(entry.token, RequestError::Refused(ack.reason)),
+            None => self.stats.unexpected_acks += 1,
+        }
+        self.close_if_drained();
+    }
+
+    pub(super) fn handle_pubrec(&mut self, ack: Ack) {
+        match self.session.pubrec(ack.pkid, !ack.reason.is_success()) {
+            Some(Ok(_)) => self
+                .control
+                .push_back(Packet::PubRel(Ack::success(ack.pkid))),
+            Some(Err(entry)) => {
+                self.fail(entry.token, RequestError::Refused(ack.reason));
+                self.close_if_drained();
+            }
+            None if self.session.release_pending(ack.pkid) => {
+                self.control
+                    .push_back(Packet::PubRel(Ack::success(ack.pkid)));
+            }
+            None => {
+                self.stats.unexpected_acks += 1;
+                // The spec asks for a PUBREL anyway, so the broker can end its flow.
+                let mut release = Ack::success(ack.pkid);
+                if self.config.protocol == ProtocolVersion::V5 {
+                    release.reason = ReasonCode::PACKET_IDENTIFIER_NOT_FOUND;
+                }
+                self.control.push_back(Packet::PubRel(release));
+            }
+        }
+    }
+
+    pub(super) fn complete_publish(&mut self, token: Token, pkid: u16) {
+        self.stats.publishes_completed += 1;
+        self.events.push_back(Event::Published { token, pkid });
+        self.close_if_drained();
+    }
+
+    pub(super) fn handle_suback(&mut self, suback: SubAck) -> Result<(), ProtocolError> {
+        let Some(entry) = self.session.suback(suback.pkid) else {
+            self.stats.unexpected_acks += 1;
+            return Ok(());
+        };
+        let Packet::Subscribe(subscribe) = entry.packet else {
+            return Ok(());
+        };
+        if suback.reasons.len() != subscribe.filters.len() {
+            return Err(ProtocolError::MalformedPacket(format!(
+                "SUBACK has {} reason codes for {} filters",
+                suback.reasons.len(),
+                subscribe.filters.len()
+            )));
+        }
+        let mut results = Vec::with_capacity(subscribe.filters.len());
+        for (filter, reason) in subscribe.filters.into_iter().zip(suback.reasons) {
+            let result = match QoS::from_u8(reason.0) {
+                Some(granted) if reason.is_success() => Ok(granted),
+                _ => Err(reason),
+            };
+            if result.is_ok() {
+                self.remember_subscription(filter.clone());
+            }
+            results.push((filter.filter, result));
+        }
+        if self.resubscribe == Some(entry.token) {
+            self.resubscribe = None;
+            self.events.push_back(Event::Resubscribed { results });
+        } else {
+            self.events.push_back(Event::Subscribed {
+                token: entry.token,
+                results: results.into_iter().map(|(_, r)| r).collect(),
+            });
+        }
+        self.close_if_drained();
+        Ok(())
+    }
+
+    pub(super) fn remember_subscription(&mut self, filter: SubscribeFilter) {
+        match self
+            .subscriptions
+            .iter_mut()
+            .find(|known| known.filter == filter.filter)
+        {
+            Some(known) => *known = filter,
+            None => self.subscriptions.push(filter),
+        }
+    }
+
+    pub(super) fn handle_unsuback(&mut self, unsuback: UnsubAck) -> Result<(), ProtocolError> {
+        let Some(entry) = self.session.unsuback(unsuback.pkid) else {
+            self.stats.unexpected_acks += 1;
+            return Ok(());
+        };
+        let Packet::Unsubscribe(unsubscribe) = entry.packet else {
+            return Ok(());
+        };
+        // MQTT 3.1.1 UNSUBACK carries no reason codes: every filter succeeded.
+        let reasons = if unsuback.reasons.is_empty() {
+            vec![ReasonCode::SUCCESS; unsubscribe.filters.len()]
+        } else if unsuback.reasons.len() == unsubscribe.filters.len() {
+            unsuback.reasons
+        } else {
+            return Err(ProtocolError::MalformedPacket(format!(
+                "UNSUBACK has {} reason codes for {} filters",
+                unsuback.reasons.len(),
+                unsubscribe.filters.len()
+            )));
+        };
+        let mut results = Vec::with_capacity(reasons.len());
+        for (filter, reason) in unsubscribe.filters.iter().zip(reasons) {
+            if reason.is_success() {
+                self.subscriptions.retain(|known| &known.filter != filter);
+                results.push(Ok(()));
+            } else {
+                results.push(Err(reason));
+            }
+        }
+        self.events.push_back(Event::Unsubscribed {
+            token: entry.token,
+            results,
+        });
+        self.close_if_drained();
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! Connection attempts, losses, timers and closing: how the client moves through the states
+//! that `state.rs` defines, and what it tells the reconnect policy.
+
+use std::time::Instant;
+
+use super::{Action, Client, Event, LostReason, RequestError};
+use crate::credentials::RefreshOutcome;
+use crate::error::{ConnectError, ProtocolError};
+use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
+use crate::reconnect::Decision;
+use crate::state::ConnectionState;
+
+impl Client {
+    pub(super) fn start_attempt(&mut self, now: Instant) {
+        let Some(attempt) = self.reconnect.start_attempt(now) else {
+            return;
+        };
+        if attempt.half_open {
+            self.events.push_back(Event::CircuitHalfOpen);
+        }
+        self.stats.connect_attempts += 1;
+        self.control.clear();
+        self.inbuf.clear();
+        self.ping_deadline = None;
+        self.lifecycle
+            .open(now + self.config.reconnect.connect_timeout);
+        self.actions.push_back(Action::Connect);
+    }
+
+    pub(super) fn keep_alive_timeout(&mut self, now: Instant) {
+        if self.keep_alive.is_zero() {
+            return;
+        }
+        match self.ping_deadline {
+            Some(deadline) if now >= deadline => {
+                self.connection_lost(now, LostReason::KeepAliveTimeout, None);
+            }
+            Some(_) => {}
+            None if now >= self.last_sent + self.keep_alive => {
+                self.control.push_back(Packet::PingReq);
+                self.ping_deadline = Some(now + self.config.effective_ping_timeout());
+                self.stats.pings_sent += 1;
+            }
+            None => {}
+        }
+    }
+
+    pub(super) fn credentials_timeout(&mut self, now: Instant) {
+        if self.closing_deadline.is_some()
+            || self.state() != ConnectionState::Connected
+            || self.credentials.deadline().is_none_or(|d| now < d)
+        {
+            return;
+        }
+        match self.credentials.refresh(now) {
+            RefreshOutcome::Refreshed { expires_at } => {
+                self.stats.tokens_refreshed += 1;
+                self.events.push_back(Event::TokenRefreshed { expires_at });
+                self.reconnect_with_new_credentials(now);
+            }
+            RefreshOutcome::Failed(error) => {
+                self.stats.token_refresh_failures += 1;
+                self.events.push_back(Event::TokenRefreshFailed(error));
+            }
+            RefreshOutcome::Expired => self.reconnect_with_new_credentials(now),
+        }
+    }
+
+    /// A graceful reconnect: DISCONNECT (the will is not published), close, and start a new
+    /// attempt at once. The session resumes, so in-flight messages are replayed.
+    pub(super) fn reconnect_with_new_credentials(&mut self, now: Instant) {
+        self.end_transport(true, Some(Disconnect::normal()));
+        self.lifecycle.wait_until(now);
+    }
+
+    pub(super) fn protocol_error(&mut self, now: Instant, error: ProtocolError) {
+        self.stats.protocol_errors += 1;
+        let farewell = match self.config.protocol {
+            ProtocolVersion::V5 => Some(Disconnect {
+                reason: disconnect_reason(&error),
+                ..Disconnect::normal()
+            }),
+            ProtocolVersion::V311 => None,
+        };
+        match self.state() {
+            ConnectionState::Connecting => {
+                self.attempt_failed(now, ConnectError::Protocol(error), true, farewell)
+            }
+            _ => self.connection_lost(now, LostReason::Protocol(error), farewell),
+        }
+    }
+
+    /// A connection attempt failed. `close`: the transport is still open and must be closed.
+    pub(super) fn attempt_failed(
+        &mut self,
+        now: Instant,
+        error: ConnectError,
+        close: bool,
+        farewell: Option<Disconnect>,
+    ) {
+        self.last_error = Some(error.to_string());
+        self.events.push_back(Event::ConnectFailed(error));
+        self.end_transport(close, farewell);
+        self.after_failure(now);
+    }
+
+    /// An established connection ended. `farewell`: a DISCONNECT to send before closing (the
+    /// transport is then still open and is closed).
+    pub(super) fn connection_lost(
+        &mut self,
+        now: Instant,
+        reason: LostReason,
+        farewell: Option<Disconnect>,
+    ) {
+        let close = !matches!(reason, LostReason::Transport(_));
+        self.last_error = Some(reason.to_string());
+        self.stats.connections_lost += 1;
+        self.events.push_back(Event::ConnectionLost(reason));
+        self.end_transport(close, farewell);
+        self.after_failure(now);
+    }
+
+    pub(super) fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
+        self.lifecycle.disconnected();
+        self.credentials.disarm();
+        self.control.clear();
+        self.inbuf.clear();
+        self.ping_deadline = None;
+        if close {
+            if let Some(farewell) = farewell {
+                self.control.push_back(Packet::Disconnect(farewell));
+            }
+            self.actions.push_back(Action::Close);
+        }
+    }
+
+    /// After a failed attempt or a lost connection: ask the reconnect policy what next.
+    pub(super) fn after_failure(&mut self, now: Instant) {
+        if self.closing_deadline.is_some() {
+            self.finish_close();
+            return;
+        }
+        match self.reconnect.on_failure(now) {
+            Decision::Retry { at, attempt, delay } => {
+                self.lifecycle.wait_until(at);
+                self.events
+                    .push_back(Event::Reconnecting { attempt, delay });
+            }
+            Decision::OpenCircuit { until } => {
+                self.lifecycle.wait_until(until);
+                self.events.push_back(Event::CircuitOpen { until });
+            }
+            Decision::GiveUp => {
+                self.events.push_back(Event::GaveUp);
+                self.close_all();
+            }
+            Decision::Disabled => self.lifecycle.disconnected(),
+        }
+    }
+
+    pub(super) fn close_if_drained(&mut self) {
+        if self.closing_deadline.is_some()
+            && self.session.in_flight() == 0
+            && self.session.queued() == 0
+        {
+            self.finish_close();
+        }
+    }
+
+    /// Sends DISCONNECT if connected, closes the transport, fails what is left.
+    pub(super) fn finish_close(&mut self) {
+        self.closing_deadline = None;
+        if self.state() == ConnectionState::Connected {
+            self.control
+                .push_back(Packet::Disconnect(Disconnect::normal()));
+        }
+        if self.state().has_transport() {
+            self.actions.push_back(Action::Close);
+        }
+        self.close_all();
+        self.events.push_back(Event::Disconnected);
+    }
+
+    pub(super) fn close_all(&mut self) {
+        for token in self.session.drain_all() {
+            self.fail(token, RequestError::Closed);
+        }
+        self.resubscribe = None;
+        self.lifecycle.close();
+    }
+}
+pub(super) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The MQTT 5 DISCONNECT reason for a protocol error we detected.
+fn disconnect_reason(error: &ProtocolError) -> ReasonCode {
+    match error {
+        ProtocolError::PacketTooLarge { .. } => ReasonCode::PACKET_TOO_LARGE,
+        ProtocolError::ReceiveMaximumExceeded(_) => ReasonCode::RECEIVE_MAXIMUM_EXCEEDED,
+        ProtocolError::InvalidTopicAlias(_) => ReasonCode::TOPIC_ALIAS_INVALID,
+        ProtocolError::MalformedPacket(_)
+        | ProtocolError::UnknownPacketType(_)
+        | ProtocolError::InvalidTopic(_) => ReasonCode::MALFORMED_PACKET,
+        _ => ReasonCode::PROTOCOL_ERROR,
+    }
+}

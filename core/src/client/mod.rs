@@ -1,0 +1,554 @@
+//! The [`Client`] state machine: the one place where MQTT decisions are made.
+//!
+//! Methods come in four groups (quinn-proto's `Connection` is the model):
+//! - getters: [`Client::state`], [`Client::stats`], [`Client::health`];
+//! - inputs: [`Client::handle_connected`], [`Client::handle_bytes`],
+//!   [`Client::handle_disconnected`], [`Client::handle_timeout`];
+//! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
+//!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
+//! - outputs, each polled until `None` after any input or command:
+//!   [`Client::poll_transmit`], [`Client::poll_action`], [`Client::poll_event`], and
+//!   [`Client::poll_timeout`] (the next instant `handle_timeout` must be called).
+//!
+//! Time only comes in as `now`; the client never reads a clock.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::BytesMut;
+
+use crate::codec::Codec;
+use crate::config::{ClientConfig, ConfigError};
+use crate::credentials::Credentials;
+use crate::error::{ClientError, ConnectError, TransportError};
+use crate::packet::{
+    Connect, ConnectProperties, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
+    Subscribe, SubscribeFilter, SubscribeProperties, Unsubscribe,
+};
+use crate::permissions::{Action as PermissionAction, Permissions};
+use crate::reconnect::ReconnectPolicy;
+use crate::session::{Request, Sent, Session};
+use crate::state::{ConnectionState, Lifecycle};
+use crate::stats::{Health, Stats};
+use crate::topic::{TopicFilter, TopicName};
+
+mod events;
+mod incoming;
+mod lifecycle;
+
+pub use events::{Action, Event, LostReason, Message, PublishRequest, RequestError, Token};
+use lifecycle::earliest;
+
+/// The sans-IO MQTT client. See the module documentation for the calling contract.
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    client_id: String,
+    codec: Codec,
+    lifecycle: Lifecycle,
+    reconnect: ReconnectPolicy,
+    session: Session,
+    permissions: Option<Permissions>,
+    credentials: Credentials,
+    /// The application's subscriptions the broker granted, for re-subscribe after session loss.
+    subscriptions: Vec<SubscribeFilter>,
+    /// The token of the internal re-subscribe request, if one is in progress.
+    resubscribe: Option<Token>,
+    /// Bytes received that do not form a whole packet yet (at most one max-size packet).
+    inbuf: BytesMut,
+    /// Packets to send before any queued request: CONNECT, acks, PINGREQ, replays, DISCONNECT.
+    control: VecDeque<Packet>,
+    events: VecDeque<Event>,
+    actions: VecDeque<Action>,
+    next_token: u64,
+    /// Whether a CONNACK was ever accepted (reconnects resume the session).
+    connected_once: bool,
+    /// Effective values for this connection (the broker may lower or override them).
+    keep_alive: Duration,
+    max_in_flight: usize,
+    max_outgoing: usize,
+    /// MQTT 5 CONNACK: the highest QoS and whether retain are supported by the broker.
+    max_qos: QoS,
+    retain_available: bool,
+    last_sent: Instant,
+    ping_deadline: Option<Instant>,
+    /// `disconnect()` was called: no new requests; close once drained or at this deadline.
+    closing_deadline: Option<Instant>,
+    stats: Stats,
+    last_error: Option<String>,
+}
+
+impl Client {
+    /// A client in state `Disconnected`. Call [`Client::connect`] to start.
+    pub fn new(config: ClientConfig, now: Instant) -> Result<Client, ConfigError> {
+        config.validate()?;
+        let client_id = if config.client_id.is_empty() {
+            let mut rng = fastrand::Rng::with_seed(config.seed);
+            format!("jamey-{:016x}", rng.u64(..))
+        } else {
+            config.client_id.clone()
+        };
+        Ok(Client {
+            codec: Codec::new(config.protocol, config.max_incoming_packet_size),
+            lifecycle: Lifecycle::new(),
+            reconnect: ReconnectPolicy::new(config.reconnect.clone(), config.seed),
+            session: Session::new(config.max_queued),
+            permissions: config.permissions.clone(),
+            credentials: Credentials::new(config.auth.clone()),
+            subscriptions: Vec::new(),
+            resubscribe: None,
+            inbuf: BytesMut::new(),
+            control: VecDeque::new(),
+            events: VecDeque::new(),
+            actions: VecDeque::new(),
+            next_token: 0,
+            connected_once: false,
+            keep_alive: config.keep_alive,
+            max_in_flight: usize::from(config.max_inflight),
+            max_outgoing: config.max_outgoing_packet_size,
+            max_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            last_sent: now,
+            ping_deadline: None,
+            closing_deadline: None,
+            stats: Stats::default(),
+            last_error: None,
+            client_id,
+            config,
+        })
+    }
+
+    // ---- getters -------------------------------------------------------------------------
+
+    pub fn state(&self) -> ConnectionState {
+        self.lifecycle.state()
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The client id sent in CONNECT (generated from the seed when the config left it empty).
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn health(&self) -> Health {
+        let state = self.state();
+        Health {
+            state,
+            healthy: state == ConnectionState::Connected && self.ping_deadline.is_none(),
+            in_flight: self.session.in_flight(),
+            queued: self.session.queued(),
+            last_error: self.last_error.clone(),
+        }
+    }
+
+    // ---- inputs --------------------------------------------------------------------------
+
+    /// The wall-clock time at `now`. Needed once before connecting when JWT auth is configured
+    /// (token `iat`/`exp` are wall-clock times); call again any time to correct drift.
+    pub fn handle_wall_clock(&mut self, now: Instant, wall: SystemTime) {
+        self.credentials.set_wall_clock(now, wall);
+    }
+
+    /// The transport the client asked for with [`Action::Connect`] is open: CONNECT is queued.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.state() != ConnectionState::Opening {
+            return;
+        }
+        let credentials = match self.credentials.for_connect(
+            now,
+            self.config.username.as_ref(),
+            self.config.password.as_ref(),
+        ) {
+            Ok(credentials) => credentials,
+            Err(error) => {
+                self.attempt_failed(now, ConnectError::Auth(error), true, None);
+                return;
+            }
+        };
+        if credentials.permissions.is_some() {
+            self.permissions = credentials.permissions;
+        }
+        // 3.1.1 clean session also means "do not keep the session after this connection", so it
+        // is asked for on every connect; MQTT 5 separates the two, so reconnects resume.
+        let clean_start = match self.config.protocol {
+            ProtocolVersion::V311 => self.config.clean_start,
+            ProtocolVersion::V5 => self.config.clean_start && !self.connected_once,
+        };
+        let properties = match self.config.protocol {
+            ProtocolVersion::V311 => ConnectProperties::default(),
+            ProtocolVersion::V5 => ConnectProperties {
+                session_expiry_interval: Some(
+                    self.config
+                        .session_expiry_interval
+                        .unwrap_or(if self.config.clean_start { 0 } else { u32::MAX }),
+                ),
+                receive_maximum: Some(self.config.receive_maximum),
+                maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
+                ..ConnectProperties::default()
+            },
+        };
+        let connect = Connect {
+            client_id: self.client_id.clone(),
+            clean_start,
+            keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
+            username: credentials.username,
+            password: credentials.password,
+            will: self.config.will.clone(),
+            properties,
+        };
+        self.control.push_back(Packet::Connect(connect));
+        self.lifecycle.connecting();
+    }
+
+    /// Bytes from the transport. Complete packets are handled at once; a partial packet waits
+    /// for the rest. A malformed or oversized packet ends the connection with a protocol error.
+    pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
+        if !matches!(
+            self.state(),
+            ConnectionState::Connecting | ConnectionState::Connected
+        ) {
+            return;
+        }
+        self.stats.bytes_received += bytes.len() as u64;
+        self.inbuf.extend_from_slice(bytes);
+        while self.state().has_transport() {
+            match self.codec.decode(&mut self.inbuf) {
+                Ok(Some(packet)) => {
+                    if let Err(error) = self.handle_packet(now, packet) {
+                        self.protocol_error(now, error);
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => self.protocol_error(now, error),
+            }
+        }
+    }
+
+    /// The transport ended (EOF or error), or could not be opened. Not called after
+    /// [`Action::Close`].
+    pub fn handle_disconnected(&mut self, now: Instant, error: TransportError) {
+        match self.state() {
+            ConnectionState::Opening | ConnectionState::Connecting => {
+                self.attempt_failed(now, ConnectError::Transport(error), false, None);
+            }
+            ConnectionState::Connected => {
+                self.connection_lost(now, LostReason::Transport(error), None);
+            }
+            _ => {}
+        }
+    }
+
+    /// Timers: connect timeout, keep-alive, reconnect, close deadline. Safe to call early or
+    /// more than once: only deadlines that have passed do anything.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(deadline) = self.closing_deadline {
+            if now >= deadline {
+                self.finish_close();
+                return;
+            }
+        }
+        match self.state() {
+            ConnectionState::Opening | ConnectionState::Connecting => {
+                if self.lifecycle.connect_deadline().is_some_and(|d| now >= d) {
+                    self.attempt_failed(now, ConnectError::Timeout, true, None);
+                }
+            }
+            ConnectionState::Connected => {
+                self.keep_alive_timeout(now);
+                self.credentials_timeout(now);
+            }
+            ConnectionState::Waiting => {
+                if self.lifecycle.retry_at().is_some_and(|at| now >= at) {
+                    self.start_attempt(now);
+                }
+            }
+            ConnectionState::Disconnected | ConnectionState::Closed => {}
+        }
+    }
+
+    // ---- commands ------------------------------------------------------------------------
+
+    /// Start connecting (from `Disconnected`); does nothing in any other state.
+    pub fn connect(&mut self, now: Instant) {
+        if self.state() == ConnectionState::Disconnected {
+            // After "reconnect disabled" stopped the policy, an explicit connect starts afresh.
+            if self.reconnect.is_stopped() {
+                self.reconnect.reset();
+            }
+            self.start_attempt(now);
+        }
+    }
+
+    /// Queue a publish. Checked first (topic, permissions, size, queue bound): on error nothing
+    /// is queued. Completion: [`Event::Published`] or [`Event::RequestFailed`] with the token.
+    pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
+        self.check_open()?;
+        self.load_token_permissions(now)?;
+        let topic = TopicName::new(request.topic)?;
+        if let Some(permissions) = &self.permissions {
+            if !permissions.allows_publish(&topic) {
+                return Err(self.denied(PermissionAction::Publish, topic.as_str()));
+            }
+        }
+        self.check_properties_allowed(request.properties != PublishProperties::default())?;
+        if request.qos > self.max_qos {
+            return Err(ClientError::Unsupported(
+                "QoS above the maximum QoS the broker announced",
+            ));
+        }
+        if request.retain && !self.retain_available {
+            return Err(ClientError::Unsupported(
+                "retain: the broker announced it does not support it",
+            ));
+        }
+        let packet = Packet::Publish(Publish {
+            dup: false,
+            qos: request.qos,
+            retain: request.retain,
+            topic: topic.into_string(),
+            pkid: if request.qos == QoS::AtMostOnce { 0 } else { 1 },
+            payload: request.payload,
+            properties: request.properties,
+        });
+        self.admit(packet)
+    }
+
+    /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
+    /// result per filter.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<SubscribeFilter>,
+    ) -> Result<Token, ClientError> {
+        self.check_open()?;
+        self.load_token_permissions(now)?;
+        if filters.is_empty() {
+            return Err(ClientError::NoFilters);
+        }
+        for filter in &filters {
+            let valid = TopicFilter::new(filter.filter.as_str())?;
+            if let Some(permissions) = &self.permissions {
+                if !permissions.allows_subscribe(&valid) {
+                    return Err(self.denied(PermissionAction::Subscribe, &filter.filter));
+                }
+            }
+            let default_options = SubscribeFilter::new(filter.filter.as_str(), filter.qos);
+            self.check_properties_allowed(
+                filter.no_local != default_options.no_local
+                    || filter.retain_as_published != default_options.retain_as_published
+                    || filter.retain_handling != default_options.retain_handling,
+            )?;
+        }
+        self.admit(Packet::Subscribe(Subscribe {
+            pkid: 1,
+            filters,
+            properties: SubscribeProperties::default(),
+        }))
+    }
+
+    /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`].
+    pub fn unsubscribe(
+        &mut self,
+        _now: Instant,
+        filters: Vec<String>,
+    ) -> Result<Token, ClientError> {
+        self.check_open()?;
+        if filters.is_empty() {
+            return Err(ClientError::NoFilters);
+        }
+        for filter in &filters {
+            TopicFilter::new(filter.as_str())?;
+        }
+        self.admit(Packet::Unsubscribe(Unsubscribe {
+            pkid: 1,
+            filters,
+            user_properties: Vec::new(),
+        }))
+    }
+
+    /// Graceful shutdown. When connected, requests already accepted get until the connect
+    /// timeout to complete, then DISCONNECT is sent and the transport closed. Whatever has not
+    /// completed by then fails with [`RequestError::Closed`]. Ends with [`Event::Disconnected`].
+    pub fn disconnect(&mut self, now: Instant) {
+        if self.state() == ConnectionState::Closed || self.closing_deadline.is_some() {
+            return;
+        }
+        if self.state() == ConnectionState::Connected {
+            self.closing_deadline = Some(now + self.config.reconnect.connect_timeout);
+            self.close_if_drained();
+        } else {
+            self.finish_close();
+        }
+    }
+
+    // ---- outputs -------------------------------------------------------------------------
+
+    /// Appends every packet ready to go to `out` (many packets, one write). Returns the number
+    /// of bytes appended, or `None` when there is nothing to send.
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
+        let start = out.len();
+        while let Some(packet) = self.control.pop_front() {
+            if let Err(error) = self.codec.encode(&packet, out) {
+                // Every control packet is built by this client; failing to encode one is a bug.
+                debug_assert!(false, "cannot encode {}: {error}", packet.name());
+            }
+        }
+        if self.state() == ConnectionState::Connected {
+            self.send_queued(out);
+        }
+        let written = out.len() - start;
+        if written == 0 {
+            return None;
+        }
+        self.last_sent = now;
+        self.stats.bytes_sent += written as u64;
+        Some(written)
+    }
+
+    /// What to do with the transport, in order.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next instant [`Client::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let state_deadline = match self.state() {
+            ConnectionState::Opening | ConnectionState::Connecting => {
+                self.lifecycle.connect_deadline()
+            }
+            ConnectionState::Connected => {
+                let keep_alive = (!self.keep_alive.is_zero()).then(|| {
+                    self.ping_deadline
+                        .unwrap_or(self.last_sent + self.keep_alive)
+                });
+                earliest(keep_alive, self.credentials.deadline())
+            }
+            ConnectionState::Waiting => self.lifecycle.retry_at(),
+            _ => None,
+        };
+        earliest(state_deadline, self.closing_deadline)
+    }
+
+    // ---- internals: admission ------------------------------------------------------------
+
+    fn check_open(&self) -> Result<(), ClientError> {
+        if self.state() == ConnectionState::Closed || self.closing_deadline.is_some() {
+            return Err(ClientError::Closed);
+        }
+        Ok(())
+    }
+
+    /// With permissions from the JWT and no token yet, mint one now to learn them.
+    fn load_token_permissions(&mut self, now: Instant) -> Result<(), ClientError> {
+        if self.permissions.is_none() {
+            if let Some(permissions) = self
+                .credentials
+                .token_permissions(now)
+                .map_err(ClientError::Auth)?
+            {
+                self.permissions = Some(permissions);
+            }
+        }
+        Ok(())
+    }
+
+    fn check_properties_allowed(&self, uses_v5_features: bool) -> Result<(), ClientError> {
+        if uses_v5_features && self.config.protocol == ProtocolVersion::V311 {
+            return Err(ClientError::Unsupported(
+                "MQTT 5 properties or subscription options on an MQTT 3.1.1 connection",
+            ));
+        }
+        Ok(())
+    }
+
+    fn denied(&mut self, action: PermissionAction, topic: &str) -> ClientError {
+        self.stats.permission_denied += 1;
+        ClientError::PermissionDenied {
+            action,
+            topic: topic.to_owned(),
+        }
+    }
+
+    /// Size and queue-bound checks, then queue it.
+    fn admit(&mut self, packet: Packet) -> Result<Token, ClientError> {
+        let size = self.codec.encoded_len(&packet);
+        if size > self.max_outgoing {
+            return Err(ClientError::PacketTooLarge {
+                size,
+                max: self.max_outgoing,
+            });
+        }
+        if self.session.queue_is_full() {
+            self.stats.queue_full += 1;
+            return Err(ClientError::QueueFull {
+                capacity: self.session.max_queued(),
+            });
+        }
+        let token = self.new_token();
+        self.session.enqueue(Request { token, packet });
+        Ok(token)
+    }
+
+    fn new_token(&mut self) -> Token {
+        self.next_token += 1;
+        Token(self.next_token)
+    }
+
+    /// Moves queued requests into flight while the in-flight bound allows, encoding each.
+    fn send_queued(&mut self, out: &mut BytesMut) {
+        loop {
+            let (token, result) = match self.session.next_to_send(self.max_in_flight) {
+                None => return,
+                Some(Sent::InFlight(entry)) => {
+                    let size = self.codec.encoded_len(&entry.packet);
+                    if size > self.max_outgoing {
+                        (entry.token, Err(size))
+                    } else {
+                        let encoded = self.codec.encode(&entry.packet, out);
+                        debug_assert!(encoded.is_ok(), "admitted request failed to encode");
+                        (entry.token, Ok(()))
+                    }
+                }
+                Some(Sent::AtMostOnce(request)) => {
+                    let size = self.codec.encoded_len(&request.packet);
+                    if size > self.max_outgoing {
+                        (request.token, Err(size))
+                    } else {
+                        let encoded = self.codec.encode(&request.packet, out);
+                        debug_assert!(encoded.is_ok(), "admitted request failed to encode");
+                        self.stats.publishes_completed += 1;
+                        self.events.push_back(Event::Published {
+                            token: request.token,
+                            pkid: 0,
+                        });
+                        continue;
+                    }
+                }
+            };
+            if let Err(size) = result {
+                // The broker's maximum packet size (CONNACK) is below what we admitted.
+                self.session.abandon(token);
+                self.fail(
+                    token,
+                    RequestError::PacketTooLarge {
+                        size,
+                        max: self.max_outgoing,
+                    },
+                );
+            }
+        }
+    }
+
+    fn fail(&mut self, token: Token, error: RequestError) {
+        self.stats.requests_failed += 1;
+        self.events.push_back(Event::RequestFailed { token, error });
+    }
+}
