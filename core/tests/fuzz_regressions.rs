@@ -16,6 +16,9 @@ mod client;
 #[path = "../../fuzz/src/decode.rs"]
 mod decode;
 #[allow(dead_code)]
+#[path = "../../fuzz/src/token.rs"]
+mod token;
+#[allow(dead_code)]
 #[path = "../../fuzz/src/topic.rs"]
 mod topic;
 
@@ -82,6 +85,14 @@ fn topic_seeds_and_regressions() {
     assert!(
         replay(&corpus("topic"), topic::run) > 0,
         "no topic seeds found"
+    );
+}
+
+#[test]
+fn token_seeds_and_regressions() {
+    assert!(
+        replay(&corpus("token"), token::run) > 0,
+        "no token seeds found"
     );
 }
 

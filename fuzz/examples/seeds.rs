@@ -5,7 +5,10 @@
 
 use std::fs;
 
+use std::time::{Duration, SystemTime};
+
 use bytes::{Bytes, BytesMut};
+use jamey_mqtt_core::auth::{Algorithm, ClaimTemplate, JwtSigner};
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::*;
 
@@ -212,5 +215,58 @@ fn main() {
             bytes.extend_from_slice(s.as_bytes());
         }
         fs::write(format!("corpus/topic/seed-{i}"), bytes).unwrap();
+    }
+
+    // token: a real token signed with another key (raw: it must fail), token parts as JSON
+    // (structured), and a few edits of a token signed with the right key (tampered).
+    let signer = JwtSigner::from_secret(
+        Algorithm::HS256,
+        b"not the fuzz target's secret, 32 bytes or more long",
+        ClaimTemplate::new("device-1", Duration::from_secs(600)),
+    )
+    .unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let token = signer.sign(now).unwrap().expose().to_owned();
+    let mut raw = vec![0u8];
+    raw.extend_from_slice(token.as_bytes());
+    fs::write("corpus/token/seed-raw-signed", raw).unwrap();
+    let mut none = vec![0u8];
+    none.extend_from_slice(
+        b"eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4IiwiaWF0IjoxLCJleHAiOjk5OTk5OTk5OTl9.",
+    );
+    fs::write("corpus/token/seed-raw-alg-none", none).unwrap();
+    for (name, header, payload) in [
+        (
+            "hs256",
+            r#"{"alg":"HS256","typ":"JWT"}"#,
+            r#"{"sub":"x","iat":1800000000,"exp":1800000600}"#,
+        ),
+        (
+            "none",
+            r#"{"alg":"none"}"#,
+            r#"{"sub":"x","iat":1800000000,"exp":1800000600}"#,
+        ),
+        (
+            "rs256",
+            r#"{"alg":"RS256","kid":"k"}"#,
+            r#"{"sub":"x","iat":1,"exp":2,"permissions":{"publish":["a/#"],"subscribe":["+"]}}"#,
+        ),
+    ] {
+        let mut seed = vec![1u8];
+        seed.extend_from_slice(header.as_bytes());
+        seed.push(0xFF);
+        seed.extend_from_slice(payload.as_bytes());
+        seed.push(0xFF);
+        seed.extend_from_slice(b"signature");
+        fs::write(format!("corpus/token/seed-json-{name}"), seed).unwrap();
+    }
+    for (name, edits) in [
+        ("flip", &[0u8, 200, b'A'][..]),
+        ("truncate", &[3, 0, 3]),
+        ("insert", &[1, 128, b'.']),
+    ] {
+        let mut seed = vec![2u8];
+        seed.extend_from_slice(edits);
+        fs::write(format!("corpus/token/seed-tampered-{name}"), seed).unwrap();
     }
 }

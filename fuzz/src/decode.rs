@@ -80,7 +80,7 @@ pub fn run(data: &[u8]) {
     };
     let mut buf = BytesMut::new();
     let mut rest = stream;
-    let mut state = u64::from(*cut_seed) * 0x9E37_79B9_7F4A_7C15 | 1;
+    let mut state = (u64::from(*cut_seed) * 0x9E37_79B9_7F4A_7C15) | 1;
     while !rest.is_empty() {
         let n = match next(&mut state) % 4 {
             0 => 1,

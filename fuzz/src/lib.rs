@@ -13,4 +13,5 @@
 
 pub mod client;
 pub mod decode;
+pub mod token;
 pub mod topic;
