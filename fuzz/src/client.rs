@@ -244,7 +244,7 @@ impl Harness {
         match self.version {
             // 3.1.1 acks carry no reason: only success encodes.
             ProtocolVersion::V311 => ReasonCode::SUCCESS,
-            ProtocolVersion::V5 if code % 3 == 0 => ReasonCode(code),
+            ProtocolVersion::V5 if matches!(code % 3, 0) => ReasonCode(code),
             ProtocolVersion::V5 => ReasonCode::SUCCESS,
         }
     }
