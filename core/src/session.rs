@@ -234,6 +234,11 @@ impl Session {
         }
     }
 
+    /// Drops a queued (not yet sent) request.
+    pub(crate) fn remove_queued(&mut self, token: Token) {
+        self.queue.retain(|request| request.token != token);
+    }
+
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?
     pub(crate) fn release_pending(&self, pkid: u16) -> bool {
         self.position(pkid, Stage::AwaitingComplete, |_| true)

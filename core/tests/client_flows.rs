@@ -821,3 +821,40 @@ fn v5_connack_limits_are_applied() {
     pair.advance(Duration::from_secs(5));
     assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
 }
+
+#[test]
+fn malformed_suback_ends_the_connection_but_the_subscribe_is_sent_again() {
+    let mut pair = Pair::connected(config());
+    let token = pair
+        .client
+        .subscribe(pair.now, vec![SubscribeFilter::new("a", QoS::AtLeastOnce)])
+        .unwrap();
+    pair.drive();
+    let pkid = match pair.take_sent().as_slice() {
+        [Packet::Subscribe(s)] => s.pkid,
+        other => panic!("{other:?}"),
+    };
+    pair.send(Packet::SubAck(SubAck {
+        pkid,
+        reasons: vec![ReasonCode::SUCCESS, ReasonCode::SUCCESS],
+        properties: Default::default(),
+    }));
+    assert!(matches!(
+        pair.take_events()[0],
+        Event::ConnectionLost(LostReason::Protocol(ProtocolError::MalformedPacket(_)))
+    ));
+    pair.reconnect(false);
+    let pkid = match pair.take_sent().as_slice() {
+        [Packet::Subscribe(s)] => s.pkid,
+        other => panic!("the subscribe must be sent again: {other:?}"),
+    };
+    pair.send(Packet::SubAck(SubAck {
+        pkid,
+        reasons: vec![ReasonCode::GRANTED_QOS_1],
+        properties: Default::default(),
+    }));
+    assert!(pair.take_events().contains(&Event::Subscribed {
+        token,
+        results: vec![Ok(QoS::AtLeastOnce)]
+    }));
+}

@@ -117,6 +117,11 @@ impl Client {
     /// The broker has no session: apply the session-lost policy to what was in flight, and
     /// subscribe the application's subscriptions again.
     pub(super) fn session_lost(&mut self) {
+        // An earlier re-subscribe that never completed is replaced by the one made below.
+        let previous_resubscribe = self.resubscribe.take();
+        if let Some(token) = previous_resubscribe {
+            self.session.remove_queued(token);
+        }
         let mut requeue = Vec::new();
         for InFlight {
             token,
@@ -125,6 +130,9 @@ impl Client {
             packet,
         } in self.session.reset_for_new_session()
         {
+            if Some(token) == previous_resubscribe {
+                continue;
+            }
             match (stage, &packet) {
                 // PUBREC came back: the broker took ownership of the message.
                 (Stage::AwaitingComplete, _) => self.complete_publish(token, pkid),
@@ -243,11 +251,17 @@ impl Client {
             return Ok(());
         };
         if suback.reasons.len() != subscribe.filters.len() {
-            return Err(ProtocolError::MalformedPacket(format!(
+            let error = ProtocolError::MalformedPacket(format!(
                 "SUBACK has {} reason codes for {} filters",
                 suback.reasons.len(),
                 subscribe.filters.len()
-            )));
+            ));
+            // The connection ends; the request is sent again on the next one, not lost.
+            self.session.requeue_front(vec![Request {
+                token: entry.token,
+                packet: Packet::Subscribe(subscribe),
+            }]);
+            return Err(error);
         }
         let mut results = Vec::with_capacity(subscribe.filters.len());
         for (filter, reason) in subscribe.filters.into_iter().zip(suback.reasons) {
@@ -298,11 +312,17 @@ impl Client {
         } else if unsuback.reasons.len() == unsubscribe.filters.len() {
             unsuback.reasons
         } else {
-            return Err(ProtocolError::MalformedPacket(format!(
+            let error = ProtocolError::MalformedPacket(format!(
                 "UNSUBACK has {} reason codes for {} filters",
                 unsuback.reasons.len(),
                 unsubscribe.filters.len()
-            )));
+            ));
+            // The connection ends; the request is sent again on the next one, not lost.
+            self.session.requeue_front(vec![Request {
+                token: entry.token,
+                packet: Packet::Unsubscribe(unsubscribe),
+            }]);
+            return Err(error);
         };
         let mut results = Vec::with_capacity(reasons.len());
         for (filter, reason) in unsubscribe.filters.iter().zip(reasons) {

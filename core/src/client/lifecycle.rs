@@ -182,10 +182,13 @@ impl Client {
     }
 
     pub(super) fn close_all(&mut self) {
+        let internal = self.resubscribe.take();
         for token in self.session.drain_all() {
-            self.fail(token, RequestError::Closed);
+            // The internal re-subscribe's token was never handed to the application.
+            if Some(token) != internal {
+                self.fail(token, RequestError::Closed);
+            }
         }
-        self.resubscribe = None;
         self.lifecycle.close();
     }
 }
