@@ -1,12 +1,11 @@
 //! Fuzz inputs replayed under `cargo test`, through the very harnesses the fuzz targets run
 //! (`fuzz/src/*.rs`, included by path), with every invariant asserted:
 //! - the committed seed corpora (`fuzz/corpus/<target>/seed-*`);
-//! - crashes found by fuzzing and fixed (`tests/fuzz_regressions/<target>/*`);
-//! - crashes that show a core bug not fixed yet (`tests/fuzz_regressions/known-bugs/<target>/*`),
-//!   in an ignored test, next to a scripted test of the same bug.
+//! - crashes found by fuzzing (`tests/fuzz_regressions/<target>/*`), each next to a scripted
+//!   test of the bug it showed, below.
 //!
-//! To add a crash: copy `fuzz/artifacts/<target>/crash-*` into the right folder. Replay one
-//! input with a trace of the client steps and events:
+//! To add a crash: copy `fuzz/artifacts/<target>/crash-*` into that folder. Replay the client
+//! inputs with a trace of the steps and events:
 //! `FUZZ_TRACE=1 cargo test -p jamey-mqtt-core --test fuzz_regressions -- --nocapture`.
 
 #[allow(dead_code)]
@@ -98,22 +97,14 @@ fn token_seeds_and_regressions() {
 
 #[test]
 fn client_seeds_and_regressions() {
-    replay(&corpus("client"), client::run_strict);
+    replay(&corpus("client"), client::run);
 }
 
+/// Found by the `client` target (input `client/unsuback-reason-count-loses-request`):
+/// `handle_unsuback` (and `handle_suback`) took the request out of the session before checking
+/// the number of reason codes; the protocol error then ended the connection and the request was
+/// gone: not resent on resume, not failed, never completed, not even when the client closed.
 #[test]
-#[ignore = "bug: the two core bugs below (a lost request, an unknown token)"]
-fn client_known_bugs() {
-    let files = inputs(&root().join("tests/fuzz_regressions/known-bugs/client"), "");
-    replay(&files, client::run_strict);
-}
-
-/// Found by the `client` target. `handle_unsuback` (and `handle_suback`) take the request out
-/// of the session before checking the number of reason codes; the protocol error then ends the
-/// connection and the request is gone: not resent on resume, not failed, never completed, not
-/// even when the client closes.
-#[test]
-#[ignore = "bug: SUBACK/UNSUBACK with the wrong number of reason codes loses the request"]
 fn unsuback_with_wrong_reason_count_does_not_lose_the_request() {
     let mut pair = Pair::connected(ClientConfig {
         client_id: "regression".into(),
@@ -152,11 +143,11 @@ fn unsuback_with_wrong_reason_count_does_not_lose_the_request() {
     );
 }
 
-/// Found by the `client` target. After a session loss the client re-subscribes with an internal
-/// request whose token the application never got; when that request fails (here: the client is
-/// closed while it is in flight) the application gets `RequestFailed` for that unknown token.
+/// Found by the `client` target (input `client/resubscribe-token-failed-to-application`): after
+/// a session loss the client re-subscribes with an internal request whose token the application
+/// never got; when that request failed (here: the client is closed while it is in flight) the
+/// application got `RequestFailed` for that unknown token.
 #[test]
-#[ignore = "bug: the internal re-subscribe's token reaches the application in RequestFailed"]
 fn internal_resubscribe_token_never_reaches_the_application() {
     use jamey_mqtt_core::packet::{QoS, SubAck, SubscribeFilter};
     let mut pair = Pair::connected(ClientConfig {
@@ -200,12 +191,11 @@ fn internal_resubscribe_token_never_reaches_the_application() {
     }
 }
 
-/// Found by the simulation (same root cause as above). When the session is lost again while the
-/// internal re-subscribe is in flight, that request is put back in the queue *and* a new one is
-/// added: both go out, the newer is reported as `Resubscribed`, the older as `Subscribed` with a
-/// token the application never got. Each such loss adds one more SUBSCRIBE to the queue.
+/// Found by the simulation (same root cause as above): when the session was lost again while the
+/// internal re-subscribe was in flight, that request was put back in the queue *and* a new one
+/// added: both went out, the newer was reported as `Resubscribed`, the older as `Subscribed` with
+/// a token the application never got, and each such loss added one more SUBSCRIBE to the queue.
 #[test]
-#[ignore = "bug: a superseded internal re-subscribe completes as Subscribed with an unknown token"]
 fn repeated_session_loss_sends_one_resubscribe_with_no_unknown_token() {
     use jamey_mqtt_core::packet::{QoS, SubAck, SubscribeFilter};
     let mut pair = Pair::connected(ClientConfig {

@@ -34,7 +34,7 @@
 //! 7. after the faults, everything settles: every client connected, nothing queued or in
 //!    flight anywhere; a late subscriber then gets exactly the broker's retained messages.
 //!
-//! `SIM_SEEDS=n` (default 1000) sets how many seeds run, `SIM_FIRST_SEED` the first. A failing
+//! `SIM_SEEDS=n` (default 2000) sets how many seeds run, `SIM_FIRST_SEED` the first. A failing
 //! seed is printed with the command that replays it alone, with a trace:
 //! `SIM_SEED=1234 cargo test -p jamey-mqtt-core --test simulation -- --nocapture`.
 
@@ -143,7 +143,6 @@ struct Totals {
     spikes: u64,
     kicks: u64,
     connects: u64,
-    known_bug_hits: u64,
     simulated: Duration,
 }
 
@@ -162,17 +161,12 @@ impl Totals {
         self.spikes += other.spikes;
         self.kicks += other.kicks;
         self.connects += other.connects;
-        self.known_bug_hits += other.known_bug_hits;
         self.simulated += other.simulated;
     }
 }
 
 struct Sim {
     trace: bool,
-    /// Also fail on the known core bug (see [`KNOWN_BUG`]); off in the default run.
-    strict: bool,
-    /// Completions for tokens the application never got that the known bug explains.
-    known_bug_hits: u64,
     rng: fastrand::Rng,
     start: Instant,
     now: Instant,
@@ -200,7 +194,7 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(seed: u64, trace: bool, strict: bool) -> Sim {
+    fn new(seed: u64, trace: bool) -> Sim {
         let mut rng = fastrand::Rng::with_seed(seed);
         let start = Instant::now();
         let persistent = rng.bool();
@@ -211,8 +205,6 @@ impl Sim {
         let profile = LinkProfile::random(&mut rng);
         let mut sim = Sim {
             trace,
-            strict,
-            known_bug_hits: 0,
             start,
             now: start,
             broker: Broker::new(persistent, window),
@@ -538,15 +530,6 @@ impl Sim {
             Some(Some(_)) => {
                 let what = format!("{}: token completed twice: {event:?}", node.name);
                 self.fail(what);
-            }
-            None if !self.strict
-                && node.role == Role::Subscriber
-                && matches!(
-                    event,
-                    Event::Subscribed { .. } | Event::RequestFailed { .. }
-                ) =>
-            {
-                self.known_bug_hits += 1;
             }
             None => {
                 let what = format!("{}: completion for an unknown token: {event:?}", node.name);
@@ -1110,27 +1093,12 @@ impl Sim {
     }
 }
 
-/// The core bug this simulation found that is not fixed yet; the default run tolerates it, the
-/// ignored `known_bug_strict` test (and `SIM_STRICT=1`) does not. After a session loss the client
-/// re-subscribes with an internal request; when the session is lost again before its SUBACK,
-/// that request is queued again *and* a new one is added, and the older one's SUBACK comes out
-/// as `Event::Subscribed` with a token the application never got (its failure at close as
-/// `RequestFailed`). See `tests/fuzz_regressions.rs` for the scripted tests.
-const KNOWN_BUG: &str = "internal re-subscribe token reaches the application";
-
 /// Runs one seed. `Err`: what failed, with the seed.
-fn simulate(seed: u64, trace: bool, strict: bool) -> Result<Totals, String> {
-    let mut sim = Sim::new(seed, trace, strict);
+fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
+    let mut sim = Sim::new(seed, trace);
     sim.run();
     if sim.failures.len() <= 10 {
         sim.check();
-    }
-    sim.totals.known_bug_hits = sim.known_bug_hits;
-    if trace && sim.known_bug_hits > 0 {
-        eprintln!(
-            "known bug ({KNOWN_BUG}) showed {} times",
-            sim.known_bug_hits
-        );
     }
     if sim.failures.is_empty() {
         Ok(sim.totals)
@@ -1156,18 +1124,17 @@ fn replay_command(seed: u64) -> String {
     format!("SIM_SEED={seed} cargo test -p jamey-mqtt-core --test simulation -- --nocapture")
 }
 
-/// Runs the seeds from the environment (see the module documentation) on every core.
-fn simulate_seeds(strict: bool) {
-    let strict = strict || std::env::var_os("SIM_STRICT").is_some();
+#[test]
+fn faults_never_lose_reorder_or_duplicate_messages() {
     if let Some(seed) = env_u64("SIM_SEED") {
-        match simulate(seed, true, strict) {
+        match simulate(seed, true) {
             Ok(totals) => eprintln!("seed {seed} passed: {totals:?}"),
             Err(report) => panic!("{report}"),
         }
         return;
     }
     let first = env_u64("SIM_FIRST_SEED").unwrap_or(0);
-    let count = env_u64("SIM_SEEDS").unwrap_or(1000);
+    let count = env_u64("SIM_SEEDS").unwrap_or(2000);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let started = Instant::now();
     let next = AtomicU64::new(first);
@@ -1180,7 +1147,7 @@ fn simulate_seeds(strict: bool) {
                 if seed >= first + count {
                     return;
                 }
-                let outcome = std::panic::catch_unwind(|| simulate(seed, false, strict));
+                let outcome = std::panic::catch_unwind(|| simulate(seed, false));
                 match outcome {
                     Ok(Ok(t)) => totals.lock().expect("no poison").add(&t),
                     Ok(Err(report)) => failures.lock().expect("no poison").push((seed, report)),
@@ -1206,8 +1173,7 @@ fn simulate_seeds(strict: bool) {
         "simulation: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
          deliveries, {} not owed after a broker forgot a session; {} persistent-broker runs \
          ({} exactly-once); faults: {} cuts, {} broker restarts, {} refused connects, {} failed \
-         opens, {} latency spikes, {} broker kicks; {} transports opened; {:.0?} simulated; \
-         known bug ({KNOWN_BUG}) tolerated {} times",
+         opens, {} latency spikes, {} broker kicks; {} transports opened; {:.0?} simulated",
         started.elapsed(),
         totals.seeds,
         totals.published,
@@ -1223,34 +1189,21 @@ fn simulate_seeds(strict: bool) {
         totals.kicks,
         totals.connects,
         totals.simulated,
-        totals.known_bug_hits,
     );
     if let Some((seed, _)) = failures.first() {
         let mut report = format!("{} of {count} seeds failed:\n", failures.len());
         for (_, f) in failures.iter().take(5) {
             report.push_str(f);
         }
-        let strict = if strict { "SIM_STRICT=1 " } else { "" };
-        report.push_str(&format!("replay one: {strict}{}\n", replay_command(*seed)));
+        report.push_str(&format!("replay one: {}\n", replay_command(*seed)));
         panic!("{report}");
     }
 }
 
 #[test]
-fn faults_never_lose_reorder_or_duplicate_messages() {
-    simulate_seeds(false);
-}
-
-#[test]
-#[ignore = "bug: a superseded internal re-subscribe completes as Subscribed with an unknown token"]
-fn known_bug_strict() {
-    simulate_seeds(true);
-}
-
-#[test]
 fn a_seed_replays_identically() {
     let run = |seed| {
-        let mut sim = Sim::new(seed, false, false);
+        let mut sim = Sim::new(seed, false);
         sim.run();
         let received: Vec<Bytes> = sim.nodes[0]
             .received

@@ -212,24 +212,7 @@ struct Harness {
     completed: BTreeSet<Token>,
     /// Outputs seen so far: any output counts as progress.
     outputs: u64,
-    /// Assert everything, known core bugs included (regression tests); else the checks that a
-    /// known, reported bug breaks are relaxed after it showed, so fuzzing can go past it.
-    strict: bool,
-    /// A known bug showed in this run (see [`KNOWN_BUGS`]).
-    known_bug: Option<&'static str>,
 }
-
-/// Core bugs found by this target and reported, not fixed yet; each has an ignored failing test
-/// in `core/tests/fuzz_regressions.rs`. Non-strict runs relax the one check each breaks:
-/// 1. A SUBACK/UNSUBACK with the wrong number of reason codes takes the request out of the
-///    session before the count is checked: the protocol error ends the connection and the
-///    token never completes (not replayed, not failed, not even at close). Relaxed: "every
-///    token completed once closed", after a protocol error with this text.
-/// 2. The internal re-subscribe request after a session loss has a token the application never
-///    got, and its failure (client closed, packet too large) or a late SUBACK (after a second
-///    session loss replaced it) is reported as `RequestFailed` / `Subscribed` with that token.
-///    Relaxed: completions of unknown tokens of those two kinds.
-pub const KNOWN_BUGS: &[&str] = &["reason codes for"];
 
 impl Harness {
     fn pick(ids: &[u16], id: &Id) -> u16 {
@@ -477,34 +460,16 @@ impl Harness {
                 assert_eq!(self.client.state(), ConnectionState::Closed);
                 return;
             }
-            Event::ConnectionLost(reason) => {
-                self.note_known_bug(&reason.to_string());
-                return;
-            }
-            Event::ConnectFailed(error) => {
-                self.note_known_bug(&error.to_string());
-                return;
-            }
             _ => return,
         };
-        let internal_resubscribe = matches!(
-            event,
-            Event::RequestFailed { .. } | Event::Subscribed { .. }
-        );
         assert!(
-            self.issued.contains(&token) || (!self.strict && internal_resubscribe),
+            self.issued.contains(&token),
             "completion for a token never issued: {event:?}"
         );
         assert!(
             self.completed.insert(token),
             "token completed twice: {event:?}"
         );
-    }
-
-    fn note_known_bug(&mut self, message: &str) {
-        if let Some(bug) = KNOWN_BUGS.iter().find(|bug| message.contains(*bug)) {
-            self.known_bug = Some(bug);
-        }
     }
 
     fn command(&mut self, result: Result<Token, jamey_mqtt_core::ClientError>) {
@@ -682,9 +647,7 @@ impl Harness {
             self.max_queued,
             self.max_inflight
         );
-        if self.client.state() == ConnectionState::Closed
-            && (self.strict || self.known_bug.is_none())
-        {
+        if self.client.state() == ConnectionState::Closed {
             let open: Vec<_> = self.issued.difference(&self.completed).collect();
             assert!(
                 open.is_empty(),
@@ -695,17 +658,7 @@ impl Harness {
     }
 }
 
-/// Runs one input, relaxing what a known bug (see [`KNOWN_BUGS`]) breaks once it showed.
 pub fn run(data: &[u8]) {
-    run_with(data, false)
-}
-
-/// Runs one input asserting everything: the regression tests use this.
-pub fn run_strict(data: &[u8]) {
-    run_with(data, true)
-}
-
-fn run_with(data: &[u8], strict: bool) {
     let mut u = Unstructured::new(data);
     let Ok(config) = config(&mut u) else {
         return;
@@ -726,8 +679,6 @@ fn run_with(data: &[u8], strict: bool) {
         issued: BTreeSet::new(),
         completed: BTreeSet::new(),
         outputs: 0,
-        strict,
-        known_bug: None,
     };
     let trace = std::env::var_os("FUZZ_TRACE").is_some();
     if trace {
