@@ -2,7 +2,9 @@
 //! (`fuzz/src/*.rs`, included by path), with every invariant asserted:
 //! - the committed seed corpora (`fuzz/corpus/<target>/seed-*`);
 //! - crashes found by fuzzing (`tests/fuzz_regressions/<target>/*`), each next to a scripted
-//!   test of the bug it showed, below.
+//!   test of the bug it showed, below;
+//! - crashes that show a bug not fixed yet (`tests/fuzz_regressions/known-bugs/<target>/*`), in
+//!   an ignored test next to an ignored scripted test of the bug.
 //!
 //! To add a crash: copy `fuzz/artifacts/<target>/crash-*` into that folder. Replay the client
 //! inputs with a trace of the steps and events:
@@ -74,9 +76,45 @@ fn corpus(target: &str) -> Vec<PathBuf> {
 #[test]
 fn decode_seeds_and_regressions() {
     assert!(
-        replay(&corpus("decode"), decode::run) > 0,
+        replay(&corpus("decode"), decode::run_strict) > 0,
         "no decode seeds found"
     );
+}
+
+#[test]
+#[ignore = "bug: MQTT 5 PUBLISH with three subscription identifiers is refused as malformed"]
+fn decode_known_bugs() {
+    let files = inputs(&root().join("tests/fuzz_regressions/known-bugs/decode"), "");
+    assert!(replay(&files, decode::run_strict) > 0);
+}
+
+/// Found by the `decode` target. A broker sends one subscription identifier per matching
+/// subscription; mqttbytes 0.6 (`v5::publish`, `SubscriptionIdentifier` arm) adds `1 + id_len`
+/// to its property cursor although the property byte was counted already, so it stops reading
+/// properties early, and the codec's property-length check then refuses the valid packet. The
+/// client would drop the connection on every such message and get it again on reconnect.
+#[test]
+#[ignore = "bug: MQTT 5 PUBLISH with three subscription identifiers is refused as malformed"]
+fn publish_with_three_subscription_identifiers_decodes() {
+    use bytes::{Bytes, BytesMut};
+    use jamey_mqtt_core::codec::Codec;
+    use jamey_mqtt_core::packet::{ProtocolVersion, Publish, PublishProperties, QoS};
+    let codec = Codec::new(ProtocolVersion::V5, 1 << 20);
+    let publish = Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        topic: "t".into(),
+        pkid: 1,
+        payload: Bytes::from_static(b"x"),
+        properties: PublishProperties {
+            subscription_identifiers: vec![1, 2, 3],
+            ..PublishProperties::default()
+        },
+    });
+    let mut bytes = BytesMut::new();
+    codec.encode(&publish, &mut bytes).expect("encodes");
+    assert_eq!(codec.decode(&mut bytes), Ok(Some(publish)));
 }
 
 #[test]

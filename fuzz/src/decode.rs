@@ -55,7 +55,27 @@ fn next(state: &mut u64) -> u64 {
     *state
 }
 
+/// A codec bug found by this target, reported and not fixed yet (an ignored test in
+/// `core/tests/fuzz_regressions.rs` shows it): mqttbytes 0.6 counts each MQTT 5 subscription
+/// identifier property one byte too long and stops reading properties early, so a valid PUBLISH
+/// with several subscription identifiers (three, or two followed by other properties) is
+/// refused as malformed. [`run`] skips the round trip of such packets so fuzzing can go on;
+/// [`run_strict`] does not.
+fn hits_known_bug(packet: &Packet) -> bool {
+    matches!(packet, Packet::Publish(p) if p.properties.subscription_identifiers.len() >= 2)
+}
+
+/// Runs one input; the round trip of packets the known bug breaks is skipped.
 pub fn run(data: &[u8]) {
+    run_with(data, false)
+}
+
+/// Runs one input asserting everything.
+pub fn run_strict(data: &[u8]) {
+    run_with(data, true)
+}
+
+fn run_with(data: &[u8], strict: bool) {
     let [mode, cut_seed, stream @ ..] = data else {
         return;
     };
@@ -99,6 +119,9 @@ pub fn run(data: &[u8]) {
     assert_eq!(whole, pieces, "fragmentation changed the outcome");
 
     for (packet, _) in &whole.packets {
+        if !strict && hits_known_bug(packet) {
+            continue;
+        }
         let mut out = BytesMut::new();
         let written = match codec.encode(packet, &mut out) {
             Ok(n) => n,
