@@ -96,8 +96,11 @@ struct BrokerConn {
 pub struct Oracle {
     /// Payloads of the publishes accepted from clients, every receipt (QoS 2: once per flow).
     pub accepted: BTreeMap<Bytes, u32>,
-    /// (client id, payload) -> times routed into that client's session (retained copies too).
-    pub routed: BTreeMap<(String, Bytes), u32>,
+    /// The same, in the order received.
+    pub accepted_log: Vec<Bytes>,
+    /// (client id, payload) -> times routed into that client's session at QoS 2 (retained
+    /// copies too: one per matching subscription).
+    pub routed_qos2: BTreeMap<(String, Bytes), u32>,
     /// client id -> QoS >= 1 payloads routed into its current session: still owed to it unless
     /// the broker forgets the session.
     pub owed: BTreeMap<String, BTreeSet<Bytes>>,
@@ -539,6 +542,7 @@ impl Broker {
             .accepted
             .entry(message.payload.clone())
             .or_default() += 1;
+        self.oracle.accepted_log.push(message.payload.clone());
         if message.retain {
             if message.payload.is_empty() {
                 self.retained.remove(&message.topic);
@@ -578,11 +582,13 @@ impl Broker {
         if message.qos == QoS::AtMostOnce && s.conn.is_none() {
             return;
         }
-        *self
-            .oracle
-            .routed
-            .entry((id.to_owned(), message.payload.clone()))
-            .or_default() += 1;
+        if message.qos == QoS::ExactlyOnce {
+            *self
+                .oracle
+                .routed_qos2
+                .entry((id.to_owned(), message.payload.clone()))
+                .or_default() += 1;
+        }
         if message.qos != QoS::AtMostOnce {
             self.oracle
                 .owed
