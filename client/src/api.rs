@@ -288,8 +288,14 @@ pub struct Events {
 }
 
 impl Events {
+    /// The next event; `None` once the client is gone.
     pub async fn recv(&mut self) -> Option<Event> {
         self.events.recv().await.ok()
+    }
+
+    /// The next event if one is waiting, without waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.events.try_recv().ok()
     }
 }
 

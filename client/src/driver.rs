@@ -253,6 +253,13 @@ impl<R: Runtime> Driver<R> {
                 acted = true;
                 match action {
                     Action::Connect => {
+                        if let (true, Some(old)) = (self.closing, self.transport.take()) {
+                            // The previous transport was asked to close (e.g. after a
+                            // DISCONNECT before a token refresh): finish writing and closing it
+                            // in the background instead of cutting it off.
+                            let pending = std::mem::take(&mut self.out);
+                            self.rt.spawn(finish_close(old, pending));
+                        }
                         self.transport = None;
                         self.closing = false;
                         self.out.clear();
@@ -631,4 +638,12 @@ impl<R: Runtime> Driver<R> {
             let _ = waiter.try_send(());
         }
     }
+}
+
+/// Writes what is left for a transport the core closed, then closes it. Errors only mean the
+/// peer is already gone, which is what closing wanted.
+async fn finish_close<R: Runtime>(mut transport: Transport<R>, pending: BytesMut) {
+    use futures_util::AsyncWriteExt;
+    let _ = transport.write_all(&pending).await;
+    let _ = transport.close().await;
 }

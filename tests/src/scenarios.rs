@@ -721,6 +721,91 @@ pub async fn acl_denial_fails_the_publish_on_mqtt5<R: Runtime + Default>() {
     client.disconnect().await.unwrap();
 }
 
+// ---- JWT --------------------------------------------------------------------------------------
+
+/// JWT against a real broker: the token (3 s lifetime, refreshed 1 s before expiry) is the
+/// CONNECT password; each refresh is a graceful reconnect, so every message published across
+/// the refreshes arrives, the last will is never published, and the token's permissions are
+/// enforced before anything is sent.
+pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
+    use jamey_mqtt::core::auth::{
+        Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
+    };
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let watcher = connect::<R>(plain(&broker, "jwt-watcher")).await;
+    let mut wills = watcher
+        .subscribe("wills/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut data = watcher
+        .subscribe("jwt/data", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+
+    let template = ClaimTemplate::new("jwt-device", Duration::from_secs(3)).with_permissions(
+        PermissionClaims {
+            publish: vec!["jwt/#".into()],
+            subscribe: vec![],
+        },
+    );
+    let signer = JwtSigner::from_secret(Algorithm::HS256, &[7u8; 32], template).unwrap();
+    let mut config = plain(&broker, "jwt-device");
+    config.mqtt.clean_start = false;
+    config.mqtt.will = Some(Will {
+        topic: "wills/jwt-device".into(),
+        payload: "gone".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        properties: Default::default(),
+    });
+    config.mqtt.auth = Some(
+        AuthConfig::new(TokenSource::Signer(signer)).with_refresh_margin(Duration::from_secs(1)),
+    );
+    let device = connect::<R>(config).await;
+    let mut events = device.events();
+
+    let denied = device.publish("other/x", "no", QoS::AtLeastOnce).await;
+    assert!(
+        matches!(
+            denied,
+            Err(Error::Request(ClientError::PermissionDenied { .. }))
+        ),
+        "{denied:?}"
+    );
+    let n = 50;
+    for i in 0..n {
+        device
+            .publish("jwt/data", i.to_string(), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+        pause::<R>(Duration::from_millis(100)).await;
+    }
+    let mut refreshes = 0;
+    while let Some(event) = events.try_recv() {
+        if matches!(event, Event::TokenRefreshed { .. }) {
+            refreshes += 1;
+        }
+    }
+    assert!(
+        refreshes >= 2,
+        "5 s of 3 s tokens need at least 2 refreshes, saw {refreshes}"
+    );
+
+    let mut seen = BTreeSet::new();
+    while seen.len() < n {
+        let message = next::<R>(&mut data).await;
+        seen.insert(String::from_utf8(message.payload.to_vec()).unwrap());
+    }
+    // The refresh reconnects said DISCONNECT first: no will. The sentinel comes first.
+    watcher
+        .publish("wills/sentinel", "s", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    assert_eq!(next::<R>(&mut wills).await.topic, "wills/sentinel");
+    device.disconnect().await.unwrap();
+    watcher.disconnect().await.unwrap();
+}
+
 /// Instantiates every scenario as a `#[test]` for one runtime:
 /// `jamey_mqtt_tests::suite!(RuntimeType, block_on_function);`
 #[macro_export]
@@ -745,6 +830,7 @@ macro_rules! suite {
             connection_cut_mid_stream_qos2_exactly_once,
             frozen_broker_detected_by_keep_alive,
             acl_denial_fails_the_publish_on_mqtt5,
+            jwt_refresh_reconnects_gracefully,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,
