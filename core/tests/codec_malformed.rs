@@ -235,11 +235,14 @@ fn v5_publish_whose_property_length_disagrees_is_malformed() {
     ];
     let want = malformed("property length disagrees with the properties");
     assert_eq!(decode(V5, &bytes), want);
-    // The same property given twice (mqttbytes keeps the last) is caught the same way.
+    // The same property given twice (mqttbytes keeps the last) is refused.
     let twice = [
         0x30, 0x10, 0x00, 0x01, b'a', 0x0A, 0x02, 0, 0, 0, 1, 0x02, 0, 0, 0, 2, b'h', b'i',
     ];
-    assert_eq!(decode(V5, &twice[..]), want);
+    assert_eq!(
+        decode(V5, &twice[..]),
+        malformed("property 0x02 appears more than once")
+    );
 }
 
 #[test]

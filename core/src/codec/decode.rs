@@ -60,7 +60,8 @@ pub(crate) fn frame(
         1 => return hand::connect(v, Reader::new(body)),
         2 if v5 => conv_connack_v5(v5::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?),
         2 => conv_connack_v4(v4::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?, &body)?,
-        3 if v5 => conv_publish_v5(v5::Publish::read(fh, frame).map_err(mb("PUBLISH"))?),
+        // mqttbytes miscounts repeated subscription identifiers in MQTT 5 PUBLISH.
+        3 if v5 => hand::publish_v5(byte1, Reader::new(body.clone()))?,
         3 => conv_publish_v4(v4::Publish::read(fh, frame).map_err(mb("PUBLISH"))?),
         4 if v5 => {
             let a = v5::PubAck::read(fh, frame).map_err(mb("PUBACK"))?;
@@ -266,28 +267,6 @@ fn conv_publish_v4(p: v4::Publish) -> Packet {
         pkid: p.pkid,
         payload: p.payload,
         properties: PublishProperties::default(),
-    })
-}
-
-fn conv_publish_v5(p: v5::Publish) -> Packet {
-    let props = p.properties.map(|p| PublishProperties {
-        payload_format_indicator: p.payload_format_indicator,
-        message_expiry_interval: p.message_expiry_interval,
-        topic_alias: p.topic_alias,
-        response_topic: p.response_topic,
-        correlation_data: p.correlation_data,
-        user_properties: p.user_properties,
-        subscription_identifiers: p.subscription_identifiers,
-        content_type: p.content_type,
-    });
-    Packet::Publish(Publish {
-        dup: p.dup,
-        qos: qos(p.qos),
-        retain: p.retain,
-        topic: p.topic,
-        pkid: p.pkid,
-        payload: p.payload,
-        properties: props.unwrap_or_default(),
     })
 }
 

@@ -125,6 +125,44 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
     }))
 }
 
+/// MQTT 5 PUBLISH. mqttbytes adds the identifier byte twice when it counts a subscription
+/// identifier, so a PUBLISH carrying several of them (a broker sends one per matching
+/// subscription) would be cut short. The payload is a slice of the frame, not a copy.
+pub(super) fn publish_v5(byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
+    let qos = QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed("PUBLISH with QoS 3"))?;
+    let topic = r.string()?;
+    let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
+    let mut properties = PublishProperties::default();
+    let x = &mut properties;
+    read_block(&mut r, |id, r| match id {
+        p::PAYLOAD_FORMAT_INDICATOR => once(&mut x.payload_format_indicator, r.u8()?, id),
+        p::MESSAGE_EXPIRY_INTERVAL => once(&mut x.message_expiry_interval, r.u32()?, id),
+        p::TOPIC_ALIAS => once(&mut x.topic_alias, r.u16()?, id),
+        p::RESPONSE_TOPIC => once(&mut x.response_topic, r.string()?, id),
+        p::CORRELATION_DATA => once(&mut x.correlation_data, r.bin()?, id),
+        p::USER_PROPERTY => read_user(r, &mut x.user_properties),
+        p::SUBSCRIPTION_IDENTIFIER => match r.varint()? {
+            0 => Err(malformed("subscription identifier 0")),
+            identifier => {
+                x.subscription_identifiers.push(identifier);
+                Ok(())
+            }
+        },
+        p::CONTENT_TYPE => once(&mut x.content_type, r.string()?, id),
+        _ => Err(not_allowed(id, "PUBLISH")),
+    })?;
+    let payload = r.take(r.remaining())?;
+    Ok(Packet::Publish(Publish {
+        dup: byte1 & 0x08 != 0,
+        qos,
+        retain: byte1 & 0x01 != 0,
+        topic,
+        pkid,
+        payload,
+        properties,
+    }))
+}
+
 pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
     let pkid = r.u16()?;
     nonzero_pkid(pkid)?;

@@ -357,7 +357,15 @@ pub(crate) fn read_block(
     let mut block = Reader::new(r.take(len)?);
     while !block.is_empty() {
         let id = block.u8()?;
-        f(id, &mut block)?;
+        let before = block.remaining();
+        f(id, &mut block).map_err(|error| {
+            // A value running past the declared block: the length is what is wrong.
+            if block.remaining() == before && error == malformed("packet ends inside a field") {
+                malformed("property length disagrees with the properties")
+            } else {
+                error
+            }
+        })?;
     }
     Ok(())
 }
