@@ -634,3 +634,21 @@ fn invalid_configs_never_panic() {
         }
     }
 }
+
+#[test]
+fn connect_deadline_adds_the_timeout_and_never_overflows() {
+    let now = Instant::now();
+    let policy = ReconnectPolicy::new(ReconnectConfig::default(), 0);
+    assert_eq!(policy.connect_deadline(now), now + Duration::from_secs(10));
+    // Even an (invalid) endless timeout saturates instead of panicking.
+    let policy = ReconnectPolicy::new(
+        ReconnectConfig {
+            connect_timeout: Duration::MAX,
+            ..ReconnectConfig::default()
+        },
+        0,
+    );
+    let far = policy.connect_deadline(now);
+    assert!(far > now);
+    assert_eq!(policy.connect_deadline(far), far, "already at the end of time: stays put");
+}
