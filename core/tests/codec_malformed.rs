@@ -220,6 +220,8 @@ fn packet_id_zero_is_malformed_where_one_is_required() {
     let want = malformed("packet identifier 0 is not allowed");
     let publish = [0x32, 0x05, 0x00, 0x01, b'a', 0x00, 0x00];
     assert_eq!(decode(V4, &publish), want);
+    let publish_v5 = [0x34, 0x06, 0x00, 0x01, b'a', 0x00, 0x00, 0x00];
+    assert_eq!(decode(V5, &publish_v5), want);
     assert_eq!(decode(V4, &[0x40, 0x02, 0x00, 0x00]), want);
     assert_eq!(decode(V5, &[0xB0, 0x04, 0x00, 0x00, 0x00, 0x00]), want);
     let p = Packet::PubAck(Ack::success(0));

@@ -650,5 +650,9 @@ fn connect_deadline_adds_the_timeout_and_never_overflows() {
     );
     let far = policy.connect_deadline(now);
     assert!(far > now);
-    assert_eq!(policy.connect_deadline(far), far, "already at the end of time: stays put");
+    assert_eq!(
+        policy.connect_deadline(far),
+        far,
+        "already at the end of time: stays put"
+    );
 }

@@ -378,6 +378,9 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
             user_strs(&p.user_properties)?;
         }
         Packet::Publish(x) => {
+            if x.qos != QoS::AtMostOnce {
+                nonzero_pkid(x.pkid)?;
+            }
             let p = &x.properties;
             if p.topic_alias == Some(0) {
                 return Err(ProtocolError::InvalidTopicAlias(0));
