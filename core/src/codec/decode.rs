@@ -63,38 +63,10 @@ pub(crate) fn frame(
         // mqttbytes miscounts repeated subscription identifiers in MQTT 5 PUBLISH.
         3 if v5 => hand::publish_v5(byte1, Reader::new(body.clone()))?,
         3 => conv_publish_v4(v4::Publish::read(fh, frame).map_err(mb("PUBLISH"))?),
-        4 if v5 => {
-            let a = v5::PubAck::read(fh, frame).map_err(mb("PUBACK"))?;
-            Packet::PubAck(ack(
-                a.pkid,
-                a.reason as u8,
-                a.properties.map(|p| (p.reason_string, p.user_properties)),
-            ))
-        }
-        5 if v5 => {
-            let a = v5::PubRec::read(fh, frame).map_err(mb("PUBREC"))?;
-            Packet::PubRec(ack(
-                a.pkid,
-                a.reason as u8,
-                a.properties.map(|p| (p.reason_string, p.user_properties)),
-            ))
-        }
-        6 if v5 => {
-            let a = v5::PubRel::read(fh, frame).map_err(mb("PUBREL"))?;
-            Packet::PubRel(ack(
-                a.pkid,
-                a.reason as u8,
-                a.properties.map(|p| (p.reason_string, p.user_properties)),
-            ))
-        }
-        7 if v5 => {
-            let a = v5::PubComp::read(fh, frame).map_err(mb("PUBCOMP"))?;
-            Packet::PubComp(ack(
-                a.pkid,
-                a.reason as u8,
-                a.properties.map(|p| (p.reason_string, p.user_properties)),
-            ))
-        }
+        4 if v5 => Packet::PubAck(v5_ack!(v5::PubAck, fh, frame, "PUBACK")),
+        5 if v5 => Packet::PubRec(v5_ack!(v5::PubRec, fh, frame, "PUBREC")),
+        6 if v5 => Packet::PubRel(v5_ack!(v5::PubRel, fh, frame, "PUBREL")),
+        7 if v5 => Packet::PubComp(v5_ack!(v5::PubComp, fh, frame, "PUBCOMP")),
         4 => Packet::PubAck(Ack::success(
             v4::PubAck::read(fh, frame).map_err(mb("PUBACK"))?.pkid,
         )),
@@ -197,6 +169,19 @@ type AckParts = (Option<String>, UserProperties);
 fn split_ack_props(p: Option<AckParts>) -> AckParts {
     p.unwrap_or_default()
 }
+
+/// Reads one of mqttbytes' four MQTT 5 ack types (same fields, distinct types) into an [`Ack`].
+macro_rules! v5_ack {
+    ($kind:ty, $fh:expr, $frame:expr, $name:literal) => {{
+        let a = <$kind>::read($fh, $frame).map_err(mb($name))?;
+        ack(
+            a.pkid,
+            a.reason as u8,
+            a.properties.map(|p| (p.reason_string, p.user_properties)),
+        )
+    }};
+}
+use v5_ack;
 
 fn ack(pkid: u16, reason: u8, props: Option<AckParts>) -> Ack {
     let (reason_string, user_properties) = split_ack_props(props);
