@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jamey_mqtt_core::packet::{
-    Ack, Packet, ProtocolVersion, Publish, PublishProperties, QoS, ReasonCode, SubAck,
-    SubscribeFilter, UnsubAck,
+    Ack, Packet, ProtocolVersion, Publish, PublishProperties, QoS, ReasonCode, SubscribeFilter,
+    UnsubAck,
 };
 use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
@@ -381,15 +381,8 @@ fn session_lost_resubscribes_the_applications_subscriptions() {
         )
         .unwrap();
     pair.drive();
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("expected SUBSCRIBE, got {other:?}"),
-    };
-    pair.send(Packet::SubAck(SubAck {
-        pkid,
-        reasons: vec![ReasonCode::GRANTED_QOS_1],
-        properties: Default::default(),
-    }));
+    let pkid = pair.expect_subscribe().pkid;
+    pair.suback(pkid, vec![ReasonCode::GRANTED_QOS_1]);
     pair.cut();
     pair.reconnect(false);
     let pkid = match pair.take_sent().as_slice() {
@@ -403,11 +396,7 @@ fn session_lost_resubscribes_the_applications_subscriptions() {
         other => panic!("expected a re-SUBSCRIBE, got {other:?}"),
     };
     pair.take_events();
-    pair.send(Packet::SubAck(SubAck {
-        pkid,
-        reasons: vec![ReasonCode::GRANTED_QOS_1],
-        properties: Default::default(),
-    }));
+    pair.suback(pkid, vec![ReasonCode::GRANTED_QOS_1]);
     assert_eq!(
         pair.take_events(),
         vec![Event::Resubscribed {
@@ -575,15 +564,11 @@ fn subscribe_reports_each_filter_result() {
         )
         .unwrap();
     pair.drive();
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("{other:?}"),
-    };
-    pair.send(Packet::SubAck(SubAck {
+    let pkid = pair.expect_subscribe().pkid;
+    pair.suback(
         pkid,
-        reasons: vec![ReasonCode::GRANTED_QOS_1, ReasonCode::UNSPECIFIED_ERROR],
-        properties: Default::default(),
-    }));
+        vec![ReasonCode::GRANTED_QOS_1, ReasonCode::UNSPECIFIED_ERROR],
+    );
     assert_eq!(
         pair.take_events(),
         vec![Event::Subscribed {
@@ -830,29 +815,15 @@ fn malformed_suback_ends_the_connection_but_the_subscribe_is_sent_again() {
         .subscribe(pair.now, vec![SubscribeFilter::new("a", QoS::AtLeastOnce)])
         .unwrap();
     pair.drive();
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("{other:?}"),
-    };
-    pair.send(Packet::SubAck(SubAck {
-        pkid,
-        reasons: vec![ReasonCode::SUCCESS, ReasonCode::SUCCESS],
-        properties: Default::default(),
-    }));
+    let pkid = pair.expect_subscribe().pkid;
+    pair.suback(pkid, vec![ReasonCode::SUCCESS, ReasonCode::SUCCESS]);
     assert!(matches!(
         pair.take_events()[0],
         Event::ConnectionLost(LostReason::Protocol(ProtocolError::MalformedPacket(_)))
     ));
     pair.reconnect(false);
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("the subscribe must be sent again: {other:?}"),
-    };
-    pair.send(Packet::SubAck(SubAck {
-        pkid,
-        reasons: vec![ReasonCode::GRANTED_QOS_1],
-        properties: Default::default(),
-    }));
+    let pkid = pair.expect_subscribe().pkid;
+    pair.suback(pkid, vec![ReasonCode::GRANTED_QOS_1]);
     assert!(pair.take_events().contains(&Event::Subscribed {
         token,
         results: vec![Ok(QoS::AtLeastOnce)]

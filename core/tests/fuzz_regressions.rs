@@ -180,7 +180,7 @@ fn unsuback_with_wrong_reason_count_does_not_lose_the_request() {
 /// application got `RequestFailed` for that unknown token.
 #[test]
 fn internal_resubscribe_token_never_reaches_the_application() {
-    use jamey_mqtt_core::packet::{QoS, SubAck, SubscribeFilter};
+    use jamey_mqtt_core::packet::{QoS, SubscribeFilter};
     let mut pair = Pair::connected(ClientConfig {
         client_id: "regression".into(),
         ..ClientConfig::default()
@@ -193,15 +193,8 @@ fn internal_resubscribe_token_never_reaches_the_application() {
         )
         .expect("accepted");
     pair.drive();
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("expected SUBSCRIBE, got {other:?}"),
-    };
-    pair.send(Packet::SubAck(SubAck {
-        pkid,
-        reasons: vec![ReasonCode::GRANTED_QOS_1],
-        properties: Default::default(),
-    }));
+    let pkid = pair.expect_subscribe().pkid;
+    pair.suback(pkid, vec![ReasonCode::GRANTED_QOS_1]);
     pair.cut();
     pair.reconnect(false);
     assert!(
@@ -248,10 +241,7 @@ fn repeated_session_loss_sends_one_resubscribe_with_no_unknown_token() {
             properties: Default::default(),
         })
     };
-    let pkid = match pair.take_sent().as_slice() {
-        [Packet::Subscribe(s)] => s.pkid,
-        other => panic!("expected SUBSCRIBE, got {other:?}"),
-    };
+    let pkid = pair.expect_subscribe().pkid;
     pair.send(suback(pkid));
     pair.cut();
     pair.reconnect(false);

@@ -215,6 +215,23 @@ impl Pair {
         connect
     }
 
+    /// Takes what the client sent, which must be exactly one SUBSCRIBE.
+    pub fn expect_subscribe(&mut self) -> jamey_mqtt_core::packet::Subscribe {
+        match self.take_sent().as_slice() {
+            [Packet::Subscribe(subscribe)] => subscribe.clone(),
+            other => panic!("expected one SUBSCRIBE, got {other:?}"),
+        }
+    }
+
+    /// The broker answers a SUBSCRIBE.
+    pub fn suback(&mut self, pkid: u16, reasons: Vec<ReasonCode>) {
+        self.send(Packet::SubAck(jamey_mqtt_core::packet::SubAck {
+            pkid,
+            reasons,
+            properties: Default::default(),
+        }));
+    }
+
     pub fn puback(&mut self, pkid: u16) {
         self.send(Packet::PubAck(Ack::success(pkid)));
     }
