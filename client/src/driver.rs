@@ -429,6 +429,8 @@ impl<R: Runtime> Driver<R> {
                         self.blocked = Some(Box::pin(async move {
                             let _ = tx.send(message).await;
                         }));
+                        // Reading stops until there is room; the core must know why.
+                        self.core.handle_reading_paused(self.rt.now());
                         break;
                     }
                 }
@@ -548,6 +550,7 @@ impl<R: Runtime> Driver<R> {
         if let Some(blocked) = self.blocked.as_mut() {
             if blocked.as_mut().poll(cx).is_ready() {
                 self.blocked = None;
+                self.core.handle_reading_resumed(self.rt.now());
                 return Poll::Ready(Wake::Delivered);
             }
         }

@@ -21,10 +21,10 @@
 //! Each [`Subscription`] has a bounded buffer ([`Config::subscription_capacity`]). When a
 //! message matches a subscription whose buffer is full, the driver holds that message, stops
 //! reading the socket until there is room, and lets TCP push back on the broker. No QoS 1/2
-//! message is dropped and memory stays bounded. Commands, writes and timers keep running, but
-//! since nothing is read, a consumer stalled for longer than the keep-alive's PINGRESP deadline
-//! makes the core declare the connection lost and reconnect (messages already received are
-//! still delivered afterwards). Messages matching no subscription are kept, up to
+//! message is dropped and memory stays bounded. Commands, writes and timers keep running; the
+//! driver tells the core it stopped reading (`handle_reading_paused`), so a PINGRESP waiting
+//! unread in the socket is not mistaken for a dead broker, and the PINGRESP deadline restarts
+//! when reading resumes. Messages matching no subscription are kept, up to
 //! [`Config::unmatched_capacity`], for the next subscription that matches them.
 
 mod api;

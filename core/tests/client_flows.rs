@@ -829,3 +829,24 @@ fn malformed_suback_ends_the_connection_but_the_subscribe_is_sent_again() {
         results: vec![Ok(QoS::AtLeastOnce)]
     }));
 }
+
+#[test]
+fn paused_reading_suspends_the_pingresp_deadline_until_resumed() {
+    let mut pair = Pair::connected(config());
+    pair.advance(Duration::from_secs(10));
+    assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
+    // The consumer is slow: the adapter stops reading; the PINGRESP may be unread.
+    pair.client.handle_reading_paused(pair.now);
+    pair.advance(Duration::from_secs(60));
+    assert_eq!(pair.client.state(), ConnectionState::Connected);
+    assert!(pair.take_events().is_empty());
+    // Reading again: the PINGRESP gets a full timeout (5 s) from now, then the loss counts.
+    pair.client.handle_reading_resumed(pair.now);
+    pair.advance(Duration::from_millis(4999));
+    assert_eq!(pair.client.state(), ConnectionState::Connected);
+    pair.advance(Duration::from_millis(1));
+    assert_eq!(
+        pair.take_events().first(),
+        Some(&Event::ConnectionLost(LostReason::KeepAliveTimeout))
+    );
+}

@@ -291,7 +291,9 @@ pub async fn slow_consumer_loses_nothing<R: Runtime + Default>() {
     let broker = Broker::start(BrokerOptions::plain(), None);
     let mut config = plain(&broker, "slow");
     config.subscription_capacity = 4;
+    config.mqtt.keep_alive = Duration::from_secs(1);
     let client = connect::<R>(config).await;
+    let mut events = client.events();
     let mut sub = client.subscribe("slow/#", QoS::AtLeastOnce).await.unwrap();
     let publisher = connect::<R>(plain(&broker, "slow-pub")).await;
     const N: usize = 300;
@@ -302,13 +304,20 @@ pub async fn slow_consumer_loses_nothing<R: Runtime + Default>() {
             .await
             .unwrap();
     }
-    pause::<R>(Duration::from_millis(300)).await;
+    // Stalled for longer than 1.5 x keep-alive: the broker is alive, only we are not reading.
+    pause::<R>(Duration::from_millis(2500)).await;
     for i in 0..N {
         let message = next::<R>(&mut sub).await;
         assert_eq!(
             message.payload,
             i.to_string().as_bytes(),
             "out of order or lost"
+        );
+    }
+    while let Some(event) = events.try_recv() {
+        assert!(
+            !matches!(event, Event::ConnectionLost(_)),
+            "a slow consumer was taken for a dead broker: {event:?}"
         );
     }
     publisher.disconnect().await.unwrap();

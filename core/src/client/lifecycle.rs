@@ -32,6 +32,8 @@ impl Client {
             return;
         }
         match self.ping_deadline {
+            // While the adapter does not read, the PINGRESP may be waiting unread.
+            Some(_) if self.reading_paused => {}
             Some(deadline) if now >= deadline => {
                 self.connection_lost(now, LostReason::KeepAliveTimeout, None);
             }
@@ -126,6 +128,7 @@ impl Client {
         self.control.clear();
         self.inbuf.clear();
         self.ping_deadline = None;
+        self.reading_paused = false;
         if close {
             if let Some(farewell) = farewell {
                 self.control.push_back(Packet::Disconnect(farewell));

@@ -72,6 +72,8 @@ pub struct Client {
     retain_available: bool,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
+    /// The adapter stopped reading (back-pressure from a slow consumer).
+    reading_paused: bool,
     /// `disconnect()` was called: no new requests; close once drained or at this deadline.
     closing_deadline: Option<Instant>,
     stats: Stats,
@@ -110,6 +112,7 @@ impl Client {
             retain_available: true,
             last_sent: now,
             ping_deadline: None,
+            reading_paused: false,
             closing_deadline: None,
             stats: Stats::default(),
             last_error: None,
@@ -238,6 +241,24 @@ impl Client {
                 self.connection_lost(now, LostReason::Transport(error), None);
             }
             _ => {}
+        }
+    }
+
+    /// The adapter stopped reading the transport (its consumer is slow and TCP pushes back on
+    /// the broker). Until [`Client::handle_reading_resumed`], a missing PINGRESP is not held
+    /// against the broker: it may be sitting unread in the socket.
+    pub fn handle_reading_paused(&mut self, _now: Instant) {
+        self.reading_paused = true;
+    }
+
+    /// The adapter reads again: an outstanding PINGRESP gets a full timeout from `now`.
+    pub fn handle_reading_resumed(&mut self, now: Instant) {
+        if !self.reading_paused {
+            return;
+        }
+        self.reading_paused = false;
+        if let Some(deadline) = self.ping_deadline {
+            self.ping_deadline = Some(deadline.max(now + self.config.effective_ping_timeout()));
         }
     }
 
@@ -425,10 +446,13 @@ impl Client {
                 self.lifecycle.connect_deadline()
             }
             ConnectionState::Connected => {
-                let keep_alive = (!self.keep_alive.is_zero()).then(|| {
-                    self.ping_deadline
-                        .unwrap_or(self.last_sent + self.keep_alive)
-                });
+                let keep_alive = match self.ping_deadline {
+                    _ if self.keep_alive.is_zero() => None,
+                    // The PINGRESP deadline waits until the adapter reads again.
+                    Some(_) if self.reading_paused => None,
+                    Some(deadline) => Some(deadline),
+                    None => Some(self.last_sent + self.keep_alive),
+                };
                 earliest(keep_alive, self.credentials.deadline())
             }
             ConnectionState::Waiting => self.lifecycle.retry_at(),
