@@ -393,7 +393,7 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 
 impl ClientConfig {
     /// Read the configuration from variables named `prefix` + key (see the
-    /// [module docs](self::env) for the keys), looked up with `lookup`, then
+    /// [module docs](self) for the keys), looked up with `lookup`, then
     /// [`validate`](Self::validate) it. Unset variables keep the defaults; every error names the
     /// variable.
     ///

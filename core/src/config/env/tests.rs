@@ -278,7 +278,11 @@ fn bad_values_name_the_variable_and_say_why() {
         "a whole number, or none",
     );
     assert_err(
-        &[("JWT_SECRET", SECRET), ("JWT_SUBJECT", "a"), ("JWT_TTL", "a while")],
+        &[
+            ("JWT_SECRET", SECRET),
+            ("JWT_SUBJECT", "a"),
+            ("JWT_TTL", "a while"),
+        ],
         "MQTT_JWT_TTL",
         "duration",
     );
