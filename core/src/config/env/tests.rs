@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::jwt::SIGNER_KEYS;
 use super::*;
 use crate::auth::{Algorithm, Audience, TokenSource};
 
