@@ -30,6 +30,7 @@
 mod api;
 mod config;
 mod driver;
+mod env;
 mod error;
 mod runtime;
 mod transport;
@@ -38,6 +39,10 @@ pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
 pub use config::{Config, Roots, TlsOptions};
 pub use error::Error;
 pub use runtime::Runtime;
+
+/// The variables [`Config::from_env`] reads besides the core's.
+pub use env::KEYS as ENV_KEYS;
+pub use jamey_mqtt_core::ConfigError;
 
 /// The core crate, re-exported so applications need one dependency.
 pub use jamey_mqtt_core as core;

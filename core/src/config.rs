@@ -1,6 +1,8 @@
 //! `ClientConfig`: everything the state machine needs to know up front, with defaults and
 //! `validate()`, which names the offending field and says why.
 
+use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,19 +12,27 @@ use crate::packet::{ProtocolVersion, QoS, Will};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
 
+pub mod env;
+
 /// A configuration value is out of range or inconsistent.
+///
+/// The reason never contains a secret (password, JWT secret, token or key).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid config `{field}`: {reason}")]
 pub struct ConfigError {
-    /// The field, as named in the config struct (or the environment variable).
-    pub field: &'static str,
+    /// The field, as named in the config struct (`keep_alive`, `reconnect.max_delay`), or the
+    /// environment variable (`MQTT_KEEP_ALIVE`) when the config was read with
+    /// [`ClientConfig::from_env_with`]. Owned only when a variable prefix had to be added.
+    pub field: Cow<'static, str>,
     pub reason: String,
 }
 
 impl ConfigError {
-    pub fn new(field: &'static str, reason: impl Into<String>) -> ConfigError {
+    /// `field` is usually a `&'static str`; a `String` works too (an environment variable name
+    /// with its prefix).
+    pub fn new(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> ConfigError {
         ConfigError {
-            field,
+            field: field.into(),
             reason: reason.into(),
         }
     }
@@ -43,7 +53,10 @@ pub enum SessionLostPolicy {
 }
 
 /// The state machine's configuration.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows whether a password is set, never the password (the JWT source redacts its own
+/// secrets).
+#[derive(Clone)]
 pub struct ClientConfig {
     pub protocol: ProtocolVersion,
     /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits).
@@ -107,6 +120,54 @@ impl Default for ClientConfig {
             permissions: None,
             seed: 0,
         }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured so a new field cannot be forgotten here.
+        let ClientConfig {
+            protocol,
+            client_id,
+            clean_start,
+            session_expiry_interval,
+            keep_alive,
+            ping_timeout,
+            username,
+            password,
+            will,
+            max_inflight,
+            max_queued,
+            max_incoming_packet_size,
+            max_outgoing_packet_size,
+            receive_maximum,
+            session_lost_policy,
+            reconnect,
+            auth,
+            permissions,
+            seed,
+        } = self;
+        f.debug_struct("ClientConfig")
+            .field("protocol", protocol)
+            .field("client_id", client_id)
+            .field("clean_start", clean_start)
+            .field("session_expiry_interval", session_expiry_interval)
+            .field("keep_alive", keep_alive)
+            .field("ping_timeout", ping_timeout)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| "[redacted]"))
+            .field("will", will)
+            .field("max_inflight", max_inflight)
+            .field("max_queued", max_queued)
+            .field("max_incoming_packet_size", max_incoming_packet_size)
+            .field("max_outgoing_packet_size", max_outgoing_packet_size)
+            .field("receive_maximum", receive_maximum)
+            .field("session_lost_policy", session_lost_policy)
+            .field("reconnect", reconnect)
+            .field("auth", auth)
+            .field("permissions", permissions)
+            .field("seed", seed)
+            .finish()
     }
 }
 
