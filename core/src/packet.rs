@@ -196,8 +196,9 @@ impl Packet {
     }
 }
 
-/// CONNECT. `clean_start` is "clean session" in 3.1.1.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// CONNECT. `clean_start` is "clean session" in 3.1.1. `Debug` never shows the password (it is
+/// often a JWT).
+#[derive(Clone, PartialEq, Default)]
 pub struct Connect {
     pub client_id: String,
     pub clean_start: bool,
@@ -207,6 +208,29 @@ pub struct Connect {
     pub password: Option<Bytes>,
     pub will: Option<Will>,
     pub properties: ConnectProperties,
+}
+
+impl std::fmt::Debug for Connect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Connect {
+            client_id,
+            clean_start,
+            keep_alive,
+            username,
+            password,
+            will,
+            properties,
+        } = self;
+        f.debug_struct("Connect")
+            .field("client_id", client_id)
+            .field("clean_start", clean_start)
+            .field("keep_alive", keep_alive)
+            .field("username", username)
+            .field("password", &password.as_ref().map(|_| "[redacted]"))
+            .field("will", will)
+            .field("properties", properties)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

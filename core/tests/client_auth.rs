@@ -322,3 +322,15 @@ fn without_the_wall_clock_jwt_connects_fail_with_a_clear_error() {
     );
     assert!(pair.take_sent().is_empty());
 }
+
+#[test]
+fn the_token_never_shows_in_debug_output_of_the_connect_packet() {
+    let mut pair = start(config(TokenSource::Signer(signer())));
+    pair.client.connect(pair.now);
+    pair.drive();
+    let connect = pair.expect_connect();
+    let token = password(&connect);
+    let shown = format!("{connect:?} {:?}", Packet::Connect(connect.clone()));
+    assert!(!shown.contains(&token), "{shown}");
+    assert!(shown.contains("[redacted]"));
+}
