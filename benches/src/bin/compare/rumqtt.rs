@@ -1,0 +1,119 @@
+//! The rumqttc side: `AsyncClient` requests, completions counted from the `EventLoop`'s events
+//! (PubAck for QoS 1, PubComp for QoS 2) in a spawned task. TCP_NODELAY is turned on (rumqttc's
+//! default is off; jamey always sets it), the in-flight limit is 100 as for jamey.
+
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::Bytes;
+use jamey_mqtt_tests::Broker;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
+
+use crate::cpu::{Meter, Sample};
+use crate::{spawn_mosquitto_pub, TOPIC};
+
+/// Capacity of rumqttc's request channel, like jamey's command channel (64).
+const REQUEST_CAPACITY: usize = 64;
+
+async fn connect(port: u16, id: &str) -> (AsyncClient, EventLoop) {
+    let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options
+        .set_keep_alive(Duration::from_secs(60))
+        .set_inflight(100)
+        .set_clean_session(true)
+        .set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    loop {
+        if let Event::Incoming(Packet::ConnAck(_)) =
+            eventloop.poll().await.expect("rumqttc connect")
+        {
+            return (client, eventloop);
+        }
+    }
+}
+
+fn qos_of(qos: u8) -> QoS {
+    match qos {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+async fn disconnect(client: AsyncClient, mut eventloop: EventLoop) {
+    client.disconnect().await.expect("disconnect request");
+    let drain = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
+
+/// Publishes `n` messages and waits until all completed (QoS 0: followed by one QoS 1 publish
+/// whose PUBACK proves the broker has read them all).
+pub async fn publish(broker: &Broker, n: usize, qos: u8, payload: Bytes) -> Sample {
+    let (client, mut eventloop) = connect(broker.port(), "rumqttc-pub").await;
+    let meter = Meter::start(broker.pid().expect("broker running"));
+    let target = if qos == 0 { 1 } else { n };
+    let counter = tokio::spawn(async move {
+        let mut done = 0;
+        while done < target {
+            match eventloop.poll().await.expect("rumqttc event loop") {
+                Event::Incoming(Packet::PubAck(_)) if qos <= 1 => done += 1,
+                Event::Incoming(Packet::PubComp(_)) if qos == 2 => done += 1,
+                _ => {}
+            }
+        }
+        eventloop
+    });
+    for _ in 0..n {
+        client
+            .publish_bytes(TOPIC, qos_of(qos), false, payload.clone())
+            .await
+            .expect("publish");
+    }
+    if qos == 0 {
+        client
+            .publish_bytes(TOPIC, QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("sync publish");
+    }
+    let eventloop = counter.await.expect("counter task");
+    let sample = meter.stop();
+    disconnect(client, eventloop).await;
+    sample
+}
+
+/// Subscribes at `qos`, then times `mosquitto_pub` sending `n` messages until all arrived.
+pub async fn subscribe(broker: &Broker, n: usize, qos: u8, lines: &Path) -> Sample {
+    let (client, mut eventloop) = connect(broker.port(), "rumqttc-sub").await;
+    client
+        .subscribe(TOPIC, qos_of(qos))
+        .await
+        .expect("subscribe");
+    loop {
+        if let Event::Incoming(Packet::SubAck(_)) = eventloop.poll().await.expect("suback") {
+            break;
+        }
+    }
+    let meter = Meter::start(broker.pid().expect("broker running"));
+    let mut publisher = spawn_mosquitto_pub(broker, qos, lines);
+    let mut got = 0;
+    while got < n {
+        if let Event::Incoming(Packet::Publish(_)) = eventloop.poll().await.expect("event loop") {
+            got += 1;
+        }
+    }
+    let sample = meter.stop();
+    let status = publisher.wait().expect("mosquitto_pub");
+    assert!(status.success(), "mosquitto_pub failed: {status}");
+    disconnect(client, eventloop).await;
+    sample
+}

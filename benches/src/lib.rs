@@ -1,0 +1,15 @@
+//! # jamey-mqtt-benches
+//!
+//! Performance measurements of jamey-mqtt, not shipped (`publish = false`):
+//! - `benches/core.rs` (`cargo bench -p jamey-mqtt-benches`): criterion benches of the sans-IO
+//!   core: PUBLISH encode/decode, the whole client path per published message against the
+//!   in-memory [`scripted`] broker, and a stream of incoming PUBLISHes delivered as events. No
+//!   sockets, no clock, so the numbers are the core's own cost.
+//! - `src/bin/compare` (`cargo run --release -p jamey-mqtt-benches --bin compare -- 20000`):
+//!   jamey-mqtt-tokio against rumqttc through one real local Mosquitto, wall time and CPU time
+//!   per message.
+//!
+//! `cargo test` only compiles the benches (and runs the few unit tests of the scripted broker
+//! below); `cargo test --all-targets` runs each criterion bench once, in its quick test mode.
+
+pub mod scripted;
