@@ -201,7 +201,13 @@ impl<R: Runtime> Driver<R> {
                 Wake::Eof => self.transport_ended(now, None),
                 Wake::Failed(e) => self.transport_ended(now, Some(e)),
                 Wake::Closed | Wake::Delivered => {}
-                Wake::Command(command) => self.command(now, command),
+                Wake::Command(command) => {
+                    self.command(now, command);
+                    // Take every command already waiting, so their packets share one write.
+                    while let Ok(command) = self.commands.try_recv() {
+                        self.command(now, command);
+                    }
+                }
                 Wake::HandlesGone => self.core.disconnect(now),
                 Wake::Timer(deadline) => {
                     // The clock, not the timer, decides whether the deadline has passed.
