@@ -42,9 +42,10 @@ impl ConfigError {
 /// (CONNACK with session present = false) after a reconnect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SessionLostPolicy {
-    /// Resend every unacknowledged publish as a new message (DUP=0), in the original order,
-    /// and re-send pending PUBRELs' publishes are complete on the broker side already: those
-    /// are completed locally. Nothing the application handed over is dropped. The default.
+    /// Resend every unacknowledged publish as a new message (DUP=0), in the original order.
+    /// A QoS 2 publish whose PUBREC had arrived is complete (the broker took ownership of it).
+    /// Nothing the application handed over is dropped (a QoS 1 message may arrive twice, as
+    /// QoS 1 allows). The default.
     #[default]
     ResendAsNew,
     /// Fail every unacknowledged publish with [`Event::PublishFailed`](crate::Event) and
