@@ -59,6 +59,14 @@ struct Leaf {
     key_der: PrivateKeyDer<'static>,
 }
 
+/// A TLS 1.3 client config that trusts exactly `ca`.
+fn client_trusting(ca: &Ca) -> Arc<rustls::ClientConfig> {
+    TlsConfig::from_ca_pem(ca.pem.as_bytes())
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
 fn server_config(
     leaf: &Leaf,
     versions: &[&'static rustls::SupportedProtocolVersion],
@@ -128,10 +136,7 @@ fn handshake(
 fn tls13_handshake_with_ca_pem_succeeds() {
     let ca = Ca::new("test CA");
     let leaf = ca.leaf(&["localhost", "127.0.0.1"], false);
-    let client = TlsConfig::from_ca_pem(ca.pem.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = client_trusting(&ca);
     let server = server_config(&leaf, &[&rustls::version::TLS13], None);
     handshake(client.clone(), "localhost", server.clone()).unwrap();
     handshake(client, "127.0.0.1", server).unwrap();
@@ -141,10 +146,7 @@ fn tls13_handshake_with_ca_pem_succeeds() {
 fn tls12_only_server_is_refused() {
     let ca = Ca::new("test CA");
     let leaf = ca.leaf(&["localhost"], false);
-    let client = TlsConfig::from_ca_pem(ca.pem.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = client_trusting(&ca);
     let server = server_config(&leaf, &[&rustls::version::TLS12], None);
     let err = handshake(client, "localhost", server).unwrap_err();
     assert!(
@@ -162,10 +164,7 @@ fn unknown_ca_is_refused() {
     let ca = Ca::new("real CA");
     let wrong = Ca::new("wrong CA");
     let leaf = ca.leaf(&["localhost"], false);
-    let client = TlsConfig::from_ca_pem(wrong.pem.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = client_trusting(&wrong);
     let server = server_config(&leaf, &[&rustls::version::TLS13], None);
     let err = handshake(client, "localhost", server).unwrap_err();
     assert!(
@@ -181,10 +180,7 @@ fn unknown_ca_is_refused() {
 fn wrong_host_name_is_refused() {
     let ca = Ca::new("test CA");
     let leaf = ca.leaf(&["broker.example"], false);
-    let client = TlsConfig::from_ca_pem(ca.pem.as_bytes())
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = client_trusting(&ca);
     let server = server_config(&leaf, &[&rustls::version::TLS13], None);
     let err = handshake(client, "localhost", server).unwrap_err();
     assert!(
