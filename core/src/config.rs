@@ -77,7 +77,10 @@ pub struct ClientConfig {
     pub username: Option<String>,
     pub password: Option<Bytes>,
     pub will: Option<Will>,
-    /// Outgoing QoS 1/2 publishes in flight at once (also capped by the broker's receive maximum).
+    /// Outgoing requests (QoS 1/2 publishes, subscribes, unsubscribes) in flight at once; also
+    /// capped by the broker's receive maximum (MQTT 5). The default, 20, matches Mosquitto's
+    /// default `max_inflight_messages`: on MQTT 3.1.1 a broker cannot say "too many" and
+    /// Mosquitto silently drops QoS 2 publishes beyond its limit.
     pub max_inflight: u16,
     /// Requests (publish, subscribe, unsubscribe) waiting to be sent. Beyond it: `QueueFull`.
     pub max_queued: usize,
@@ -85,6 +88,17 @@ pub struct ClientConfig {
     pub max_incoming_packet_size: usize,
     /// Largest packet we send (also capped by the broker's maximum packet size on MQTT 5).
     pub max_outgoing_packet_size: usize,
+    /// Bytes handed out by `poll_transmit` that the transport has not yet taken
+    /// (`handle_written`). At the bound no request is encoded; requests wait in the queue (then
+    /// `QueueFull`). A single request larger than the bound is sent alone when nothing is
+    /// buffered, so the buffer never holds more than `max(max_buffered_bytes, one packet)` plus
+    /// the small acks and pings owed to the broker. Default 64 KiB.
+    pub max_buffered_bytes: usize,
+    /// A request still outstanding when the broker ends the connection with an error reason
+    /// (DISCONNECT >= 0x80) this many connections in a row is failed with
+    /// `RequestError::Poison` (carrying the reason) instead of being resent forever. Each time
+    /// the oldest request the broker had not acknowledged is the one suspected. Default 3.
+    pub poison_threshold: u32,
     /// Incoming QoS 1/2 publishes the broker may have in flight to us (MQTT 5 receive maximum).
     pub receive_maximum: u16,
     pub session_lost_policy: SessionLostPolicy,
@@ -110,10 +124,12 @@ impl Default for ClientConfig {
             username: None,
             password: None,
             will: None,
-            max_inflight: 100,
+            max_inflight: 20,
             max_queued: 1000,
             max_incoming_packet_size: 256 * 1024,
             max_outgoing_packet_size: 256 * 1024,
+            max_buffered_bytes: 64 * 1024,
+            poison_threshold: 3,
             receive_maximum: 100,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
@@ -141,6 +157,8 @@ impl fmt::Debug for ClientConfig {
             max_queued,
             max_incoming_packet_size,
             max_outgoing_packet_size,
+            max_buffered_bytes,
+            poison_threshold,
             receive_maximum,
             session_lost_policy,
             reconnect,
@@ -162,6 +180,8 @@ impl fmt::Debug for ClientConfig {
             .field("max_queued", max_queued)
             .field("max_incoming_packet_size", max_incoming_packet_size)
             .field("max_outgoing_packet_size", max_outgoing_packet_size)
+            .field("max_buffered_bytes", max_buffered_bytes)
+            .field("poison_threshold", poison_threshold)
             .field("receive_maximum", receive_maximum)
             .field("session_lost_policy", session_lost_policy)
             .field("reconnect", reconnect)
@@ -201,6 +221,12 @@ impl ClientConfig {
         if self.max_queued == 0 {
             return Err(ConfigError::new("max_queued", "must be at least 1"));
         }
+        if self.max_buffered_bytes == 0 {
+            return Err(ConfigError::new("max_buffered_bytes", "must be at least 1"));
+        }
+        if self.poison_threshold == 0 {
+            return Err(ConfigError::new("poison_threshold", "must be at least 1"));
+        }
         if self.receive_maximum == 0 {
             return Err(ConfigError::new("receive_maximum", "must be at least 1"));
         }
@@ -231,12 +257,49 @@ impl ClientConfig {
                 "MQTT 3.1.1 does not allow a password without a username",
             ));
         }
+        self.check_connect_encodable()?;
         self.reconnect.validate()?;
         if let Some(auth) = &self.auth {
             auth.validate()
                 .map_err(|e| ConfigError::new("auth", e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// The CONNECT this configuration produces must be encodable: the same check admission
+    /// uses (`Codec::encoded_len`), so a username, password or will too long for a field is
+    /// refused here, not discovered when connecting. A JWT password is checked when minted.
+    fn check_connect_encodable(&self) -> Result<(), ConfigError> {
+        use crate::codec::{Codec, EncodeError};
+        use crate::packet::{Connect, ConnectProperties, Packet};
+        let connect = Packet::Connect(Connect {
+            client_id: self.client_id.clone(),
+            clean_start: self.clean_start,
+            keep_alive: 0,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            will: self.will.clone(),
+            properties: ConnectProperties::default(),
+        });
+        let codec = Codec::new(self.protocol, self.max_incoming_packet_size);
+        match codec.encoded_len(&connect) {
+            Ok(size) if size > self.max_outgoing_packet_size => Err(ConfigError::new(
+                "max_outgoing_packet_size",
+                format!("the CONNECT packet is {size} bytes, more than this maximum"),
+            )),
+            Ok(_) => Ok(()),
+            Err(EncodeError::FieldTooLong { field, len }) => Err(ConfigError::new(
+                match field {
+                    "user name" => "username",
+                    "will topic" => "will.topic",
+                    "will payload" => "will.payload",
+                    "client id" => "client_id",
+                    other => other,
+                },
+                format!("{len} bytes, more than the 65535 an MQTT field can carry"),
+            )),
+            Err(other) => Err(ConfigError::new("will", other.to_string())),
+        }
     }
 
     /// The PINGRESP deadline after a PINGREQ.

@@ -61,6 +61,9 @@ pub enum ConnectError {
     /// The broker answered with something that is not a valid CONNACK.
     #[error(transparent)]
     Protocol(ProtocolError),
+    /// The CONNECT packet cannot be encoded (a minted JWT longer than a field can carry).
+    #[error("CONNECT cannot be encoded: {0}")]
+    Unencodable(crate::codec::EncodeError),
 }
 
 impl ConnectError {
@@ -108,6 +111,18 @@ pub enum ClientError {
     /// A subscribe or unsubscribe with no filters.
     #[error("at least one topic filter is required")]
     NoFilters,
+    /// The request cannot be encoded as an MQTT packet (a field over 65,535 bytes, a value
+    /// the protocol version cannot carry); the error names the field.
+    #[error("cannot send this request: {0}")]
+    Unencodable(crate::codec::EncodeError),
+    /// A topic alias that is 0 or above the maximum the broker announced in CONNACK (0 before
+    /// any CONNACK, and on brokers that announce none).
+    #[error("topic alias {alias} is not allowed: the broker accepts 1..={max}")]
+    InvalidTopicAlias { alias: u16, max: u16 },
+    /// The connection ended and the client will not reconnect by itself (reconnect disabled):
+    /// call `connect()` first.
+    #[error("not connected, and reconnect is disabled")]
+    NotConnected,
     /// The client was told to disconnect, or gave up reconnecting; it takes no more requests.
     #[error("the client is closed")]
     Closed,

@@ -107,6 +107,11 @@ pub struct ReconnectConfig {
     pub open_duration: Duration,
     /// Attempts allowed since the last success before giving up for good; `None`: never give up.
     pub max_attempts: Option<u32>,
+    /// How long a connection must stay up after CONNACK before it counts as a success (the
+    /// backoff and the failure count reset only then). A broker that accepts and then drops
+    /// every connection is retried with a growing delay and opens the circuit breaker, instead
+    /// of being hammered at `initial_delay`. Zero: CONNACK alone is a success.
+    pub stable_after: Duration,
 }
 
 impl Default for ReconnectConfig {
@@ -121,6 +126,7 @@ impl Default for ReconnectConfig {
             max_failures: Some(10),
             open_duration: Duration::from_secs(60),
             max_attempts: None,
+            stable_after: Duration::from_secs(10),
         }
     }
 }
@@ -188,6 +194,7 @@ impl ReconnectConfig {
             ));
         }
         limit("reconnect.open_duration", self.open_duration)?;
+        limit("reconnect.stable_after", self.stable_after)?;
         if self.max_attempts == Some(0) {
             return Err(ConfigError::new(
                 "reconnect.max_attempts",

@@ -17,6 +17,19 @@ use crate::packet::{Ack, Packet, QoS};
 pub(crate) struct Request {
     pub(crate) token: Token,
     pub(crate) packet: Packet,
+    /// Connections in a row the broker ended with an error while this was the oldest request
+    /// it had not acknowledged (see `ClientConfig::poison_threshold`).
+    pub(crate) strikes: u32,
+}
+
+impl Request {
+    pub(crate) fn new(token: Token, packet: Packet) -> Request {
+        Request {
+            token,
+            packet,
+            strikes: 0,
+        }
+    }
 }
 
 impl Request {
@@ -46,6 +59,7 @@ pub(crate) struct InFlight {
     pub(crate) pkid: u16,
     pub(crate) stage: Stage,
     pub(crate) packet: Packet,
+    pub(crate) strikes: u32,
 }
 
 /// Packet identifiers in use, one bit each: ids are never reused while in flight.
@@ -156,6 +170,39 @@ impl Session {
         self.queue.push_back(request);
     }
 
+    /// The next request in the queue, without taking it.
+    pub(crate) fn peek_queued(&self) -> Option<&Request> {
+        self.queue.front()
+    }
+
+    /// Takes the next queued request off the queue whatever the bounds (it is failed).
+    pub(crate) fn pop_queued(&mut self) -> Option<Request> {
+        self.queue.pop_front()
+    }
+
+    /// The broker ended the connection with an error: the oldest request it had not
+    /// acknowledged (in first-sent order) gets a strike. Returns it, taken out of the session,
+    /// when it reached `threshold` strikes.
+    pub(crate) fn strike_oldest_unacked(&mut self, threshold: u32) -> Option<InFlight> {
+        let index = self
+            .in_flight
+            .iter()
+            .position(|e| e.stage == Stage::AwaitingAck)?;
+        let entry = &mut self.in_flight[index];
+        entry.strikes = entry.strikes.saturating_add(1);
+        if entry.strikes >= threshold {
+            self.take(index)
+        } else {
+            None
+        }
+    }
+
+    /// A connection stayed up: the broker lives with every request, strikes start over.
+    pub(crate) fn clear_strikes(&mut self) {
+        self.in_flight.iter_mut().for_each(|e| e.strikes = 0);
+        self.queue.iter_mut().for_each(|r| r.strikes = 0);
+    }
+
     /// Takes the next queued request if it may be sent now, giving it a packet id when it needs
     /// one. A request that needs an id waits while `max_in_flight` are in flight (QoS 0
     /// publishes queued behind it wait too: order is kept).
@@ -168,7 +215,11 @@ impl Session {
             return None;
         }
         let pkid = self.ids.allocate()?;
-        let Request { token, mut packet } = self.queue.pop_front()?;
+        let Request {
+            token,
+            mut packet,
+            strikes,
+        } = self.queue.pop_front()?;
         match &mut packet {
             Packet::Publish(p) => {
                 p.pkid = pkid;
@@ -183,6 +234,7 @@ impl Session {
             pkid,
             stage: Stage::AwaitingAck,
             packet,
+            strikes,
         });
         self.in_flight.back().map(Sent::InFlight)
     }

@@ -7,8 +7,16 @@
 //!       ^                        |  ^                          |                         |
 //!       | (reconnect disabled)   |  | attempt allowed          | refused / timeout       | lost /
 //!       +------------------------+--+------- Waiting <---------+-------------------------+ error
-//!  any state --disconnect() or GaveUp--> Closed (final)
+//!
+//!  Connected --disconnect()--> Draining --all accepted requests done, or deadline--> Closing
+//!  Closing --handle_closed (everything written, transport shut down)--> Closed (final)
+//!  Draining / Closing --transport lost or close deadline--> Closed
+//!  any other state --disconnect() or GaveUp--> Closed
 //! ```
+//!
+//! `Draining` still reads and writes (acks complete the requests it waits for); `Closing` has
+//! queued its final DISCONNECT after whatever was already owed to the broker (acks for packets
+//! received before the close was decided), writes nothing after it, and reads nothing.
 use std::time::Instant;
 
 use crate::packet::Packet;
@@ -27,6 +35,12 @@ pub enum ConnectionState {
     Connecting,
     /// CONNACK accepted.
     Connected,
+    /// `disconnect()` was called while connected: no new requests; the accepted ones complete
+    /// (or fail at the close deadline), then DISCONNECT is sent.
+    Draining,
+    /// DISCONNECT is queued last: the adapter writes everything, flushes, closes the transport
+    /// (TLS close_notify) and reports `handle_closed`.
+    Closing,
     /// Disconnected on request, or gave up reconnecting. Final: no more requests.
     Closed,
 }
@@ -40,6 +54,8 @@ impl ConnectionState {
             ConnectionState::Opening => "opening transport",
             ConnectionState::Connecting => "waiting for CONNACK",
             ConnectionState::Connected => "connected",
+            ConnectionState::Draining => "draining before disconnect",
+            ConnectionState::Closing => "closing the transport",
             ConnectionState::Closed => "closed",
         }
     }
@@ -48,8 +64,18 @@ impl ConnectionState {
     pub fn has_transport(self) -> bool {
         matches!(
             self,
-            ConnectionState::Opening | ConnectionState::Connecting | ConnectionState::Connected
+            ConnectionState::Opening
+                | ConnectionState::Connecting
+                | ConnectionState::Connected
+                | ConnectionState::Draining
+                | ConnectionState::Closing
         )
+    }
+
+    /// Whether a CONNACK was accepted on the open transport and the session runs on it
+    /// (requests are sent, acks are handled, keep-alive runs).
+    pub fn is_established(self) -> bool {
+        matches!(self, ConnectionState::Connected | ConnectionState::Draining)
     }
 
     /// Whether a packet from the broker may arrive in this state. Packets only a client sends
@@ -63,13 +89,8 @@ impl ConnectionState {
             | Packet::PingReq
             | Packet::Auth(_) => false,
             Packet::ConnAck(_) => self == ConnectionState::Connecting,
-            Packet::Disconnect(_) => {
-                matches!(
-                    self,
-                    ConnectionState::Connecting | ConnectionState::Connected
-                )
-            }
-            _ => self == ConnectionState::Connected,
+            Packet::Disconnect(_) => self == ConnectionState::Connecting || self.is_established(),
+            _ => self.is_established(),
         }
     }
 }
@@ -82,6 +103,8 @@ pub(crate) struct Lifecycle {
     connect_deadline: Option<Instant>,
     /// Waiting: the earliest instant the reconnect policy allows the next attempt.
     retry_at: Option<Instant>,
+    /// Draining / Closing: the close completes by then whatever is left.
+    close_deadline: Option<Instant>,
 }
 
 impl Lifecycle {
@@ -90,6 +113,7 @@ impl Lifecycle {
             state: ConnectionState::Disconnected,
             connect_deadline: None,
             retry_at: None,
+            close_deadline: None,
         }
     }
 
@@ -103,6 +127,10 @@ impl Lifecycle {
 
     pub(crate) fn retry_at(&self) -> Option<Instant> {
         self.retry_at
+    }
+
+    pub(crate) fn close_deadline(&self) -> Option<Instant> {
+        self.close_deadline
     }
 
     /// Ask the adapter for a transport; the attempt must end by `deadline`.
@@ -127,6 +155,18 @@ impl Lifecycle {
         self.retry_at = Some(at);
     }
 
+    /// `disconnect()` while connected: finish what was accepted by `deadline`.
+    pub(crate) fn draining(&mut self, deadline: Instant) {
+        self.set(ConnectionState::Draining);
+        self.close_deadline = Some(deadline);
+    }
+
+    /// The final DISCONNECT is queued; the transport must be closed by `deadline`.
+    pub(crate) fn closing(&mut self, deadline: Instant) {
+        self.set(ConnectionState::Closing);
+        self.close_deadline = Some(deadline);
+    }
+
     /// Lost and not reconnecting by ourselves.
     pub(crate) fn disconnected(&mut self) {
         self.set(ConnectionState::Disconnected);
@@ -147,6 +187,9 @@ impl Lifecycle {
         }
         if state != ConnectionState::Waiting {
             self.retry_at = None;
+        }
+        if !matches!(state, ConnectionState::Draining | ConnectionState::Closing) {
+            self.close_deadline = None;
         }
     }
 }

@@ -38,6 +38,12 @@ pub struct Stats {
     pub token_refresh_failures: u64,
     pub bytes_sent: u64,
     pub bytes_received: u64,
+    /// Requests failed as poison: outstanding on `poison_threshold` connections in a row that
+    /// the broker ended with an error reason.
+    pub requests_poisoned: u64,
+    /// The most bytes ever buffered between `poll_transmit` and the transport (see
+    /// `ClientConfig::max_buffered_bytes`). A gauge of the peak, not a counter.
+    pub buffered_bytes_high_water: u64,
 }
 
 /// A point-in-time health report, for a health endpoint.
@@ -49,6 +55,8 @@ pub struct Health {
     pub healthy: bool,
     pub in_flight: usize,
     pub queued: usize,
+    /// Bytes handed to the adapter and not yet written to the transport.
+    pub buffered_bytes: usize,
     /// The last reason a connection ended or an attempt failed, if any.
     pub last_error: Option<String>,
 }
@@ -61,7 +69,7 @@ impl Stats {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 17] = [
+        let counters: [(&str, &str, u64); 18] = [
             (
                 "publishes_completed",
                 "Publishes whose QoS flow completed.",
@@ -139,6 +147,11 @@ impl Stats {
                 "Bytes received from the transport.",
                 self.bytes_received,
             ),
+            (
+                "requests_poisoned",
+                "Requests failed after the broker ended several connections over them.",
+                self.requests_poisoned,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -146,6 +159,10 @@ impl Stats {
                 "# HELP mqtt_{name}_total {help}\n# TYPE mqtt_{name}_total counter\nmqtt_{name}_total{{client_id=\"{label}\"}} {value}\n"
             ));
         }
+        out.push_str(&format!(
+            "# HELP mqtt_buffered_bytes_high_water Most bytes ever buffered for the transport.\n# TYPE mqtt_buffered_bytes_high_water gauge\nmqtt_buffered_bytes_high_water{{client_id=\"{label}\"}} {}\n",
+            self.buffered_bytes_high_water
+        ));
         out
     }
 }
@@ -165,6 +182,6 @@ mod tests {
         assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
         assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
         assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 17);
+        assert_eq!(text.matches("# TYPE").count(), 19);
     }
 }

@@ -6,6 +6,7 @@ mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use jamey_mqtt_core::reconnect::ReconnectConfig;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jamey_mqtt_core::auth::{
@@ -38,6 +39,11 @@ fn config(source: TokenSource) -> ClientConfig {
         clean_start: false,
         keep_alive: Duration::ZERO,
         auth: Some(AuthConfig::new(source).with_refresh_margin(MARGIN)),
+        // Only the token timer runs, so each test can name the next deadline exactly.
+        reconnect: ReconnectConfig {
+            stable_after: Duration::ZERO,
+            ..ReconnectConfig::default()
+        },
         ..ClientConfig::default()
     }
 }

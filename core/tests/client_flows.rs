@@ -234,7 +234,10 @@ fn qos0_publish_completes_when_written() {
 
 #[test]
 fn packet_ids_are_not_reused_while_in_flight() {
-    let mut pair = Pair::connected(config());
+    let mut pair = Pair::connected(ClientConfig {
+        max_inflight: 100,
+        ..config()
+    });
     let mut ids = Vec::new();
     for _ in 0..50 {
         publish(&mut pair, "a", QoS::AtLeastOnce);

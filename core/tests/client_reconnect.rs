@@ -88,7 +88,9 @@ fn failed_attempts_back_off_exponentially_then_open_the_circuit() {
             session_present: false
         }]
     );
-    // Success reset the backoff: the next loss waits the initial delay again.
+    // Once the connection has lasted `stable_after`, it counts as a success and resets the
+    // backoff: the next loss waits the initial delay again.
+    pair.advance(ReconnectConfig::default().stable_after);
     pair.cut();
     let events = pair.take_events();
     assert!(
@@ -149,6 +151,64 @@ fn gives_up_after_max_attempts_and_fails_what_was_queued() {
     }));
     assert_eq!(pair.client.state(), ConnectionState::Closed);
     assert_eq!(pair.client.poll_timeout(), None);
+}
+
+/// A broker that accepts every CONNACK and drops the connection at once (the reconnect storm of
+/// issue 10, item 5): a connection that did not last `stable_after` is a failure, so the backoff
+/// keeps growing and the circuit breaker opens, instead of retrying at the initial delay forever.
+#[test]
+fn connections_dropped_right_after_connack_back_off_and_open_the_circuit() {
+    let mut pair = Pair::new(config(no_jitter()));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    let mut delays = Vec::new();
+    let mut opened = false;
+    for _ in 0..10 {
+        pair.connack(false);
+        pair.cut();
+        for event in pair.take_events() {
+            match event {
+                Event::Reconnecting { delay, .. } => delays.push(delay.as_secs()),
+                Event::CircuitOpen { .. } => opened = true,
+                _ => {}
+            }
+        }
+        if opened {
+            break;
+        }
+        pair.reconnect_transport();
+    }
+    assert_eq!(delays, vec![1, 2, 4], "the backoff grows; the 4th drop opens the breaker");
+    assert!(opened, "the circuit breaker opened");
+}
+
+#[test]
+fn disabled_reconnect_fails_pending_requests_at_once_and_refuses_new_ones() {
+    let mut pair = Pair::connected(config(ReconnectConfig {
+        enabled: false,
+        ..no_jitter()
+    }));
+    let token = pair
+        .client
+        .publish(pair.now, PublishRequest::new("a", "x", QoS::AtLeastOnce))
+        .unwrap();
+    pair.drive();
+    pair.take_events();
+    pair.cut();
+    let events = pair.take_events();
+    assert!(
+        events.contains(&Event::RequestFailed {
+            token,
+            error: RequestError::NotConnected
+        }),
+        "the in-flight publish fails when the connection ends for good: {events:?}"
+    );
+    assert_eq!(
+        pair.client
+            .publish(pair.now, PublishRequest::new("a", "y", QoS::AtLeastOnce)),
+        Err(jamey_mqtt_core::ClientError::NotConnected)
+    );
 }
 
 #[test]

@@ -450,12 +450,13 @@ fn fields_over_65535_bytes_are_an_encode_error_not_a_truncation() {
         let err = codec.encode(&publish, &mut out).unwrap_err();
         assert_eq!(
             err,
-            EncodeError::Invalid(
-                "topic is 65536 bytes, more than the 65535 a field can carry".into()
-            )
+            EncodeError::FieldTooLong {
+                field: "topic",
+                len: 65536
+            }
         );
         assert!(out.is_empty(), "nothing written on error");
-        assert_eq!(codec.encoded_len(&publish), 0);
+        assert_eq!(codec.encoded_len(&publish), Err(err));
     }
     // 65,535 is the largest that fits, and it round-trips.
     let Packet::Publish(mut p) = publish else {

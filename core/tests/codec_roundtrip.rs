@@ -445,7 +445,7 @@ proptest! {
         let mut out = BytesMut::from(&prefix[..]);
         let n = codec.encode(&p, &mut out).expect("encodable");
         prop_assert_eq!(n, out.len() - prefix.len());
-        prop_assert_eq!(n, codec.encoded_len(&p));
+        prop_assert_eq!(Ok(n), codec.encoded_len(&p));
         let mut buf = out.split_off(prefix.len());
         prop_assert_eq!(&out[..], &prefix[..], "encode must append, not overwrite");
         let decoded = codec.decode(&mut buf).expect("decodes").expect("complete");

@@ -41,6 +41,7 @@ fn config() -> impl Strategy<Value = ReconnectConfig> {
                     max_failures,
                     open_duration: Duration::from_nanos(open),
                     max_attempts,
+                    stable_after: Duration::ZERO,
                 }
             },
         )

@@ -415,8 +415,10 @@ impl Sim {
         let now = self.now;
         let mut progress = false;
         let mut out = BytesMut::new();
-        while self.nodes[i].client.poll_transmit(now, &mut out).is_some() {
+        while let Some(n) = self.nodes[i].client.poll_transmit(now, &mut out) {
             progress = true;
+            // The simulated socket takes every byte at once (delays happen in the pipe).
+            self.nodes[i].client.handle_written(now, n);
         }
         if !out.is_empty() {
             match self.nodes[i].conn {
@@ -458,6 +460,8 @@ impl Sim {
                     }
                     node.opening = None;
                     node.hanging = false;
+                    // What it wrote is in the pipe already: the final close is done.
+                    node.client.handle_closed(now);
                 }
             }
         }

@@ -15,9 +15,16 @@
 //! - `poll_timeout` never reports a past instant twice without progress (after `handle_timeout`
 //!   at that instant something happened or the deadline moved past `now`), and a call to
 //!   `handle_timeout` before the deadline does nothing;
-//! - nothing is transmitted without an open transport; in a state without one only a final
-//!   DISCONNECT, followed by `Action::Close`; every write is whole valid packets, the first
-//!   on a transport is CONNECT and only CONNECT goes before CONNACK;
+//! - nothing is transmitted without an open transport; every write is whole valid packets, the
+//!   first on a transport is CONNECT and only CONNECT goes before CONNACK;
+//! - closing: once the close is decided (state `Closing`, or a state without a transport after
+//!   a loss) the write may still carry what was owed before the decision (acks for packets
+//!   received earlier, requests already due), and then ends with one DISCONNECT; nothing is
+//!   written on that transport after a DISCONNECT, and `Action::Close` follows it. A state
+//!   without a transport writes nothing but that final DISCONNECT;
+//! - the socket takes written bytes one step late (`handle_written` at the next step), so the
+//!   buffer bound is exercised: buffered bytes stay within `max_buffered_bytes` (or one packet)
+//!   plus what is owed to the broker; the final close waits for everything to be written;
 //! - `Action::Connect` only when no transport is open or being opened;
 //! - every completion (Published, RequestFailed, Subscribed, Unsubscribed) names a token the
 //!   application was given, at most once; once the client is `Closed` every token completed.
@@ -204,6 +211,12 @@ struct Harness {
     transport: bool,
     /// Packets the client wrote on the current transport.
     written_on_transport: usize,
+    /// A DISCONNECT was written on the current transport: nothing may follow it.
+    disconnect_written: bool,
+    /// Bytes handed out and not yet reported to `handle_written` (the socket is one step late).
+    unreported: usize,
+    /// The bound the buffered bytes must respect (see `check_bounds`).
+    buffer_bound: usize,
     /// Packet ids the client used (PUBLISH, SUBSCRIBE, UNSUBSCRIBE), most recent last.
     client_ids: Vec<u16>,
     /// Packet ids the broker used for QoS 2 publishes.
@@ -350,8 +363,9 @@ impl Harness {
         loop {
             let before = self.outputs;
             let mut out = BytesMut::new();
-            while self.client.poll_transmit(self.now, &mut out).is_some() {
+            while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
                 self.outputs += 1;
+                self.unreported += n;
             }
             let mut expect_close = false;
             if !out.is_empty() {
@@ -374,6 +388,11 @@ impl Harness {
                     Action::Close => {
                         self.transport = false;
                         self.opening = false;
+                        if self.client.state() == ConnectionState::Closing {
+                            // The adapter writes everything, flushes, closes, and says so.
+                            self.report_written();
+                            self.client.handle_closed(self.now);
+                        }
                     }
                 }
             }
@@ -405,21 +424,23 @@ impl Harness {
             }
         }
         assert!(out.is_empty(), "client wrote part of a packet");
-        let farewell = !matches!(
-            state,
-            ConnectionState::Connecting | ConnectionState::Connected
-        );
+        // No transport of its own any more: only the DISCONNECT to the one being closed.
+        let farewell_only = !state.has_transport();
         for packet in &packets {
             let first = self.written_on_transport == 0;
             self.written_on_transport += 1;
-            if farewell {
-                assert!(
-                    matches!(packet, Packet::Disconnect(_)),
-                    "{} written while {}",
-                    packet.name(),
-                    state.name()
-                );
+            assert!(
+                !self.disconnect_written,
+                "{} written after DISCONNECT while {}",
+                packet.name(),
+                state.name()
+            );
+            if matches!(packet, Packet::Disconnect(_)) {
+                self.disconnect_written = true;
                 continue;
+            }
+            if farewell_only {
+                panic!("{} written while {}", packet.name(), state.name());
             }
             assert_eq!(
                 first,
@@ -444,7 +465,22 @@ impl Harness {
         if self.client_ids.len() > 64 {
             self.client_ids.drain(..32);
         }
-        farewell
+        if state == ConnectionState::Closing || farewell_only {
+            assert!(
+                self.disconnect_written,
+                "a write after the close was decided must end with DISCONNECT ({})",
+                state.name()
+            );
+        }
+        self.disconnect_written
+    }
+
+    /// The socket takes what it was handed.
+    fn report_written(&mut self) {
+        if self.unreported > 0 {
+            self.client
+                .handle_written(self.now, std::mem::take(&mut self.unreported));
+        }
     }
 
     fn check_event(&mut self, event: Event) {
@@ -500,12 +536,17 @@ impl Harness {
     }
 
     fn step(&mut self, step: &Step) {
+        if self.transport {
+            self.report_written();
+        }
         match step {
             Step::Connect => self.client.connect(self.now),
             Step::Open if self.opening => {
                 self.opening = false;
                 self.transport = true;
                 self.written_on_transport = 0;
+                self.disconnect_written = false;
+                self.unreported = 0;
                 self.client.handle_connected(self.now);
             }
             Step::OpenFails if self.opening => {
@@ -635,6 +676,12 @@ impl Harness {
     fn check_bounds(&self) {
         let health = self.client.health();
         assert!(
+            health.buffered_bytes <= self.buffer_bound,
+            "{} bytes buffered, over the bound {}",
+            health.buffered_bytes,
+            self.buffer_bound
+        );
+        assert!(
             health.in_flight <= self.max_inflight,
             "in flight {} over the maximum {}",
             health.in_flight,
@@ -660,9 +707,15 @@ impl Harness {
 
 pub fn run(data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let Ok(config) = config(&mut u) else {
+    let Ok(mut config) = config(&mut u) else {
         return;
     };
+    // From bytes already read, so that the inputs found before this setting replay the same.
+    config.max_buffered_bytes = 32 + (config.seed % 1024) as usize;
+    // Requests stop at the bound (or one packet alone); acks, pings and replays are owed to
+    // the broker whatever the bound, at most one per in-flight request or packet received.
+    let largest = config.max_buffered_bytes.max(config.max_outgoing_packet_size);
+    let buffer_bound = largest * (2 + usize::from(config.max_inflight)) + 16 * 1024;
     let now = Instant::now();
     let mut harness = Harness {
         codec: Codec::new(config.protocol, 1 << 20),
@@ -674,6 +727,9 @@ pub fn run(data: &[u8]) {
         opening: false,
         transport: false,
         written_on_transport: 0,
+        disconnect_written: false,
+        unreported: 0,
+        buffer_bound,
         client_ids: Vec::new(),
         broker_ids: Vec::new(),
         issued: BTreeSet::new(),

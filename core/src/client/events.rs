@@ -25,7 +25,9 @@ impl Token {
 pub enum Action {
     /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
     Connect,
-    /// Write what `poll_transmit` handed out, then close the transport. Do not report its end.
+    /// Write what `poll_transmit` handed out, flush, then close the transport (TLS
+    /// close_notify). After the final close (state `Closing`) report `handle_closed` when done,
+    /// or `handle_disconnected` if it failed; otherwise do not report its end.
     Close,
 }
 
@@ -71,6 +73,20 @@ pub enum RequestError {
     /// The client disconnected or gave up before this completed.
     #[error("the client closed before this completed")]
     Closed,
+    /// The connection ended and the client does not reconnect (reconnect disabled).
+    #[error("the connection ended and reconnect is disabled")]
+    NotConnected,
+    /// The broker ended `connections` connections in a row with an error while this request
+    /// was the oldest it had not acknowledged: it is not sent again.
+    #[error("the broker ended {connections} connections in a row over this request: {reason}")]
+    Poison {
+        reason: ReasonCode,
+        connections: u32,
+    },
+    /// The request could not be encoded when it was due to be sent (admission makes this
+    /// unreachable; it is reported rather than lost if it ever happens).
+    #[error("cannot encode: {0}")]
+    Unencodable(crate::codec::EncodeError),
 }
 
 /// Something the application should know. Drain with [`Client::poll_event`].
@@ -85,7 +101,8 @@ pub enum Event {
     ConnectionLost(LostReason),
     /// A message arrived (QoS 2: exactly once).
     Message(Message),
-    /// The publish's QoS flow completed (QoS 0: written; 1: PUBACK; 2: PUBCOMP).
+    /// The publish's QoS flow completed (QoS 0: its bytes were taken by the transport,
+    /// `handle_written`; 1: PUBACK; 2: PUBCOMP).
     Published { token: Token, pkid: u16 },
     /// SUBACK: one result per requested filter, in order.
     Subscribed {
@@ -115,7 +132,8 @@ pub enum Event {
     TokenRefreshed { expires_at: Option<SystemTime> },
     /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
     TokenRefreshFailed(AuthError),
-    /// `disconnect()` finished: DISCONNECT sent (when connected), the client is closed.
+    /// `disconnect()` finished: every accepted request completed or failed, DISCONNECT was
+    /// written and the transport closed (when connected); the client is closed.
     Disconnected,
 }
 

@@ -94,15 +94,24 @@ impl Client {
         if let Some(id) = &props.assigned_client_identifier {
             self.client_id.clone_from(id);
         }
+        self.topic_alias_max = props.topic_alias_maximum.unwrap_or(0);
         self.lifecycle.connected();
-        self.reconnect.on_success();
+        // The backoff resets only once the connection has lasted (see `connection_stable`).
+        let stable_after = self.config.reconnect.stable_after;
+        if stable_after.is_zero() {
+            self.connection_stable();
+        } else {
+            self.stable_at = Some(now + stable_after);
+        }
         self.credentials.connected();
         self.stats.connections += 1;
         self.ping_deadline = None;
 
         if connack.session_present {
+            let alias_max = self.topic_alias_max;
             for packet in self.session.packets_to_resume() {
-                self.control.push_back(packet.clone());
+                let packet = super::fit_topic_alias(packet, alias_max).into_owned();
+                self.control.push_back(packet);
                 self.stats.packets_replayed += 1;
             }
         } else {
@@ -128,6 +137,7 @@ impl Client {
             pkid,
             stage,
             packet,
+            strikes,
         } in self.session.reset_for_new_session()
         {
             if Some(token) == previous_resubscribe {
@@ -141,7 +151,11 @@ impl Client {
                 {
                     self.fail(token, RequestError::SessionLost)
                 }
-                _ => requeue.push(Request { token, packet }),
+                _ => requeue.push(Request {
+                    token,
+                    packet,
+                    strikes,
+                }),
             }
         }
         if self.connected_once && !self.subscriptions.is_empty() {
@@ -149,14 +163,14 @@ impl Client {
             self.resubscribe = Some(token);
             requeue.insert(
                 0,
-                Request {
+                Request::new(
                     token,
-                    packet: Packet::Subscribe(Subscribe {
+                    Packet::Subscribe(Subscribe {
                         pkid: 1,
                         filters: self.subscriptions.clone(),
                         properties: SubscribeProperties::default(),
                     }),
-                },
+                ),
             );
         }
         self.session.requeue_front(requeue);
@@ -260,6 +274,7 @@ impl Client {
             self.session.requeue_front(vec![Request {
                 token: entry.token,
                 packet: Packet::Subscribe(subscribe),
+                strikes: entry.strikes,
             }]);
             return Err(error);
         }
@@ -321,6 +336,7 @@ impl Client {
             self.session.requeue_front(vec![Request {
                 token: entry.token,
                 packet: Packet::Unsubscribe(unsubscribe),
+                strikes: entry.strikes,
             }]);
             return Err(error);
         };

@@ -48,8 +48,7 @@ impl Client {
     }
 
     pub(super) fn credentials_timeout(&mut self, now: Instant) {
-        if self.closing_deadline.is_some()
-            || self.state() != ConnectionState::Connected
+        if self.state() != ConnectionState::Connected
             || self.credentials.deadline().is_none_or(|d| now < d)
         {
             return;
@@ -71,6 +70,10 @@ impl Client {
     /// A graceful reconnect: DISCONNECT (the will is not published), close, and start a new
     /// attempt at once. The session resumes, so in-flight messages are replayed.
     pub(super) fn reconnect_with_new_credentials(&mut self, now: Instant) {
+        // A reconnect we chose is no failure: the connection counts as a success.
+        if self.stable_at.is_some() {
+            self.connection_stable();
+        }
         self.end_transport(true, Some(Disconnect::normal()));
         self.lifecycle.wait_until(now);
     }
@@ -115,11 +118,47 @@ impl Client {
         farewell: Option<Disconnect>,
     ) {
         let close = !matches!(reason, LostReason::Transport(_));
+        let draining = self.state() == ConnectionState::Draining;
+        if let LostReason::ServerDisconnect(code) = &reason {
+            if !code.is_success() {
+                self.strike_oldest_request(*code);
+            }
+        }
         self.last_error = Some(reason.to_string());
         self.stats.connections_lost += 1;
         self.events.push_back(Event::ConnectionLost(reason));
         self.end_transport(close, farewell);
-        self.after_failure(now);
+        if draining {
+            // `disconnect()` was waiting for this connection: the close ends here.
+            self.finish_closed();
+        } else {
+            self.after_failure(now);
+        }
+    }
+
+    /// The broker ended the connection with an error: the oldest request it had not
+    /// acknowledged is the suspect. At `poison_threshold` strikes in a row it fails instead of
+    /// being sent again on every connection (a poison message and a reconnect storm).
+    fn strike_oldest_request(&mut self, reason: ReasonCode) {
+        let threshold = self.config.poison_threshold;
+        if let Some(entry) = self.session.strike_oldest_unacked(threshold) {
+            self.stats.requests_poisoned += 1;
+            self.fail(
+                entry.token,
+                RequestError::Poison {
+                    reason,
+                    connections: entry.strikes,
+                },
+            );
+        }
+    }
+
+    /// The connection stayed up `stable_after`: the reconnect policy counts it as a success
+    /// (backoff and failure count reset), and strikes against requests start over.
+    pub(super) fn connection_stable(&mut self) {
+        self.stable_at = None;
+        self.reconnect.on_success();
+        self.session.clear_strikes();
     }
 
     pub(super) fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
@@ -129,6 +168,10 @@ impl Client {
         self.inbuf.clear();
         self.ping_deadline = None;
         self.reading_paused = false;
+        self.stable_at = None;
+        // QoS 0 publishes that never reached the transport go out on the next connection.
+        let unwritten = self.take_unwritten_qos0();
+        self.session.requeue_front(unwritten);
         if close {
             if let Some(farewell) = farewell {
                 self.control.push_back(Packet::Disconnect(farewell));
@@ -139,10 +182,6 @@ impl Client {
 
     /// After a failed attempt or a lost connection: ask the reconnect policy what next.
     pub(super) fn after_failure(&mut self, now: Instant) {
-        if self.closing_deadline.is_some() {
-            self.finish_close();
-            return;
-        }
         match self.reconnect.on_failure(now) {
             Decision::Retry { at, attempt, delay } => {
                 self.lifecycle.wait_until(at);
@@ -157,42 +196,75 @@ impl Client {
                 self.events.push_back(Event::GaveUp);
                 self.close_all();
             }
-            Decision::Disabled => self.lifecycle.disconnected(),
+            Decision::Disabled => {
+                // Nothing will send what is pending: it fails now, not at some later close.
+                self.lifecycle.disconnected();
+                self.fail_all(RequestError::NotConnected);
+            }
         }
     }
 
+    /// Draining and nothing left to wait for: start closing (DISCONNECT goes out last).
     pub(super) fn close_if_drained(&mut self) {
-        if self.closing_deadline.is_some()
+        if self.state() == ConnectionState::Draining
             && self.session.in_flight() == 0
             && self.session.queued() == 0
         {
-            self.finish_close();
+            let deadline = self.lifecycle.close_deadline();
+            self.queue_final_disconnect(deadline);
         }
     }
 
-    /// Sends DISCONNECT if connected, closes the transport, fails what is left.
-    pub(super) fn finish_close(&mut self) {
-        self.closing_deadline = None;
-        if self.state() == ConnectionState::Connected {
-            self.control
-                .push_back(Packet::Disconnect(Disconnect::normal()));
-        }
-        if self.state().has_transport() {
-            self.actions.push_back(Action::Close);
-        }
-        self.close_all();
-        self.events.push_back(Event::Disconnected);
-    }
-
-    pub(super) fn close_all(&mut self) {
+    /// The draining deadline passed: what is still outstanding fails; DISCONNECT goes out after
+    /// what is already buffered and owed, and the transport gets a fresh deadline to close.
+    pub(super) fn begin_close(&mut self, now: Instant) {
         let internal = self.resubscribe.take();
         for token in self.session.drain_all() {
-            // The internal re-subscribe's token was never handed to the application.
             if Some(token) != internal {
                 self.fail(token, RequestError::Closed);
             }
         }
+        self.queue_final_disconnect(Some(now + self.config.reconnect.connect_timeout));
+    }
+
+    fn queue_final_disconnect(&mut self, deadline: Option<Instant>) {
+        self.control
+            .push_back(Packet::Disconnect(Disconnect::normal()));
+        self.actions.push_back(Action::Close);
+        match deadline {
+            Some(deadline) => self.lifecycle.closing(deadline),
+            None => self.finish_closed(),
+        }
+    }
+
+    /// The close is over (transport closed, failed, or out of time): fail what is left, the
+    /// client is `Closed`, and the application hears [`Event::Disconnected`].
+    pub(super) fn finish_closed(&mut self) {
+        self.stable_at = None;
+        self.close_all();
+        self.events.push_back(Event::Disconnected);
+    }
+
+    /// Fails everything pending (queued, in flight, QoS 0 not yet written) and closes for good.
+    pub(super) fn close_all(&mut self) {
+        self.fail_all(RequestError::Closed);
         self.lifecycle.close();
+    }
+
+    pub(super) fn fail_all(&mut self, error: RequestError) {
+        let internal = self.resubscribe.take();
+        let mut tokens: Vec<_> = self
+            .take_unwritten_qos0()
+            .into_iter()
+            .map(|request| request.token)
+            .collect();
+        tokens.extend(self.session.drain_all());
+        for token in tokens {
+            // The internal re-subscribe's token was never handed to the application.
+            if Some(token) != internal {
+                self.fail(token, error.clone());
+            }
+        }
     }
 }
 pub(super) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

@@ -3,7 +3,8 @@
 //! Methods come in four groups (quinn-proto's `Connection` is the model):
 //! - getters: [`Client::state`], [`Client::stats`], [`Client::health`];
 //! - inputs: [`Client::handle_connected`], [`Client::handle_bytes`],
-//!   [`Client::handle_disconnected`], [`Client::handle_timeout`];
+//!   [`Client::handle_written`], [`Client::handle_closed`], [`Client::handle_disconnected`],
+//!   [`Client::handle_timeout`];
 //! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
 //!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
 //! - outputs, each polled until `None` after any input or command:
@@ -11,6 +12,11 @@
 //!   [`Client::poll_timeout`] (the next instant `handle_timeout` must be called).
 //!
 //! Time only comes in as `now`; the client never reads a clock.
+//!
+//! Flow: bytes handed out by `poll_transmit` count as buffered until the adapter reports them
+//! taken by the transport with `handle_written`. At `ClientConfig::max_buffered_bytes` no
+//! request is encoded (they wait in the bounded queue), and a QoS 0 publish completes only when
+//! its last byte was taken, so "published" never means "sitting in a buffer".
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
@@ -74,8 +80,17 @@ pub struct Client {
     ping_deadline: Option<Instant>,
     /// The adapter stopped reading (back-pressure from a slow consumer).
     reading_paused: bool,
-    /// `disconnect()` was called: no new requests; close once drained or at this deadline.
-    closing_deadline: Option<Instant>,
+    /// MQTT 5 CONNACK: the highest topic alias the broker accepts from us (0: none).
+    topic_alias_max: u16,
+    /// When the connection in force counts as stable (`ReconnectConfig::stable_after`).
+    stable_at: Option<Instant>,
+    /// Bytes handed out by `poll_transmit` and not yet reported written.
+    buffered: usize,
+    /// Bytes reported written since the client was created.
+    written_total: u64,
+    /// QoS 0 publishes handed out and not yet written, with the `written_total` at which
+    /// their last byte is written.
+    unwritten_qos0: VecDeque<(u64, Request)>,
     stats: Stats,
     last_error: Option<String>,
 }
@@ -113,7 +128,11 @@ impl Client {
             last_sent: now,
             ping_deadline: None,
             reading_paused: false,
-            closing_deadline: None,
+            topic_alias_max: 0,
+            stable_at: None,
+            buffered: 0,
+            written_total: 0,
+            unwritten_qos0: VecDeque::new(),
             stats: Stats::default(),
             last_error: None,
             client_id,
@@ -143,6 +162,7 @@ impl Client {
             healthy: state == ConnectionState::Connected && self.ping_deadline.is_none(),
             in_flight: self.session.in_flight(),
             queued: self.session.queued(),
+            buffered_bytes: self.buffered,
             last_error: self.last_error.clone(),
         }
     }
@@ -193,7 +213,7 @@ impl Client {
                 ..ConnectProperties::default()
             },
         };
-        let connect = Connect {
+        let connect = Packet::Connect(Connect {
             client_id: self.client_id.clone(),
             clean_start,
             keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
@@ -201,23 +221,28 @@ impl Client {
             password: credentials.password,
             will: self.config.will.clone(),
             properties,
-        };
-        self.control.push_back(Packet::Connect(connect));
+        });
+        // The configuration was checked by `validate`; a minted token is only known now.
+        if let Err(error) = self.codec.encoded_len(&connect) {
+            self.attempt_failed(now, ConnectError::Unencodable(error), true, None);
+            return;
+        }
+        self.control.push_back(connect);
         self.lifecycle.connecting();
     }
 
     /// Bytes from the transport. Complete packets are handled at once; a partial packet waits
     /// for the rest. A malformed or oversized packet ends the connection with a protocol error.
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        if !matches!(
-            self.state(),
-            ConnectionState::Connecting | ConnectionState::Connected
-        ) {
+        let reading = |state: ConnectionState| {
+            state == ConnectionState::Connecting || state.is_established()
+        };
+        if !reading(self.state()) {
             return;
         }
         self.stats.bytes_received += bytes.len() as u64;
         self.inbuf.extend_from_slice(bytes);
-        while self.state().has_transport() {
+        while reading(self.state()) {
             match self.codec.decode(&mut self.inbuf) {
                 Ok(Some(packet)) => {
                     if let Err(error) = self.handle_packet(now, packet) {
@@ -230,16 +255,42 @@ impl Client {
         }
     }
 
+    /// The transport took `n` more of the bytes `poll_transmit` handed out (a write call
+    /// returned `n`). Frees room under `max_buffered_bytes` and completes the QoS 0 publishes
+    /// whose last byte is now written.
+    pub fn handle_written(&mut self, _now: Instant, n: usize) {
+        let n = n.min(self.buffered);
+        self.buffered -= n;
+        self.written_total += n as u64;
+        while let Some((end, _)) = self.unwritten_qos0.front() {
+            if *end > self.written_total {
+                break;
+            }
+            if let Some((_, request)) = self.unwritten_qos0.pop_front() {
+                self.complete_publish(request.token, 0);
+            }
+        }
+    }
+
+    /// After the final [`Action::Close`] (state `Closing`): everything was written and
+    /// flushed and the transport is closed. The client is now `Closed`.
+    pub fn handle_closed(&mut self, _now: Instant) {
+        if self.state() == ConnectionState::Closing {
+            self.finish_closed();
+        }
+    }
+
     /// The transport ended (EOF or error), or could not be opened. Not called after
-    /// [`Action::Close`].
+    /// [`Action::Close`], except for the final one (state `Closing`) when closing failed.
     pub fn handle_disconnected(&mut self, now: Instant, error: TransportError) {
         match self.state() {
             ConnectionState::Opening | ConnectionState::Connecting => {
                 self.attempt_failed(now, ConnectError::Transport(error), false, None);
             }
-            ConnectionState::Connected => {
+            ConnectionState::Connected | ConnectionState::Draining => {
                 self.connection_lost(now, LostReason::Transport(error), None);
             }
+            ConnectionState::Closing => self.finish_closed(),
             _ => {}
         }
     }
@@ -265,11 +316,17 @@ impl Client {
     /// Timers: connect timeout, keep-alive, reconnect, close deadline. Safe to call early or
     /// more than once: only deadlines that have passed do anything.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let Some(deadline) = self.closing_deadline {
-            if now >= deadline {
-                self.finish_close();
-                return;
+        if self.lifecycle.close_deadline().is_some_and(|d| now >= d) {
+            match self.state() {
+                // Requests still outstanding fail; DISCONNECT goes out after what is owed.
+                ConnectionState::Draining => self.begin_close(now),
+                // The transport did not close in time: the client is closed anyway.
+                _ => self.finish_closed(),
             }
+            return;
+        }
+        if self.state().is_established() && self.stable_at.is_some_and(|at| now >= at) {
+            self.connection_stable();
         }
         match self.state() {
             ConnectionState::Opening | ConnectionState::Connecting => {
@@ -277,7 +334,7 @@ impl Client {
                     self.attempt_failed(now, ConnectError::Timeout, true, None);
                 }
             }
-            ConnectionState::Connected => {
+            ConnectionState::Connected | ConnectionState::Draining => {
                 self.keep_alive_timeout(now);
                 self.credentials_timeout(now);
             }
@@ -286,7 +343,7 @@ impl Client {
                     self.start_attempt(now);
                 }
             }
-            ConnectionState::Disconnected | ConnectionState::Closed => {}
+            _ => {}
         }
     }
 
@@ -324,6 +381,14 @@ impl Client {
             return Err(ClientError::Unsupported(
                 "retain: the broker announced it does not support it",
             ));
+        }
+        if let Some(alias) = request.properties.topic_alias {
+            if alias == 0 || alias > self.topic_alias_max {
+                return Err(ClientError::InvalidTopicAlias {
+                    alias,
+                    max: self.topic_alias_max,
+                });
+            }
         }
         let packet = Packet::Publish(Publish {
             dup: false,
@@ -391,17 +456,27 @@ impl Client {
     }
 
     /// Graceful shutdown. When connected, requests already accepted get until the connect
-    /// timeout to complete, then DISCONNECT is sent and the transport closed. Whatever has not
-    /// completed by then fails with [`RequestError::Closed`]. Ends with [`Event::Disconnected`].
+    /// timeout to complete (state `Draining`); then DISCONNECT is queued after them and the
+    /// adapter is asked to write everything, flush and close (`Closing`). Whatever has not
+    /// completed by the deadline fails with [`RequestError::Closed`]. Ends with
+    /// [`Event::Disconnected`] once the adapter reports `handle_closed` (at once when not
+    /// connected).
     pub fn disconnect(&mut self, now: Instant) {
-        if self.state() == ConnectionState::Closed || self.closing_deadline.is_some() {
-            return;
-        }
-        if self.state() == ConnectionState::Connected {
-            self.closing_deadline = Some(now + self.config.reconnect.connect_timeout);
-            self.close_if_drained();
-        } else {
-            self.finish_close();
+        match self.state() {
+            ConnectionState::Closed | ConnectionState::Draining | ConnectionState::Closing => {}
+            ConnectionState::Connected => {
+                self.lifecycle
+                    .draining(now + self.config.reconnect.connect_timeout);
+                self.close_if_drained();
+            }
+            _ => {
+                // Not connected: nothing was accepted by the broker yet, CONNECT not answered.
+                self.control.clear();
+                if self.state().has_transport() {
+                    self.actions.push_back(Action::Close);
+                }
+                self.finish_closed();
+            }
         }
     }
 
@@ -409,21 +484,25 @@ impl Client {
 
     /// Appends every packet ready to go to `out` (many packets, one write). Returns the number
     /// of bytes appended, or `None` when there is nothing to send.
+    ///
+    /// What it appends counts as buffered until reported with [`Client::handle_written`];
+    /// requests are only encoded while less than `max_buffered_bytes` is buffered.
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
         let start = out.len();
-        while let Some(packet) = self.control.pop_front() {
-            if let Err(error) = self.codec.encode(&packet, out) {
-                // Every control packet is built by this client; failing to encode one is a bug.
-                debug_assert!(false, "cannot encode {}: {error}", packet.name());
-            }
-        }
-        if self.state() == ConnectionState::Connected {
-            self.send_queued(out);
+        self.encode_control(out);
+        if self.state().is_established() {
+            self.send_queued(out, start);
+            // Draining and everything sent: DISCONNECT goes out in this same write.
+            self.close_if_drained();
+            self.encode_control(out);
         }
         let written = out.len() - start;
         if written == 0 {
             return None;
         }
+        self.buffered += written;
+        self.stats.buffered_bytes_high_water =
+            self.stats.buffered_bytes_high_water.max(self.buffered as u64);
         self.last_sent = now;
         self.stats.bytes_sent += written as u64;
         Some(written)
@@ -445,7 +524,7 @@ impl Client {
             ConnectionState::Opening | ConnectionState::Connecting => {
                 self.lifecycle.connect_deadline()
             }
-            ConnectionState::Connected => {
+            ConnectionState::Connected | ConnectionState::Draining => {
                 let keep_alive = match self.ping_deadline {
                     _ if self.keep_alive.is_zero() => None,
                     // The PINGRESP deadline waits until the adapter reads again.
@@ -453,21 +532,28 @@ impl Client {
                     Some(deadline) => Some(deadline),
                     None => Some(self.last_sent + self.keep_alive),
                 };
-                earliest(keep_alive, self.credentials.deadline())
+                let timers = earliest(keep_alive, self.credentials.deadline());
+                earliest(timers, self.stable_at)
             }
             ConnectionState::Waiting => self.lifecycle.retry_at(),
             _ => None,
         };
-        earliest(state_deadline, self.closing_deadline)
+        earliest(state_deadline, self.lifecycle.close_deadline())
     }
 
     // ---- internals: admission ------------------------------------------------------------
 
     fn check_open(&self) -> Result<(), ClientError> {
-        if self.state() == ConnectionState::Closed || self.closing_deadline.is_some() {
-            return Err(ClientError::Closed);
+        match self.state() {
+            ConnectionState::Closed | ConnectionState::Draining | ConnectionState::Closing => {
+                Err(ClientError::Closed)
+            }
+            // Lost with reconnect disabled: nothing would ever send it.
+            ConnectionState::Disconnected if self.reconnect.is_stopped() => {
+                Err(ClientError::NotConnected)
+            }
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// With permissions from the JWT and no token yet, mint one now to learn them.
@@ -501,9 +587,13 @@ impl Client {
         }
     }
 
-    /// Size and queue-bound checks, then queue it.
+    /// The one admission check: encodable (`Codec::encoded_len`, which names a field that is
+    /// too long), within the packet size in force, and room in the queue. Then queue it.
     fn admit(&mut self, packet: Packet) -> Result<Token, ClientError> {
-        let size = self.codec.encoded_len(&packet);
+        let size = self
+            .codec
+            .encoded_len(&packet)
+            .map_err(ClientError::Unencodable)?;
         if size > self.max_outgoing {
             return Err(ClientError::PacketTooLarge {
                 size,
@@ -517,7 +607,7 @@ impl Client {
             });
         }
         let token = self.new_token();
-        self.session.enqueue(Request { token, packet });
+        self.session.enqueue(Request::new(token, packet));
         Ok(token)
     }
 
@@ -526,53 +616,106 @@ impl Client {
         Token(self.next_token)
     }
 
-    /// Moves queued requests into flight while the in-flight bound allows, encoding each.
-    fn send_queued(&mut self, out: &mut BytesMut) {
+    /// Encodes the control packets (CONNECT, acks, PINGREQ, replays, DISCONNECT). The client
+    /// builds them itself, so they encode; one that did not would be dropped, never half-sent.
+    fn encode_control(&mut self, out: &mut BytesMut) {
+        while let Some(packet) = self.control.pop_front() {
+            if let Err(error) = self.codec.encode(&packet, out) {
+                self.last_error = Some(format!("cannot encode {}: {error}", packet.name()));
+            }
+        }
+    }
+
+    /// Moves queued requests into flight while the in-flight bound and the buffer bound allow,
+    /// encoding each. `start`: where this call's output began in `out`.
+    fn send_queued(&mut self, out: &mut BytesMut, start: usize) {
         loop {
-            let (token, result) = match self.session.next_to_send(self.max_in_flight) {
-                None => return,
-                Some(Sent::InFlight(entry)) => {
-                    let size = self.codec.encoded_len(&entry.packet);
-                    if size > self.max_outgoing {
-                        (entry.token, Err(size))
-                    } else {
-                        let encoded = self.codec.encode(&entry.packet, out);
-                        debug_assert!(encoded.is_ok(), "admitted request failed to encode");
-                        (entry.token, Ok(()))
+            let Some(next) = self.session.peek_queued() else {
+                return;
+            };
+            // Measured as admitted; dropping a topic alias (below) only makes it smaller.
+            let size = match self.codec.encoded_len(&next.packet) {
+                Ok(size) if size > self.max_outgoing => Err(RequestError::PacketTooLarge {
+                    size,
+                    max: self.max_outgoing,
+                }),
+                Ok(size) => Ok(size),
+                Err(error) => Err(RequestError::Unencodable(error)),
+            };
+            let size = match size {
+                Ok(size) => size,
+                Err(error) => {
+                    // The broker's limits (CONNACK) are below what was admitted.
+                    if let Some(request) = self.session.pop_queued() {
+                        self.fail(request.token, error);
                     }
+                    continue;
                 }
+            };
+            let buffered = self.buffered + (out.len() - start);
+            if buffered > 0 && buffered + size > self.config.max_buffered_bytes {
+                return;
+            }
+            let alias_max = self.topic_alias_max;
+            let result = match self.session.next_to_send(self.max_in_flight) {
+                None => return,
+                Some(Sent::InFlight(entry)) => self
+                    .codec
+                    .encode(&fit_topic_alias(&entry.packet, alias_max), out)
+                    .map(|_| ())
+                    .map_err(|e| (entry.token, e)),
                 Some(Sent::AtMostOnce(request)) => {
-                    let size = self.codec.encoded_len(&request.packet);
-                    if size > self.max_outgoing {
-                        (request.token, Err(size))
-                    } else {
-                        let encoded = self.codec.encode(&request.packet, out);
-                        debug_assert!(encoded.is_ok(), "admitted request failed to encode");
-                        self.stats.publishes_completed += 1;
-                        self.events.push_back(Event::Published {
-                            token: request.token,
-                            pkid: 0,
-                        });
-                        continue;
+                    match self
+                        .codec
+                        .encode(&fit_topic_alias(&request.packet, alias_max), out)
+                    {
+                        Ok(_) => {
+                            let end =
+                                self.written_total + (self.buffered + out.len() - start) as u64;
+                            self.unwritten_qos0.push_back((end, request));
+                            Ok(())
+                        }
+                        Err(e) => Err((request.token, e)),
                     }
                 }
             };
-            if let Err(size) = result {
-                // The broker's maximum packet size (CONNACK) is below what we admitted.
+            if let Err((token, error)) = result {
                 self.session.abandon(token);
-                self.fail(
-                    token,
-                    RequestError::PacketTooLarge {
-                        size,
-                        max: self.max_outgoing,
-                    },
-                );
+                self.fail(token, RequestError::Unencodable(error));
             }
         }
+    }
+
+    /// Takes back the QoS 0 publishes whose bytes never reached the transport (it ended).
+    fn take_unwritten_qos0(&mut self) -> Vec<Request> {
+        self.buffered = 0;
+        self.unwritten_qos0
+            .drain(..)
+            .map(|(_, request)| request)
+            .collect()
     }
 
     fn fail(&mut self, token: Token, error: RequestError) {
         self.stats.requests_failed += 1;
         self.events.push_back(Event::RequestFailed { token, error });
+    }
+}
+
+/// A topic alias is only valid on the connection whose CONNACK announced the maximum: one above
+/// the maximum in force now (a reconnect lowered it) is left out. The topic is always sent too,
+/// so the packet means the same without it.
+pub(super) fn fit_topic_alias(packet: &Packet, max: u16) -> std::borrow::Cow<'_, Packet> {
+    match packet {
+        Packet::Publish(publish)
+            if publish
+                .properties
+                .topic_alias
+                .is_some_and(|alias| alias > max) =>
+        {
+            let mut publish = publish.clone();
+            publish.properties.topic_alias = None;
+            std::borrow::Cow::Owned(Packet::Publish(publish))
+        }
+        _ => std::borrow::Cow::Borrowed(packet),
     }
 }

@@ -47,6 +47,9 @@ pub enum EncodeError {
     /// breaks a rule the peer would reject it for (packet id 0, no filters, topic alias 0, ...).
     #[error("cannot encode: {0}")]
     Invalid(String),
+    /// A string or binary field is longer than the 65,535 bytes its two-byte length can say.
+    #[error("{field} is {len} bytes, more than the 65535 a field can carry")]
+    FieldTooLong { field: &'static str, len: usize },
 }
 
 /// Encoder/decoder for one protocol version. Stateless apart from its configuration.
@@ -118,12 +121,11 @@ impl Codec {
         Ok(total)
     }
 
-    /// The exact number of bytes [`encode`](Codec::encode) would write: 0 if it would fail.
-    pub fn encoded_len(&self, packet: &Packet) -> usize {
-        match self.remaining_len(packet) {
-            Ok(remaining) => 1 + wire::varint_len(remaining) + remaining,
-            Err(_) => 0,
-        }
+    /// The exact number of bytes [`encode`](Codec::encode) would write, or why it would fail.
+    /// This is the one test of "encodable": what passes it, `encode` writes.
+    pub fn encoded_len(&self, packet: &Packet) -> Result<usize, EncodeError> {
+        let remaining = self.remaining_len(packet)?;
+        Ok(1 + wire::varint_len(remaining) + remaining)
     }
 
     /// Checks the packet and measures everything after the fixed header.

@@ -63,11 +63,9 @@ pub(crate) fn parse_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, Proto
 }
 
 /// Size on the wire of a string or binary field, or an error if it cannot be encoded.
-pub(crate) fn field_len(len: usize, what: &str) -> Result<usize, EncodeError> {
+pub(crate) fn field_len(len: usize, what: &'static str) -> Result<usize, EncodeError> {
     if len > MAX_FIELD {
-        return Err(EncodeError::Invalid(format!(
-            "{what} is {len} bytes, more than the 65535 a field can carry"
-        )));
+        return Err(EncodeError::FieldTooLong { field: what, len });
     }
     Ok(2 + len)
 }

@@ -36,7 +36,9 @@
 //! | `MQTT_PING_TIMEOUT` | duration | half the keep-alive |
 //! | `MQTT_USERNAME` | text (with JWT: overrides the token's `sub`) | none |
 //! | `MQTT_PASSWORD` | secret text; not with JWT | none |
-//! | `MQTT_MAX_INFLIGHT` | 1..=65535 | `100` |
+//! | `MQTT_MAX_INFLIGHT` | 1..=65535 | `20` |
+//! | `MQTT_MAX_BUFFERED_BYTES` | bytes >= 1 encoded but not yet written | `65536` |
+//! | `MQTT_POISON_THRESHOLD` | error-ended connections before a request fails, >= 1 | `3` |
 //! | `MQTT_MAX_QUEUED` | whole number >= 1 | `1000` |
 //! | `MQTT_MAX_PACKET_SIZE` | bytes, 16..=268435460, both directions | `262144` |
 //! | `MQTT_RECEIVE_MAXIMUM` | 1..=65535 (MQTT 5) | `100` |
@@ -50,6 +52,7 @@
 //! | `MQTT_RECONNECT_MAX_FAILURES` | failures that open the circuit breaker, or `none` | `10` |
 //! | `MQTT_RECONNECT_OPEN_DURATION` | duration the open breaker waits | `60s` |
 //! | `MQTT_RECONNECT_MAX_ATTEMPTS` | attempts before giving up, or `none` | `none` |
+//! | `MQTT_RECONNECT_STABLE_AFTER` | duration a connection must last to count as a success | `10s` |
 //! | `MQTT_CONNECT_TIMEOUT` | duration > 0 until CONNACK | `10s` |
 //! | `MQTT_JWT_TOKEN` | secret: a static JWT sent as the password | none |
 //! | `MQTT_JWT_SECRET` | secret: HMAC key (>= 32/48/64 bytes for HS256/384/512) | none |
@@ -95,6 +98,8 @@ pub const KEYS: &[&str] = &[
     "PASSWORD",
     "MAX_INFLIGHT",
     "MAX_QUEUED",
+    "MAX_BUFFERED_BYTES",
+    "POISON_THRESHOLD",
     "MAX_PACKET_SIZE",
     "RECEIVE_MAXIMUM",
     "SESSION_LOST_POLICY",
@@ -107,6 +112,7 @@ pub const KEYS: &[&str] = &[
     "RECONNECT_MAX_FAILURES",
     "RECONNECT_OPEN_DURATION",
     "RECONNECT_MAX_ATTEMPTS",
+    "RECONNECT_STABLE_AFTER",
     "CONNECT_TIMEOUT",
     "JWT_TOKEN",
     "JWT_SECRET",
@@ -129,6 +135,8 @@ const FIELD_KEYS: &[(&str, &str)] = &[
     ("password", "PASSWORD"),
     ("max_inflight", "MAX_INFLIGHT"),
     ("max_queued", "MAX_QUEUED"),
+    ("max_buffered_bytes", "MAX_BUFFERED_BYTES"),
+    ("poison_threshold", "POISON_THRESHOLD"),
     ("receive_maximum", "RECEIVE_MAXIMUM"),
     ("max_incoming_packet_size", "MAX_PACKET_SIZE"),
     ("max_outgoing_packet_size", "MAX_PACKET_SIZE"),
@@ -139,6 +147,7 @@ const FIELD_KEYS: &[(&str, &str)] = &[
     ("reconnect.max_failures", "RECONNECT_MAX_FAILURES"),
     ("reconnect.open_duration", "RECONNECT_OPEN_DURATION"),
     ("reconnect.max_attempts", "RECONNECT_MAX_ATTEMPTS"),
+    ("reconnect.stable_after", "RECONNECT_STABLE_AFTER"),
     ("auth", "JWT_REFRESH_MARGIN"),
 ];
 
@@ -423,6 +432,8 @@ impl ClientConfig {
         c.password = env.string("PASSWORD").map(Bytes::from);
         set(&mut c.max_inflight, env.uint("MAX_INFLIGHT")?);
         set(&mut c.max_queued, env.uint("MAX_QUEUED")?);
+        set(&mut c.max_buffered_bytes, env.uint("MAX_BUFFERED_BYTES")?);
+        set(&mut c.poison_threshold, env.uint("POISON_THRESHOLD")?);
         if let Some(size) = env.uint("MAX_PACKET_SIZE")? {
             c.max_incoming_packet_size = size;
             c.max_outgoing_packet_size = size;
@@ -447,6 +458,7 @@ impl ClientConfig {
             env.duration("RECONNECT_INITIAL_DELAY")?,
         );
         set(&mut r.max_delay, env.duration("RECONNECT_MAX_DELAY")?);
+        set(&mut r.stable_after, env.duration("RECONNECT_STABLE_AFTER")?);
         set(
             &mut r.multiplier,
             env.parse("RECONNECT_MULTIPLIER", "a number like 2 or 1.5", |v| {

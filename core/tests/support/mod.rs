@@ -69,6 +69,8 @@ impl Pair {
             while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
                 self.writes.push(n);
                 progress = true;
+                // The simulated link takes every byte at once.
+                self.client.handle_written(self.now, n);
             }
             if self.link_up && !out.is_empty() {
                 self.wire.extend_from_slice(&out);
@@ -96,7 +98,11 @@ impl Pair {
                             );
                         }
                     }
-                    Action::Close => self.link_up = false,
+                    Action::Close => {
+                        self.link_up = false;
+                        // Everything was written above; the close completes at once.
+                        self.client.handle_closed(self.now);
+                    }
                 }
             }
             while let Some(event) = self.client.poll_event() {
@@ -213,6 +219,20 @@ impl Pair {
         let connect = self.expect_connect();
         self.connack(session_present);
         connect
+    }
+
+    /// Waits out the backoff until the client has sent CONNECT on a new transport (takes it).
+    pub fn reconnect_transport(&mut self) -> jamey_mqtt_core::packet::Connect {
+        for _ in 0..100 {
+            if self.sent.iter().any(|p| matches!(p, Packet::Connect(_))) {
+                break;
+            }
+            assert!(
+                self.advance_to_deadline(),
+                "client has no deadline to reconnect at"
+            );
+        }
+        self.expect_connect()
     }
 
     /// Takes what the client sent, which must be exactly one SUBSCRIBE.
