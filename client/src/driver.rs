@@ -94,6 +94,8 @@ enum Wake {
     Eof,
     Failed(io::Error),
     Closed,
+    /// Bytes were written: the core may have more to send, or completions.
+    Written,
     Command(Command),
     HandlesGone,
     Timer(Instant),
@@ -200,7 +202,7 @@ impl<R: Runtime> Driver<R> {
                 Wake::Read(n) => self.core.handle_bytes(now, &self.read_buf[..n]),
                 Wake::Eof => self.transport_ended(now, None),
                 Wake::Failed(e) => self.transport_ended(now, Some(e)),
-                Wake::Closed | Wake::Delivered => {}
+                Wake::Closed | Wake::Delivered | Wake::Written => {}
                 Wake::Command(command) => {
                     self.command(now, command);
                     // Take every command already waiting, so their packets share one write.
@@ -231,8 +233,12 @@ impl<R: Runtime> Driver<R> {
         self.out.clear();
         self.needs_flush = false;
         if self.closing {
-            // We closed it on the core's request: the core does not want to hear about it.
+            // We closed it on the core's request: only the final close waits to hear how it
+            // ended (a loss's close does not).
             self.closing = false;
+            if self.core.state() == ConnectionState::Closing {
+                self.core.handle_disconnected(now, TransportError::Closed);
+            }
             return;
         }
         let error = match error {
@@ -278,6 +284,9 @@ impl<R: Runtime> Driver<R> {
                         self.opening = None;
                         if self.transport.is_some() {
                             self.closing = true;
+                        } else {
+                            // Nothing open: the close is already complete.
+                            self.core.handle_closed(now);
                         }
                     }
                 }
@@ -611,6 +620,10 @@ impl<R: Runtime> Driver<R> {
                 Poll::Ready(Ok(n)) => {
                     self.out.advance(n);
                     self.needs_flush = true;
+                    // The core counts these bytes as written: room under its buffer bound, and
+                    // QoS 0 publishes whose last byte this was complete.
+                    self.core.handle_written(self.rt.now(), n);
+                    return Some(Wake::Written);
                 }
                 Poll::Ready(Err(e)) => return Some(Wake::Failed(e)),
                 Poll::Pending => return None,
@@ -623,10 +636,19 @@ impl<R: Runtime> Driver<R> {
                 Poll::Pending => return None,
             }
         }
-        if self.closing && Pin::new(&mut *transport).poll_close(cx).is_ready() {
-            self.transport = None;
-            self.closing = false;
-            return Some(Wake::Closed);
+        if self.closing {
+            if let Poll::Ready(result) = Pin::new(&mut *transport).poll_close(cx) {
+                self.transport = None;
+                self.closing = false;
+                // The final close (after disconnect) waits for this; others ignore it.
+                match result {
+                    Ok(()) => self.core.handle_closed(self.rt.now()),
+                    Err(e) => self
+                        .core
+                        .handle_disconnected(self.rt.now(), TransportError::Io(e.to_string())),
+                }
+                return Some(Wake::Closed);
+            }
         }
         None
     }

@@ -252,6 +252,56 @@ pub async fn dropping_last_handle_disconnects_cleanly<R: Runtime + Default>() {
     .await;
 }
 
+/// Issue 10, item 1: a separate program publishes 100,000 QoS 0 messages, awaits
+/// `disconnect()` and exits at once; a subscriber receives every one. `disconnect()` may only
+/// return after every accepted publish was written and flushed and the stream closed (the old
+/// driver answered it before its write buffer was flushed, and 35% were lost).
+pub async fn disconnect_flushes_every_accepted_qos0_publish<R: Runtime + Default>() {
+    const COUNT: usize = 100_000;
+    // The test broker sets `max_queued_messages 0`: it drops nothing for a slow subscriber.
+    let broker = Broker::start(BrokerOptions::plain().quiet(), None);
+    let subscriber = connect::<R>(plain(&broker, "burst-sub")).await;
+    let mut messages = subscriber
+        .subscribe("burst/qos0", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let runtime = if std::any::type_name::<R>().contains("smol") {
+        "smol"
+    } else {
+        "tokio"
+    };
+    let mut program = std::process::Command::new(burst_program())
+        .args([runtime, &broker.port().to_string(), &COUNT.to_string(), "64"])
+        .arg("burst/qos0")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("run qos0_burst");
+    let mut received = 0;
+    while received < COUNT {
+        let next = within::<R, _>(
+            Duration::from_secs(15),
+            &format!("message {} of {COUNT} (the rest were lost)", received + 1),
+            messages.recv(),
+        )
+        .await;
+        assert!(next.is_some(), "subscription ended after {received}");
+        received += 1;
+    }
+    let status = program.wait().expect("wait for qos0_burst");
+    assert!(status.success(), "qos0_burst failed: {status}");
+    assert_eq!(received, COUNT);
+}
+
+/// The `qos0_burst` program cargo built next to this test binary (`target/<profile>/`).
+fn burst_program() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    dir.join(format!("qos0_burst{}", std::env::consts::EXE_SUFFIX))
+}
+
 /// After unsubscribe the stream ends and the broker sends nothing more for that filter.
 pub async fn unsubscribe_stops_delivery<R: Runtime + Default>() {
     let broker = Broker::start(BrokerOptions::plain(), None);
@@ -826,6 +876,7 @@ macro_rules! suite {
             retained_message_reaches_late_subscriber,
             last_will_on_abnormal_close,
             dropping_last_handle_disconnects_cleanly,
+            disconnect_flushes_every_accepted_qos0_publish,
             unsubscribe_stops_delivery,
             slow_consumer_loses_nothing,
             full_queue_is_an_error,

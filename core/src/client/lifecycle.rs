@@ -22,6 +22,8 @@ impl Client {
         self.control.clear();
         self.inbuf.clear();
         self.ping_deadline = None;
+        // A new transport: bytes handed to the old one (a farewell DISCONNECT) are its own.
+        self.buffered = 0;
         self.lifecycle
             .open(now + self.config.reconnect.connect_timeout);
         self.actions.push_back(Action::Connect);

@@ -1,0 +1,61 @@
+//! A program as a new user writes it: connect, publish `count` QoS 0 messages of `size` bytes
+//! (awaiting each), `disconnect().await`, exit. The integration test
+//! `disconnect_flushes_every_accepted_qos0_publish` runs it as its own process and counts what a
+//! subscriber receives: everything `publish` accepted must arrive, even though the process
+//! exits right after `disconnect()` returns.
+//!
+//!   qos0_burst <tokio|smol> <port> <count> <size> <topic>
+
+use std::time::Duration;
+
+use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, runtime, port, count, size, topic] = args.as_slice() else {
+        eprintln!("usage: qos0_burst <tokio|smol> <port> <count> <size> <topic>");
+        std::process::exit(2);
+    };
+    let port: u16 = port.parse().expect("port");
+    let count: usize = count.parse().expect("count");
+    let size: usize = size.parse().expect("size");
+    let config = Config::new("127.0.0.1", port).mqtt(ClientConfig {
+        protocol: ProtocolVersion::V311,
+        client_id: format!("burst-{runtime}-{}", std::process::id()),
+        keep_alive: Duration::from_secs(30),
+        ..ClientConfig::default()
+    });
+    match runtime.as_str() {
+        "tokio" => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+            .block_on(async {
+                let client = jamey_mqtt_tokio::Client::connect(config).await.expect("connect");
+                burst(&client, topic, count, size).await;
+                client.disconnect().await.expect("disconnect");
+            }),
+        "smol" => smol::block_on(async {
+            let client = jamey_mqtt_smol::Client::connect(config).await.expect("connect");
+            burst(&client, topic, count, size).await;
+            client.disconnect().await.expect("disconnect");
+        }),
+        other => panic!("unknown runtime {other}"),
+    }
+}
+
+async fn burst<R: jamey_mqtt::Runtime>(
+    client: &jamey_mqtt::Client<R>,
+    topic: &str,
+    count: usize,
+    size: usize,
+) {
+    let payload = bytes::Bytes::from(vec![b'x'; size]);
+    for _ in 0..count {
+        client
+            .publish(topic, payload.clone(), QoS::AtMostOnce)
+            .await
+            .expect("publish accepted");
+    }
+}
