@@ -349,12 +349,34 @@ fn session_lost_resends_unacked_publishes_as_new_by_default() {
         .collect();
     assert_eq!(topics, vec![("one", false), ("two", false)]);
     let pkid1 = sent_publish(&resent[0]).pkid;
+    let pkid2 = sent_publish(&resent[1]).pkid;
+    assert_ne!(pkid1, pkid2);
+    assert_eq!(sent_publish(&resent[1]).qos, QoS::ExactlyOnce);
+    // Nothing was replayed: the broker had no session, so both went out as new messages.
+    assert_eq!(pair.client.stats().packets_replayed, 0);
+    pair.take_events();
     pair.puback(pkid1);
-    assert!(pair.take_events().contains(&Event::Published {
-        token: t1,
-        pkid: pkid1
-    }));
-    let _ = t2;
+    assert_eq!(
+        pair.take_events(),
+        vec![Event::Published {
+            token: t1,
+            pkid: pkid1
+        }]
+    );
+    // The QoS 2 publish runs a whole new flow under its new id: PUBREC -> PUBREL -> PUBCOMP.
+    pair.send(Packet::PubRec(Ack::success(pkid2)));
+    assert_eq!(pair.take_sent(), vec![Packet::PubRel(Ack::success(pkid2))]);
+    assert!(pair.take_events().is_empty(), "completed before PUBCOMP");
+    pair.send(Packet::PubComp(Ack::success(pkid2)));
+    assert_eq!(
+        pair.take_events(),
+        vec![Event::Published {
+            token: t2,
+            pkid: pkid2
+        }]
+    );
+    assert_eq!(pair.client.health().in_flight, 0);
+    assert!(pair.take_sent().is_empty());
 }
 
 #[test]

@@ -346,8 +346,17 @@ fn v311_reason_codes_map_to_mqtt5_form() {
         assert_eq!(decode(V4, &bytes), Ok(Some(connack(code))));
         assert_eq!(encode(V4, &connack(code)), Ok(bytes.to_vec()));
     }
-    assert!(decode(V4, &[0x20, 0x02, 0x00, 0x06]).is_err());
-    assert!(encode(V4, &connack(ReasonCode::BANNED)).is_err());
+    // 3.1.1 has no CONNACK return code 6, and no way to say "banned".
+    assert_eq!(
+        decode(V4, &[0x20, 0x02, 0x00, 0x06]),
+        malformed("reason code 0x06 is not allowed in CONNACK")
+    );
+    assert_eq!(
+        encode(V4, &connack(ReasonCode::BANNED)),
+        Err(EncodeError::Invalid(
+            "CONNACK cannot carry banned (0x8A) on this protocol version".into()
+        ))
+    );
 
     let suback = SubAck {
         pkid: 1,
@@ -408,25 +417,80 @@ fn publish_payload_shares_the_input_buffer() {
 
 #[test]
 fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
-    let bad: &[&[u8]] = &[
-        &[0x00, 0x00],
-        &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
-        &[0x30, 0xE8, 0x07],
-        &[0x36, 0x03, 0x00, 0x01, b'a'],
-        &[0x60, 0x02, 0x00, 0x01],
-        &[0x40, 0x03, 0x00, 0x01, 0xFF],
-        &[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'#'],
-        &[0x30, 0x07, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x00],
-        &[0xE0, 0x01, 0x01],
+    use ProtocolError::{InvalidTopic, InvalidTopicAlias, PacketTooLarge, UnknownPacketType};
+    let m = |msg: &str| ProtocolError::MalformedPacket(msg.to_owned());
+    // Each input with the error it must give on 3.1.1 and on 5 (`None`: valid on that version).
+    let bad: Vec<(&[u8], Option<ProtocolError>, ProtocolError)> = vec![
+        (
+            &[0x00, 0x00],
+            Some(UnknownPacketType(0)),
+            UnknownPacketType(0),
+        ),
+        (
+            &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
+            Some(m("variable byte integer longer than 4 bytes")),
+            m("variable byte integer longer than 4 bytes"),
+        ),
+        (
+            &[0x30, 0xE8, 0x07],
+            Some(PacketTooLarge {
+                size: 1003,
+                max: 100,
+            }),
+            PacketTooLarge {
+                size: 1003,
+                max: 100,
+            },
+        ),
+        (
+            &[0x36, 0x03, 0x00, 0x01, b'a'],
+            Some(m("PUBLISH with QoS 3")),
+            m("PUBLISH with QoS 3"),
+        ),
+        (
+            &[0x60, 0x02, 0x00, 0x01],
+            Some(m("fixed header flags 0b0000 are invalid for packet type 6")),
+            m("fixed header flags 0b0000 are invalid for packet type 6"),
+        ),
+        (
+            &[0x40, 0x03, 0x00, 0x01, 0xFF],
+            Some(m("packet is 3 bytes long but its fields take 2")),
+            m("reason code 0xFF is not allowed in PUBACK"),
+        ),
+        (
+            // On 5 the bytes after the topic are read as the property length.
+            &[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'#'],
+            Some(InvalidTopic(TopicError::WildcardInName)),
+            m("packet ends inside a variable byte integer"),
+        ),
+        (
+            // Topic alias 0 on 5; on 3.1.1 these bytes are a valid PUBLISH.
+            &[0x30, 0x07, 0x00, 0x01, b'a', 0x03, 0x23, 0x00, 0x00],
+            None,
+            InvalidTopicAlias(0),
+        ),
+        (
+            &[0xE0, 0x01, 0x01],
+            Some(m("1 trailing bytes inside the DISCONNECT frame")),
+            m("reason code 0x01 is not allowed in DISCONNECT"),
+        ),
     ];
     for v in [V4, V5] {
         let codec = Codec::new(v, 100);
-        for input in bad {
-            if v == V4 && input[1] == 0x07 {
-                continue; // topic alias: on 3.1.1 these bytes are a valid PUBLISH
-            }
+        for (input, v4_error, v5_error) in &bad {
+            let want = match v {
+                V4 => match v4_error {
+                    Some(e) => e,
+                    None => continue,
+                },
+                _ => v5_error,
+            };
             let mut buf = BytesMut::from(*input);
-            assert!(codec.decode(&mut buf).is_err(), "{v:?} {input:02X?}");
+            assert_eq!(
+                codec.decode(&mut buf),
+                Err(want.clone()),
+                "{v:?} {input:02X?}"
+            );
             let mut fresh = BytesMut::from(&[0xD0, 0x00][..]);
             assert_eq!(codec.decode(&mut fresh), Ok(Some(Packet::PingResp)));
         }
@@ -472,7 +536,12 @@ fn fields_over_65535_bytes_are_an_encode_error_not_a_truncation() {
     d.properties
         .user_properties
         .push(("k".into(), "v".repeat(70_000)));
-    assert!(encode(V5, &Packet::Disconnect(d)).is_err());
+    assert_eq!(
+        encode(V5, &Packet::Disconnect(d)),
+        Err(EncodeError::Invalid(
+            "user property value is 70000 bytes, more than the 65535 a field can carry".into()
+        ))
+    );
 }
 
 #[test]
@@ -485,7 +554,14 @@ fn mqtt5_only_content_is_an_encode_error_on_v311() {
     assert!(encode(V5, &Packet::PubAck(ack)).is_ok());
     let mut nack = Ack::success(1);
     nack.reason = ReasonCode::QUOTA_EXCEEDED;
-    assert!(encode(V4, &Packet::PubAck(nack)).is_err());
+    assert_eq!(
+        encode(V4, &Packet::PubAck(nack)),
+        Err(EncodeError::Invalid(
+            "reason code quota exceeded (0x97) cannot be sent in this packet on this protocol \
+             version"
+                .into()
+        ))
+    );
     let mut sub = SubscribeFilter::new("a", QoS::AtLeastOnce);
     sub.no_local = true;
     let s = Packet::Subscribe(Subscribe {
@@ -493,7 +569,12 @@ fn mqtt5_only_content_is_an_encode_error_on_v311() {
         filters: vec![sub],
         properties: SubscribeProperties::default(),
     });
-    assert!(encode(V4, &s).is_err());
+    assert_eq!(
+        encode(V4, &s),
+        Err(EncodeError::Invalid(
+            "3.1.1 cannot carry MQTT 5 subscription options".into()
+        ))
+    );
 }
 
 #[test]

@@ -31,8 +31,8 @@
 //!    sessions, a publisher's redelivery may be the first copy the subscriber sees);
 //! 6. a message arrives at the QoS the broker sent it with; tokens complete at most once; no
 //!    client ever exceeds its in-flight maximum or queue bound; no client writes without a
-//!    transport or sends bytes the broker cannot decode or does not expect; re-subscriptions
-//!    after a session loss succeed;
+//!    transport or sends bytes the broker cannot decode or does not expect, or resends a
+//!    PUBLISH within a session without DUP=1; re-subscriptions after a session loss succeed;
 //! 7. after the faults, everything settles: every client connected, nothing queued or in
 //!    flight anywhere; a late subscriber then gets exactly the broker's retained messages.
 //!

@@ -252,10 +252,12 @@ impl Broker {
     }
 
     /// Stops the broker gracefully (SIGTERM, so a persistent broker saves its database) and
-    /// waits for it to exit.
+    /// waits for it to exit. A frozen broker ([`Broker::freeze`]) is sent SIGCONT after the
+    /// SIGTERM, so it handles the SIGTERM as it resumes (a running one ignores the SIGCONT).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), "TERM");
+            signal(child.id(), "CONT");
             let deadline = Instant::now() + Duration::from_secs(10);
             while child.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {

@@ -2,7 +2,10 @@
 //! starts, accepts, and enforces what it is configured to enforce. If these fail, the client
 //! scenarios' failures mean nothing.
 
+use std::net::TcpStream;
 use std::process::Output;
+use std::sync::Arc;
+use std::time::Duration;
 
 use jamey_mqtt_tests::{Broker, BrokerOptions, Pki, Tls12Server};
 
@@ -92,9 +95,65 @@ fn persistent_broker_restarts_on_the_same_port() {
     assert_eq!(String::from_utf8_lossy(&received.stdout).trim(), "again");
 }
 
+/// A TLS handshake with the server on `port` by a rustls client that trusts the test CA and
+/// offers only `versions`: the version negotiated, or the error that ended the handshake.
+fn handshake(
+    port: u16,
+    pki: &Pki,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<rustls::ProtocolVersion, rustls::Error> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(pki.ca.cert_pem.as_bytes()).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+    let mut conn = rustls::ClientConnection::new(Arc::new(config), name)?;
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).expect("connect to the TLS server");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut tcp) {
+            return Err(e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .cloned()
+                .unwrap_or_else(|| panic!("handshake failed without a TLS error: {e}")));
+        }
+    }
+    Ok(conn.protocol_version().expect("negotiated"))
+}
+
+/// The refusal scenario (`tls12_only_server_is_refused`) means something only if this server
+/// really speaks TLS 1.2 and nothing newer.
 #[test]
-fn tls12_server_starts() {
+fn tls12_server_speaks_tls12_only() {
+    use rustls::version::{TLS12, TLS13};
     let pki = Pki::generate();
     let server = Tls12Server::start(&pki);
-    assert!(server.port() > 0);
+    // Its certificate verifies and TLS 1.2 completes, also when TLS 1.3 is offered as well.
+    assert_eq!(
+        handshake(server.port(), &pki, &[&TLS12]),
+        Ok(rustls::ProtocolVersion::TLSv1_2)
+    );
+    assert_eq!(
+        handshake(server.port(), &pki, &[&TLS13, &TLS12]),
+        Ok(rustls::ProtocolVersion::TLSv1_2)
+    );
+    // A client that offers TLS 1.3 only is refused.
+    let refused = handshake(server.port(), &pki, &[&TLS13]);
+    assert!(
+        matches!(
+            refused,
+            Err(rustls::Error::AlertReceived(
+                rustls::AlertDescription::ProtocolVersion
+            ))
+        ),
+        "{refused:?}"
+    );
 }

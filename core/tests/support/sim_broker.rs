@@ -7,7 +7,8 @@
 //! - QoS 1 and 2 both ways: incoming QoS 1 is routed on every receipt (duplicates allowed);
 //!   incoming QoS 2 is routed once per packet id until PUBREL (exactly once); outgoing QoS 1/2
 //!   wait for their acks in a window, in order, and are resent in order (DUP, or PUBREL) when a
-//!   session resumes;
+//!   session resumes; an incoming resend (a packet id and message already received in this
+//!   session) without DUP=1 is a violation;
 //! - subscriptions with wildcard matching (`jamey_mqtt_core::topic`), one delivery per session
 //!   at the highest granted QoS of the matching subscriptions, in order per session;
 //! - retained messages (an empty payload clears), sent on subscribe with RETAIN set;
@@ -68,6 +69,12 @@ struct Session {
     pending: VecDeque<Message>,
     /// Incoming QoS 2 packet ids routed and waiting for PUBREL.
     incoming_qos2: BTreeSet<u16>,
+    /// The last QoS 1/2 PUBLISH received from the client under each packet id in this session
+    /// (topic, payload): the same id with the same message again is a resend, which must carry
+    /// DUP=1. (Payloads are unique in the simulation, so a new message that reuses a freed id
+    /// is told apart from a resend; a new session starts with an empty record, so resending as
+    /// new after a session loss, DUP=0, is legal.)
+    incoming_seen: BTreeMap<u16, (String, Bytes)>,
     next_pkid: u16,
     window: usize,
 }
@@ -509,6 +516,22 @@ impl Broker {
                 format!("PUBLISH to invalid topic {:?}", publish.topic),
             );
             return;
+        }
+        if publish.qos != QoS::AtMostOnce {
+            let message = (publish.topic.clone(), publish.payload.clone());
+            let resend = self.sessions.get_mut(id).is_some_and(|s| {
+                s.incoming_seen.insert(publish.pkid, message.clone()) == Some(message)
+            });
+            if resend && !publish.dup {
+                self.violation(
+                    conn,
+                    format!(
+                        "PUBLISH {} resent in the same session without DUP=1 ({:?})",
+                        publish.pkid, publish.payload
+                    ),
+                );
+                return;
+            }
         }
         let message = Message {
             topic: publish.topic,
