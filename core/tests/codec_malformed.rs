@@ -538,9 +538,10 @@ fn fields_over_65535_bytes_are_an_encode_error_not_a_truncation() {
         .push(("k".into(), "v".repeat(70_000)));
     assert_eq!(
         encode(V5, &Packet::Disconnect(d)),
-        Err(EncodeError::Invalid(
-            "user property value is 70000 bytes, more than the 65535 a field can carry".into()
-        ))
+        Err(EncodeError::FieldTooLong {
+            field: "user property value",
+            len: 70_000
+        })
     );
 }
 
