@@ -4,9 +4,9 @@
 
 mod support;
 
+use jamey_mqtt_core::reconnect::ReconnectConfig;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use jamey_mqtt_core::reconnect::ReconnectConfig;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jamey_mqtt_core::auth::{

@@ -179,7 +179,11 @@ fn connections_dropped_right_after_connack_back_off_and_open_the_circuit() {
         }
         pair.reconnect_transport();
     }
-    assert_eq!(delays, vec![1, 2, 4], "the backoff grows; the 4th drop opens the breaker");
+    assert_eq!(
+        delays,
+        vec![1, 2, 4],
+        "the backoff grows; the 4th drop opens the breaker"
+    );
     assert!(opened, "the circuit breaker opened");
 }
 

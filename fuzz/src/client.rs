@@ -714,7 +714,9 @@ pub fn run(data: &[u8]) {
     config.max_buffered_bytes = 32 + (config.seed % 1024) as usize;
     // Requests stop at the bound (or one packet alone); acks, pings and replays are owed to
     // the broker whatever the bound, at most one per in-flight request or packet received.
-    let largest = config.max_buffered_bytes.max(config.max_outgoing_packet_size);
+    let largest = config
+        .max_buffered_bytes
+        .max(config.max_outgoing_packet_size);
     let buffer_bound = largest * (2 + usize::from(config.max_inflight)) + 16 * 1024;
     let now = Instant::now();
     let mut harness = Harness {

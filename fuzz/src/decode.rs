@@ -111,7 +111,11 @@ pub fn run_strict(data: &[u8]) {
             Err(error) => panic!("decoded packet does not encode again: {error}\n{packet:?}"),
         };
         assert_eq!(written, out.len());
-        assert_eq!(codec.encoded_len(packet), Ok(written), "encoded_len disagrees");
+        assert_eq!(
+            codec.encoded_len(packet),
+            Ok(written),
+            "encoded_len disagrees"
+        );
         // Re-decoding needs room for the frame whatever `max` is.
         let big = Codec::new(version, 1 << 28);
         let again = big.decode(&mut out);

@@ -271,7 +271,12 @@ pub async fn disconnect_flushes_every_accepted_qos0_publish<R: Runtime + Default
         "tokio"
     };
     let mut program = std::process::Command::new(burst_program())
-        .args([runtime, &broker.port().to_string(), &COUNT.to_string(), "64"])
+        .args([
+            runtime,
+            &broker.port().to_string(),
+            &COUNT.to_string(),
+            "64",
+        ])
         .arg("burst/qos0")
         .stdin(Stdio::null())
         .spawn()

@@ -234,9 +234,8 @@ impl Client {
     /// Bytes from the transport. Complete packets are handled at once; a partial packet waits
     /// for the rest. A malformed or oversized packet ends the connection with a protocol error.
     pub fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) {
-        let reading = |state: ConnectionState| {
-            state == ConnectionState::Connecting || state.is_established()
-        };
+        let reading =
+            |state: ConnectionState| state == ConnectionState::Connecting || state.is_established();
         if !reading(self.state()) {
             return;
         }
@@ -501,8 +500,10 @@ impl Client {
             return None;
         }
         self.buffered += written;
-        self.stats.buffered_bytes_high_water =
-            self.stats.buffered_bytes_high_water.max(self.buffered as u64);
+        self.stats.buffered_bytes_high_water = self
+            .stats
+            .buffered_bytes_high_water
+            .max(self.buffered as u64);
         self.last_sent = now;
         self.stats.bytes_sent += written as u64;
         Some(written)

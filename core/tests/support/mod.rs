@@ -29,6 +29,9 @@ pub struct Pair {
     pub actions: Vec<Action>,
     /// Raw byte chunks the client wrote, one per `poll_transmit`.
     pub writes: Vec<usize>,
+    /// The socket takes bytes only when the test says so (`socket_takes`), and the final close
+    /// completes only on `close_completes`. Default: everything at once.
+    pub manual_socket: bool,
 }
 
 impl Pair {
@@ -47,6 +50,7 @@ impl Pair {
             events: Vec::new(),
             actions: Vec::new(),
             writes: Vec::new(),
+            manual_socket: false,
         }
     }
 
@@ -69,8 +73,10 @@ impl Pair {
             while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
                 self.writes.push(n);
                 progress = true;
-                // The simulated link takes every byte at once.
-                self.client.handle_written(self.now, n);
+                // The simulated link takes every byte at once (unless the test plays the socket).
+                if !self.manual_socket {
+                    self.client.handle_written(self.now, n);
+                }
             }
             if self.link_up && !out.is_empty() {
                 self.wire.extend_from_slice(&out);
@@ -101,7 +107,9 @@ impl Pair {
                     Action::Close => {
                         self.link_up = false;
                         // Everything was written above; the close completes at once.
-                        self.client.handle_closed(self.now);
+                        if !self.manual_socket {
+                            self.client.handle_closed(self.now);
+                        }
                     }
                 }
             }
@@ -113,6 +121,18 @@ impl Pair {
                 return;
             }
         }
+    }
+
+    /// With `manual_socket`: the socket takes `n` more bytes.
+    pub fn socket_takes(&mut self, n: usize) {
+        self.client.handle_written(self.now, n);
+        self.drive();
+    }
+
+    /// With `manual_socket`: the adapter finished the final close.
+    pub fn close_completes(&mut self) {
+        self.client.handle_closed(self.now);
+        self.drive();
     }
 
     /// The broker sends `packet` (whole).

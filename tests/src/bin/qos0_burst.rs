@@ -32,12 +32,16 @@ fn main() {
             .build()
             .expect("tokio runtime")
             .block_on(async {
-                let client = jamey_mqtt_tokio::Client::connect(config).await.expect("connect");
+                let client = jamey_mqtt_tokio::Client::connect(config)
+                    .await
+                    .expect("connect");
                 burst(&client, topic, count, size).await;
                 client.disconnect().await.expect("disconnect");
             }),
         "smol" => smol::block_on(async {
-            let client = jamey_mqtt_smol::Client::connect(config).await.expect("connect");
+            let client = jamey_mqtt_smol::Client::connect(config)
+                .await
+                .expect("connect");
             burst(&client, topic, count, size).await;
             client.disconnect().await.expect("disconnect");
         }),
