@@ -21,6 +21,9 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod robustness;
+pub use robustness::*;
+
 /// The bound on any single wait in a scenario.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -945,6 +948,10 @@ macro_rules! suite {
             frozen_broker_detected_by_keep_alive,
             acl_denial_fails_the_publish_on_mqtt5,
             jwt_refresh_reconnects_gracefully,
+            unencodable_publish_is_refused_and_the_client_goes_on,
+            topic_aliases_are_checked_against_the_broker_maximum,
+            connections_dropped_after_connack_back_off_and_open_the_circuit,
+            requests_fail_at_once_when_the_client_will_not_reconnect,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,
