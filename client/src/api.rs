@@ -100,7 +100,11 @@ impl<R: Runtime> Client<R> {
         core.handle_wall_clock(now, std::time::SystemTime::now());
         let (commands_tx, commands_rx) = async_channel::bounded(config.command_capacity.max(1));
         let (ready_tx, ready_rx) = async_channel::bounded(1);
-        let shared = Arc::new(Shared::default());
+        let (finished_tx, finished_rx) = async_channel::bounded(1);
+        let shared = Arc::new(Shared {
+            event_streams: Default::default(),
+            finished: finished_rx,
+        });
         let driver = Driver::new(DriverParts {
             rt: runtime.clone(),
             core,
@@ -113,6 +117,7 @@ impl<R: Runtime> Client<R> {
             commands: commands_rx,
             first_connect: ready_tx,
             unmatched_capacity: config.unmatched_capacity,
+            finished: finished_tx,
         });
         runtime.spawn(driver.run());
         let client = Client {
@@ -199,8 +204,11 @@ impl<R: Runtime> Client<R> {
             .await
     }
 
-    /// Disconnects gracefully: requests already accepted get the core's grace period, then
-    /// DISCONNECT is sent and the connection closed. Resolves when that is done.
+    /// Disconnects gracefully. Requests already accepted get the core's grace period (the
+    /// connect timeout) to complete; what has not completed by then fails with
+    /// `RequestError::Closed`. Resolves only when every accepted QoS 0 publish has been written
+    /// and flushed, DISCONNECT has been written and flushed and the stream closed (TLS
+    /// close_notify sent): a program may exit as soon as it returns.
     pub async fn disconnect(&self) -> Result<(), Error> {
         let (tx, rx) = async_channel::bounded(1);
         if self
@@ -214,6 +222,24 @@ impl<R: Runtime> Client<R> {
         }
         let _ = rx.recv().await;
         Ok(())
+    }
+
+    /// Resolves when the client is closed for good and its connection shut down: after
+    /// [`Client::disconnect`], after the last handle was dropped and the background close
+    /// finished, or after the reconnect policy gave up. It does not keep the client alive, so a
+    /// program that ends by dropping its handles waits for the close like this:
+    ///
+    /// ```ignore
+    /// let closed = client.closed();
+    /// drop(client);      // the last handle: the close starts in the background
+    /// closed.await;      // every accepted publish written, DISCONNECT sent, stream closed
+    /// ```
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let finished = self.inner.shared.finished.clone();
+        async move {
+            // Never sent to: `recv` returns when the driver drops the sender at its end.
+            let _ = finished.recv().await;
+        }
     }
 
     /// The client's counters and health.

@@ -64,9 +64,11 @@ pub(crate) enum Command {
 }
 
 /// State shared by the handles and the driver without a round trip.
-#[derive(Default)]
 pub(crate) struct Shared {
     pub event_streams: Mutex<Vec<Sender<Event>>>,
+    /// Closed (its sender dropped) when the driver task has finished: the client is closed and
+    /// its transport shut down. `Client::closed` waits on it.
+    pub finished: Receiver<()>,
 }
 
 enum Pending {
@@ -132,6 +134,8 @@ pub(crate) struct Driver<R: Runtime> {
     /// The typed error of the last transport failure (the core only gets its text).
     last_transport_error: Option<Error>,
     disconnect_waiters: Vec<Sender<()>>,
+    /// Dropped when the task ends, which wakes every `Client::closed` future.
+    _finished: Sender<()>,
 }
 
 pub(crate) struct DriverParts<R: Runtime> {
@@ -142,6 +146,7 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub commands: Receiver<Command>,
     pub first_connect: Reply<()>,
     pub unmatched_capacity: usize,
+    pub finished: Sender<()>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -171,6 +176,7 @@ impl<R: Runtime> Driver<R> {
             first_connect: Some(parts.first_connect),
             last_transport_error: None,
             disconnect_waiters: Vec::new(),
+            _finished: parts.finished,
         }
     }
 

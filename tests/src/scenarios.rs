@@ -260,7 +260,15 @@ pub async fn dropping_last_handle_disconnects_cleanly<R: Runtime + Default>() {
 /// return after every accepted publish was written and flushed and the stream closed (the old
 /// driver answered it before its write buffer was flushed, and 35% were lost).
 pub async fn disconnect_flushes_every_accepted_qos0_publish<R: Runtime + Default>() {
-    const COUNT: usize = 100_000;
+    burst_arrives_whole::<R>(100_000, "disconnect").await;
+}
+
+/// The same with a program that drops its last handle and awaits `Client::closed()`.
+pub async fn dropping_the_last_handle_flushes_too<R: Runtime + Default>() {
+    burst_arrives_whole::<R>(20_000, "drop").await;
+}
+
+async fn burst_arrives_whole<R: Runtime + Default>(count: usize, mode: &str) {
     // The test broker sets `max_queued_messages 0`: it drops nothing for a slow subscriber.
     let broker = Broker::start(BrokerOptions::plain().quiet(), None);
     let subscriber = connect::<R>(plain(&broker, "burst-sub")).await;
@@ -277,18 +285,18 @@ pub async fn disconnect_flushes_every_accepted_qos0_publish<R: Runtime + Default
         .args([
             runtime,
             &broker.port().to_string(),
-            &COUNT.to_string(),
+            &count.to_string(),
             "64",
         ])
-        .arg("burst/qos0")
+        .args(["burst/qos0", mode])
         .stdin(Stdio::null())
         .spawn()
         .expect("run qos0_burst");
     let mut received = 0;
-    while received < COUNT {
+    while received < count {
         let next = within::<R, _>(
             Duration::from_secs(15),
-            &format!("message {} of {COUNT} (the rest were lost)", received + 1),
+            &format!("message {} of {count} (the rest were lost)", received + 1),
             messages.recv(),
         )
         .await;
@@ -297,7 +305,7 @@ pub async fn disconnect_flushes_every_accepted_qos0_publish<R: Runtime + Default
     }
     let status = program.wait().expect("wait for qos0_burst");
     assert!(status.success(), "qos0_burst failed: {status}");
-    assert_eq!(received, COUNT);
+    assert_eq!(received, count);
 }
 
 /// The `qos0_burst` program cargo built next to this test binary (`target/<profile>/`).
@@ -934,6 +942,7 @@ macro_rules! suite {
             last_will_on_abnormal_close,
             dropping_last_handle_disconnects_cleanly,
             disconnect_flushes_every_accepted_qos0_publish,
+            dropping_the_last_handle_flushes_too,
             unsubscribe_stops_delivery,
             slow_consumer_loses_nothing,
             full_queue_is_an_error,

@@ -1,10 +1,11 @@
 //! A program as a new user writes it: connect, publish `count` QoS 0 messages of `size` bytes
-//! (awaiting each), `disconnect().await`, exit. The integration test
-//! `disconnect_flushes_every_accepted_qos0_publish` runs it as its own process and counts what a
-//! subscriber receives: everything `publish` accepted must arrive, even though the process
-//! exits right after `disconnect()` returns.
+//! (awaiting each), then end with `disconnect().await` (`disconnect` mode) or by dropping the
+//! last handle and awaiting `closed()` (`drop` mode), and exit. The integration tests
+//! `disconnect_flushes_every_accepted_qos0_publish` and `dropping_the_last_handle_flushes_too`
+//! run it as its own process and count what a subscriber receives: everything `publish`
+//! accepted must arrive, even though the process exits right after.
 //!
-//!   qos0_burst <tokio|smol> <port> <count> <size> <topic>
+//!   qos0_burst <tokio|smol> <port> <count> <size> <topic> <disconnect|drop>
 
 use std::time::Duration;
 
@@ -12,9 +13,14 @@ use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let [_, runtime, port, count, size, topic] = args.as_slice() else {
-        eprintln!("usage: qos0_burst <tokio|smol> <port> <count> <size> <topic>");
+    let [_, runtime, port, count, size, topic, mode] = args.as_slice() else {
+        eprintln!("usage: qos0_burst <tokio|smol> <port> <count> <size> <topic> <disconnect|drop>");
         std::process::exit(2);
+    };
+    let drop_last_handle = match mode.as_str() {
+        "disconnect" => false,
+        "drop" => true,
+        other => panic!("unknown mode {other}"),
     };
     let port: u16 = port.parse().expect("port");
     let count: usize = count.parse().expect("count");
@@ -36,14 +42,14 @@ fn main() {
                     .await
                     .expect("connect");
                 burst(&client, topic, count, size).await;
-                client.disconnect().await.expect("disconnect");
+                close(client, drop_last_handle).await;
             }),
         "smol" => smol::block_on(async {
             let client = jamey_mqtt_smol::Client::connect(config)
                 .await
                 .expect("connect");
             burst(&client, topic, count, size).await;
-            client.disconnect().await.expect("disconnect");
+            close(client, drop_last_handle).await;
         }),
         other => panic!("unknown runtime {other}"),
     }
@@ -61,5 +67,15 @@ async fn burst<R: jamey_mqtt::Runtime>(
             .publish(topic, payload.clone(), QoS::AtMostOnce)
             .await
             .expect("publish accepted");
+    }
+}
+
+async fn close<R: jamey_mqtt::Runtime>(client: jamey_mqtt::Client<R>, drop_last_handle: bool) {
+    if drop_last_handle {
+        let closed = client.closed();
+        drop(client);
+        closed.await;
+    } else {
+        client.disconnect().await.expect("disconnect");
     }
 }

@@ -49,9 +49,13 @@ pub async fn unencodable_publish_is_refused_and_the_client_goes_on<R: Runtime + 
             "{error:?}"
         );
     }
-    within::<R, _>(WAIT, "ordinary publish", client.publish("big/x", "fine", QoS::AtLeastOnce))
-        .await
-        .unwrap();
+    within::<R, _>(
+        WAIT,
+        "ordinary publish",
+        client.publish("big/x", "fine", QoS::AtLeastOnce),
+    )
+    .await
+    .unwrap();
     assert_eq!(next::<R>(&mut sub).await.payload, "fine".as_bytes());
 
     let mut config = plain(&broker, "long-user");
@@ -90,13 +94,20 @@ pub async fn topic_aliases_are_checked_against_the_broker_maximum<R: Runtime + D
         );
     }
     for _ in 0..2 {
-        within::<R, _>(WAIT, "aliased publish", client.publish_request(with_alias(10)))
-            .await
-            .unwrap();
+        within::<R, _>(
+            WAIT,
+            "aliased publish",
+            client.publish_request(with_alias(10)),
+        )
+        .await
+        .unwrap();
         assert_eq!(next::<R>(&mut sub).await.topic, "alias/t");
     }
     let stats = client.stats().await.unwrap();
-    assert_eq!(stats.core.connections_lost, 0, "the broker never disconnected");
+    assert_eq!(
+        stats.core.connections_lost, 0,
+        "the broker never disconnected"
+    );
     client.disconnect().await.unwrap();
 }
 
