@@ -189,6 +189,14 @@ pub fn receive_all(
     messages
 }
 
+/// Everything the client has to send, as a socket that takes every byte at once: each chunk is
+/// reported written (which is when QoS 0 publishes complete and the buffer bound frees up).
+pub fn drain_transmit(client: &mut Client, now: Instant, out: &mut BytesMut) {
+    while let Some(n) = client.poll_transmit(now, out) {
+        client.handle_written(now, n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,13 +238,5 @@ mod tests {
                 }
             }
         }
-    }
-}
-
-/// Everything the client has to send, as a socket that takes every byte at once: each chunk is
-/// reported written (which is when QoS 0 publishes complete and the buffer bound frees up).
-pub fn drain_transmit(client: &mut Client, now: Instant, out: &mut BytesMut) {
-    while let Some(n) = client.poll_transmit(now, out) {
-        client.handle_written(now, n);
     }
 }

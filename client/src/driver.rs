@@ -618,6 +618,7 @@ impl<R: Runtime> Driver<R> {
     /// Writes the buffer, flushes, and closes on request. `Some` when the loop must react.
     fn poll_write_side(&mut self, cx: &mut Context<'_>) -> Option<Wake> {
         let transport = self.transport.as_mut()?;
+        let mut wrote = false;
         while !self.out.is_empty() {
             match Pin::new(&mut *transport).poll_write(cx, &self.out) {
                 Poll::Ready(Ok(0)) => {
@@ -629,11 +630,18 @@ impl<R: Runtime> Driver<R> {
                     // The core counts these bytes as written: room under its buffer bound, and
                     // QoS 0 publishes whose last byte this was complete.
                     self.core.handle_written(self.rt.now(), n);
-                    return Some(Wake::Written);
+                    wrote = true;
                 }
                 Poll::Ready(Err(e)) => return Some(Wake::Failed(e)),
-                Poll::Pending => return None,
+                Poll::Pending => break,
             }
+        }
+        if wrote {
+            // The core may have more to send and completions to hand out.
+            return Some(Wake::Written);
+        }
+        if !self.out.is_empty() {
+            return None;
         }
         if self.needs_flush {
             match Pin::new(&mut *transport).poll_flush(cx) {

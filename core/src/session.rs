@@ -2,64 +2,162 @@
 //! (in the order they were first sent, for replay), the bounded queue of requests not yet sent,
 //! and the incoming QoS 2 packet ids already delivered (for exactly-once delivery).
 //!
+//! Requests are kept as typed entries ([`Outgoing`]: what the application asked to send), not
+//! as wire packets: the packet, with its id, is built when it is sent or resent.
+//!
 //! This module owns *bookkeeping* only; it never decides when to send. `client.rs` asks it to
 //! admit requests, to pick the next one to send, to match acks, and to rebuild itself after a
 //! reconnect ([`Session::resume`] / [`Session::reset_for_new_session`]).
 
 use std::collections::VecDeque;
 
-use crate::client::Token;
-use crate::packet::{Ack, Packet, QoS};
+use bytes::Bytes;
 
-/// A request the application handed over: a PUBLISH, SUBSCRIBE or UNSUBSCRIBE packet whose
-/// packet id is assigned when it is sent.
+use crate::client::Token;
+use crate::packet::{
+    Ack, Packet, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter, SubscribeProperties,
+    Unsubscribe, UserProperties,
+};
+
+/// What the application asked to send, checked and measured at admission. It has no packet id:
+/// [`Outgoing::packet`] builds the wire packet when it is (re)sent, with the id allocated then.
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    Publish {
+        qos: QoS,
+        retain: bool,
+        topic: String,
+        payload: Bytes,
+        /// `None` for none at all (the common case): an entry stays small while in flight.
+        properties: Option<Box<PublishProperties>>,
+    },
+    Subscribe {
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    },
+    Unsubscribe {
+        filters: Vec<String>,
+        user_properties: UserProperties,
+    },
+}
+
+impl Outgoing {
+    fn needs_packet_id(&self) -> bool {
+        match self {
+            Outgoing::Publish { qos, .. } => *qos != QoS::AtMostOnce,
+            _ => true,
+        }
+    }
+
+    /// The wire packet: `pkid` (ignored for QoS 0), DUP on a resent PUBLISH. A topic alias above
+    /// `alias_max` (the maximum of the connection it goes out on) is left out: aliases belong to
+    /// one connection, and the topic is always sent too.
+    pub(crate) fn packet(&self, pkid: u16, dup: bool, alias_max: u16) -> Packet {
+        match self {
+            Outgoing::Publish {
+                qos,
+                retain,
+                topic,
+                payload,
+                properties,
+            } => {
+                let mut properties = properties.as_deref().cloned().unwrap_or_default();
+                if properties
+                    .topic_alias
+                    .is_some_and(|alias| alias > alias_max)
+                {
+                    properties.topic_alias = None;
+                }
+                let at_most_once = *qos == QoS::AtMostOnce;
+                Packet::Publish(Publish {
+                    dup: dup && !at_most_once,
+                    qos: *qos,
+                    retain: *retain,
+                    topic: topic.clone(),
+                    pkid: if at_most_once { 0 } else { pkid },
+                    payload: payload.clone(),
+                    properties,
+                })
+            }
+            Outgoing::Subscribe {
+                filters,
+                properties,
+            } => Packet::Subscribe(Subscribe {
+                pkid,
+                filters: filters.clone(),
+                properties: properties.clone(),
+            }),
+            Outgoing::Unsubscribe {
+                filters,
+                user_properties,
+            } => Packet::Unsubscribe(Unsubscribe {
+                pkid,
+                filters: filters.clone(),
+                user_properties: user_properties.clone(),
+            }),
+        }
+    }
+}
+
+/// A request the application handed over, waiting to be sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
     pub(crate) token: Token,
-    pub(crate) packet: Packet,
+    pub(crate) body: Outgoing,
+    /// Its encoded size, measured at admission (the packet id's value does not change it).
+    pub(crate) size: usize,
     /// Connections in a row the broker ended with an error while this was the oldest request
     /// it had not acknowledged (see `ClientConfig::poison_threshold`).
     pub(crate) strikes: u32,
 }
 
 impl Request {
-    pub(crate) fn new(token: Token, packet: Packet) -> Request {
+    pub(crate) fn new(token: Token, body: Outgoing, size: usize) -> Request {
         Request {
             token,
-            packet,
+            body,
+            size,
             strikes: 0,
         }
     }
 }
 
-impl Request {
-    fn needs_packet_id(&self) -> bool {
-        match &self.packet {
-            Packet::Publish(p) => p.qos != QoS::AtMostOnce,
-            _ => true,
-        }
-    }
-}
-
 /// Where an in-flight request is in its acknowledgement flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) enum Stage {
-    /// Sent; waiting for PUBACK, PUBREC, SUBACK or UNSUBACK.
-    AwaitingAck,
+    /// Sent; waiting for PUBACK, PUBREC, SUBACK or UNSUBACK. Kept whole for a resend.
+    AwaitingAck { body: Outgoing, size: usize },
     /// QoS 2 only: PUBREC received, PUBREL sent, waiting for PUBCOMP. The broker owns the
-    /// message now; `packet` holds the PUBREL to resend.
+    /// message now, so it is no longer kept; a resend is the PUBREL.
     AwaitingComplete,
 }
 
-/// A request sent and not yet completely acknowledged. `packet` is exactly what is resent on
-/// session resume (with DUP set for a PUBLISH).
+/// A request sent and not yet completely acknowledged.
 #[derive(Debug, Clone)]
 pub(crate) struct InFlight {
     pub(crate) token: Token,
     pub(crate) pkid: u16,
     pub(crate) stage: Stage,
-    pub(crate) packet: Packet,
     pub(crate) strikes: u32,
+}
+
+impl InFlight {
+    /// Back to a request to send again (session lost); `None` past PUBREC (the broker owns it).
+    pub(crate) fn into_request(self) -> Option<Request> {
+        match self.stage {
+            Stage::AwaitingAck { body, size } => Some(Request {
+                token: self.token,
+                body,
+                size,
+                strikes: self.strikes,
+            }),
+            Stage::AwaitingComplete => None,
+        }
+    }
+
+    fn awaiting_ack(&self, want: impl Fn(&Outgoing) -> bool) -> bool {
+        matches!(&self.stage, Stage::AwaitingAck { body, .. } if want(body))
+    }
 }
 
 /// Packet identifiers in use, one bit each: ids are never reused while in flight.
@@ -119,9 +217,9 @@ impl PacketIds {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // returned by value and consumed at once, never stored
 pub(crate) enum Sent<'a> {
-    /// A request that now waits for its ack: encode `packet`, which stays in flight.
-    InFlight(&'a InFlight),
-    /// A QoS 0 publish: nothing to wait for; encode it and complete its token.
+    /// A request that now waits for its ack under `pkid`: encode `body`, which stays in flight.
+    InFlight { pkid: u16, body: &'a Outgoing },
+    /// A QoS 0 publish: nothing to wait for once written.
     AtMostOnce(Request),
 }
 
@@ -187,7 +285,7 @@ impl Session {
         let index = self
             .in_flight
             .iter()
-            .position(|e| e.stage == Stage::AwaitingAck)?;
+            .position(|e| matches!(e.stage, Stage::AwaitingAck { .. }))?;
         let entry = &mut self.in_flight[index];
         entry.strikes = entry.strikes.saturating_add(1);
         if entry.strikes >= threshold {
@@ -207,8 +305,7 @@ impl Session {
     /// one. A request that needs an id waits while `max_in_flight` are in flight (QoS 0
     /// publishes queued behind it wait too: order is kept).
     pub(crate) fn next_to_send(&mut self, max_in_flight: usize) -> Option<Sent<'_>> {
-        let needs_id = self.queue.front()?.needs_packet_id();
-        if !needs_id {
+        if !self.queue.front()?.body.needs_packet_id() {
             return self.queue.pop_front().map(Sent::AtMostOnce);
         }
         if self.in_flight.len() >= max_in_flight {
@@ -217,32 +314,38 @@ impl Session {
         let pkid = self.ids.allocate()?;
         let Request {
             token,
-            mut packet,
+            body,
+            size,
             strikes,
         } = self.queue.pop_front()?;
-        match &mut packet {
-            Packet::Publish(p) => {
-                p.pkid = pkid;
-                p.dup = false;
-            }
-            Packet::Subscribe(s) => s.pkid = pkid,
-            Packet::Unsubscribe(u) => u.pkid = pkid,
-            _ => {}
-        }
         self.in_flight.push_back(InFlight {
             token,
             pkid,
-            stage: Stage::AwaitingAck,
-            packet,
+            stage: Stage::AwaitingAck { body, size },
             strikes,
         });
-        self.in_flight.back().map(Sent::InFlight)
+        match self.in_flight.back() {
+            Some(InFlight {
+                pkid,
+                stage: Stage::AwaitingAck { body, .. },
+                ..
+            }) => Some(Sent::InFlight { pkid: *pkid, body }),
+            _ => None,
+        }
     }
 
-    fn position(&self, pkid: u16, stage: Stage, want: impl Fn(&Packet) -> bool) -> Option<usize> {
+    /// The entry with this id waiting for its first ack, if `want` accepts what it sent.
+    fn awaiting_ack(&self, pkid: u16, want: impl Fn(&Outgoing) -> bool) -> Option<usize> {
         self.in_flight
             .iter()
-            .position(|e| e.pkid == pkid && e.stage == stage && want(&e.packet))
+            .position(|e| e.pkid == pkid && e.awaiting_ack(&want))
+    }
+
+    /// The QoS 2 entry with this id waiting for PUBCOMP.
+    fn awaiting_complete(&self, pkid: u16) -> Option<usize> {
+        self.in_flight
+            .iter()
+            .position(|e| e.pkid == pkid && matches!(e.stage, Stage::AwaitingComplete))
     }
 
     fn take(&mut self, index: usize) -> Option<InFlight> {
@@ -253,11 +356,15 @@ impl Session {
 
     /// PUBACK: completes a QoS 1 publish.
     pub(crate) fn puback(&mut self, pkid: u16) -> Option<InFlight> {
-        let index = self.position(
-            pkid,
-            Stage::AwaitingAck,
-            |p| matches!(p, Packet::Publish(p) if p.qos == QoS::AtLeastOnce),
-        )?;
+        let index = self.awaiting_ack(pkid, |body| {
+            matches!(
+                body,
+                Outgoing::Publish {
+                    qos: QoS::AtLeastOnce,
+                    ..
+                }
+            )
+        })?;
         self.take(index)
     }
 
@@ -265,25 +372,28 @@ impl Session {
     /// place (keeping replay order) and the PUBREL to send is returned. `failed` (MQTT 5 reason
     /// >= 0x80): the flow ends and the entry is returned in `Err`.
     pub(crate) fn pubrec(&mut self, pkid: u16, failed: bool) -> Option<Result<Token, InFlight>> {
-        let index = self.position(
-            pkid,
-            Stage::AwaitingAck,
-            |p| matches!(p, Packet::Publish(p) if p.qos == QoS::ExactlyOnce),
-        )?;
+        let index = self.awaiting_ack(pkid, |body| {
+            matches!(
+                body,
+                Outgoing::Publish {
+                    qos: QoS::ExactlyOnce,
+                    ..
+                }
+            )
+        })?;
         if failed {
             return self.take(index).map(Err);
         }
         let entry = &mut self.in_flight[index];
         entry.stage = Stage::AwaitingComplete;
-        entry.packet = Packet::PubRel(Ack::success(pkid));
         Some(Ok(entry.token))
     }
 
-    /// Drops an in-flight request that cannot be sent after all (it is failed by the caller).
-    pub(crate) fn abandon(&mut self, token: Token) {
-        if let Some(index) = self.in_flight.iter().rposition(|e| e.token == token) {
-            self.take(index);
-        }
+    /// Drops the in-flight request sent under `pkid` that could not be encoded after all;
+    /// returns its token so the caller can fail it.
+    pub(crate) fn abandon(&mut self, pkid: u16) -> Option<Token> {
+        let index = self.in_flight.iter().rposition(|e| e.pkid == pkid)?;
+        self.take(index).map(|entry| entry.token)
     }
 
     /// Drops a queued (not yet sent) request.
@@ -293,28 +403,25 @@ impl Session {
 
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?
     pub(crate) fn release_pending(&self, pkid: u16) -> bool {
-        self.position(pkid, Stage::AwaitingComplete, |_| true)
-            .is_some()
+        self.awaiting_complete(pkid).is_some()
     }
 
     /// PUBCOMP: completes a QoS 2 publish.
     pub(crate) fn pubcomp(&mut self, pkid: u16) -> Option<InFlight> {
-        let index = self.position(pkid, Stage::AwaitingComplete, |_| true)?;
+        let index = self.awaiting_complete(pkid)?;
         self.take(index)
     }
 
-    pub(crate) fn suback(&mut self, pkid: u16) -> Option<InFlight> {
-        let index = self.position(pkid, Stage::AwaitingAck, |p| {
-            matches!(p, Packet::Subscribe(_))
-        })?;
-        self.take(index)
+    /// SUBACK: the subscribe request it answers, with its token, filters and strikes.
+    pub(crate) fn suback(&mut self, pkid: u16) -> Option<Request> {
+        let index = self.awaiting_ack(pkid, |body| matches!(body, Outgoing::Subscribe { .. }))?;
+        self.take(index).and_then(InFlight::into_request)
     }
 
-    pub(crate) fn unsuback(&mut self, pkid: u16) -> Option<InFlight> {
-        let index = self.position(pkid, Stage::AwaitingAck, |p| {
-            matches!(p, Packet::Unsubscribe(_))
-        })?;
-        self.take(index)
+    /// UNSUBACK: the unsubscribe request it answers.
+    pub(crate) fn unsuback(&mut self, pkid: u16) -> Option<Request> {
+        let index = self.awaiting_ack(pkid, |body| matches!(body, Outgoing::Unsubscribe { .. }))?;
+        self.take(index).and_then(InFlight::into_request)
     }
 
     /// Incoming QoS 2 PUBLISH: `Some(true)` the first time this id is seen (deliver it),
@@ -343,14 +450,13 @@ impl Session {
     }
 
     /// The broker still has our session: everything in flight is sent again in its original
-    /// order; publishes get DUP=1.
-    pub(crate) fn packets_to_resume(&mut self) -> impl Iterator<Item = &Packet> {
-        for entry in &mut self.in_flight {
-            if let Packet::Publish(p) = &mut entry.packet {
-                p.dup = true;
-            }
-        }
-        self.in_flight.iter().map(|e| &e.packet)
+    /// order, publishes with DUP=1, PUBREL for a QoS 2 publish past PUBREC. `alias_max`: the
+    /// topic alias maximum of the new connection.
+    pub(crate) fn packets_to_resume(&self, alias_max: u16) -> impl Iterator<Item = Packet> + '_ {
+        self.in_flight.iter().map(move |entry| match &entry.stage {
+            Stage::AwaitingAck { body, .. } => body.packet(entry.pkid, true, alias_max),
+            Stage::AwaitingComplete => Packet::PubRel(Ack::success(entry.pkid)),
+        })
     }
 
     /// The broker has no session for us: packet ids and incoming QoS 2 state start over.

@@ -6,10 +6,10 @@ use super::{Client, Event, LostReason, Message, RequestError, Token};
 use crate::config::SessionLostPolicy;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{
-    Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, Subscribe,
-    SubscribeFilter, SubscribeProperties, UnsubAck,
+    Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, SubscribeFilter,
+    SubscribeProperties, UnsubAck,
 };
-use crate::session::{InFlight, Request, Stage};
+use crate::session::{Outgoing, Request, Stage};
 use crate::state::ConnectionState;
 
 impl Client {
@@ -108,12 +108,12 @@ impl Client {
         self.ping_deadline = None;
 
         if connack.session_present {
-            let alias_max = self.topic_alias_max;
-            for packet in self.session.packets_to_resume() {
-                let packet = super::fit_topic_alias(packet, alias_max).into_owned();
-                self.control.push_back(packet);
-                self.stats.packets_replayed += 1;
-            }
+            let replay: Vec<Packet> = self
+                .session
+                .packets_to_resume(self.topic_alias_max)
+                .collect();
+            self.stats.packets_replayed += replay.len() as u64;
+            self.control.extend(replay);
         } else {
             self.session_lost();
         }
@@ -132,46 +132,32 @@ impl Client {
             self.session.remove_queued(token);
         }
         let mut requeue = Vec::new();
-        for InFlight {
-            token,
-            pkid,
-            stage,
-            packet,
-            strikes,
-        } in self.session.reset_for_new_session()
-        {
-            if Some(token) == previous_resubscribe {
+        let fail_publishes = self.config.session_lost_policy == SessionLostPolicy::FailInFlight;
+        for entry in self.session.reset_for_new_session() {
+            if Some(entry.token) == previous_resubscribe {
                 continue;
             }
-            match (stage, &packet) {
+            match &entry.stage {
                 // PUBREC came back: the broker took ownership of the message.
-                (Stage::AwaitingComplete, _) => self.complete_publish(token, pkid),
-                (_, Packet::Publish(_))
-                    if self.config.session_lost_policy == SessionLostPolicy::FailInFlight =>
-                {
-                    self.fail(token, RequestError::SessionLost)
-                }
-                _ => requeue.push(Request {
-                    token,
-                    packet,
-                    strikes,
-                }),
+                Stage::AwaitingComplete => self.complete_publish(entry.token, entry.pkid),
+                Stage::AwaitingAck {
+                    body: Outgoing::Publish { .. },
+                    ..
+                } if fail_publishes => self.fail(entry.token, RequestError::SessionLost),
+                Stage::AwaitingAck { .. } => requeue.extend(entry.into_request()),
             }
         }
         if self.connected_once && !self.subscriptions.is_empty() {
             let token = self.new_token();
             self.resubscribe = Some(token);
-            requeue.insert(
-                0,
-                Request::new(
-                    token,
-                    Packet::Subscribe(Subscribe {
-                        pkid: 1,
-                        filters: self.subscriptions.clone(),
-                        properties: SubscribeProperties::default(),
-                    }),
-                ),
-            );
+            let body = Outgoing::Subscribe {
+                filters: self.subscriptions.clone(),
+                properties: SubscribeProperties::default(),
+            };
+            // Each filter was admitted alone; together they may exceed the packet size, and
+            // then the re-subscribe fails when it is due (`send_queued`), never silently.
+            let size = self.measure(&body).unwrap_or(usize::MAX);
+            requeue.insert(0, Request::new(token, body, size));
         }
         self.session.requeue_front(requeue);
     }
@@ -261,25 +247,24 @@ impl Client {
             self.stats.unexpected_acks += 1;
             return Ok(());
         };
-        let Packet::Subscribe(subscribe) = entry.packet else {
-            return Ok(());
+        let requested = match &entry.body {
+            Outgoing::Subscribe { filters, .. } => filters.len(),
+            _ => 0,
         };
-        if suback.reasons.len() != subscribe.filters.len() {
+        if suback.reasons.len() != requested {
             let error = ProtocolError::MalformedPacket(format!(
-                "SUBACK has {} reason codes for {} filters",
+                "SUBACK has {} reason codes for {requested} filters",
                 suback.reasons.len(),
-                subscribe.filters.len()
             ));
             // The connection ends; the request is sent again on the next one, not lost.
-            self.session.requeue_front(vec![Request {
-                token: entry.token,
-                packet: Packet::Subscribe(subscribe),
-                strikes: entry.strikes,
-            }]);
+            self.session.requeue_front(vec![entry]);
             return Err(error);
         }
-        let mut results = Vec::with_capacity(subscribe.filters.len());
-        for (filter, reason) in subscribe.filters.into_iter().zip(suback.reasons) {
+        let Outgoing::Subscribe { filters, .. } = entry.body else {
+            return Ok(());
+        };
+        let mut results = Vec::with_capacity(filters.len());
+        for (filter, reason) in filters.into_iter().zip(suback.reasons) {
             let result = match QoS::from_u8(reason.0) {
                 Some(granted) if reason.is_success() => Ok(granted),
                 _ => Err(reason),
@@ -318,30 +303,29 @@ impl Client {
             self.stats.unexpected_acks += 1;
             return Ok(());
         };
-        let Packet::Unsubscribe(unsubscribe) = entry.packet else {
-            return Ok(());
+        let requested = match &entry.body {
+            Outgoing::Unsubscribe { filters, .. } => filters.len(),
+            _ => 0,
         };
         // MQTT 3.1.1 UNSUBACK carries no reason codes: every filter succeeded.
         let reasons = if unsuback.reasons.is_empty() {
-            vec![ReasonCode::SUCCESS; unsubscribe.filters.len()]
-        } else if unsuback.reasons.len() == unsubscribe.filters.len() {
+            vec![ReasonCode::SUCCESS; requested]
+        } else if unsuback.reasons.len() == requested {
             unsuback.reasons
         } else {
             let error = ProtocolError::MalformedPacket(format!(
-                "UNSUBACK has {} reason codes for {} filters",
+                "UNSUBACK has {} reason codes for {requested} filters",
                 unsuback.reasons.len(),
-                unsubscribe.filters.len()
             ));
             // The connection ends; the request is sent again on the next one, not lost.
-            self.session.requeue_front(vec![Request {
-                token: entry.token,
-                packet: Packet::Unsubscribe(unsubscribe),
-                strikes: entry.strikes,
-            }]);
+            self.session.requeue_front(vec![entry]);
             return Err(error);
         };
+        let Outgoing::Unsubscribe { filters, .. } = &entry.body else {
+            return Ok(());
+        };
         let mut results = Vec::with_capacity(reasons.len());
-        for (filter, reason) in unsubscribe.filters.iter().zip(reasons) {
+        for (filter, reason) in filters.iter().zip(reasons) {
             if reason.is_success() {
                 self.subscriptions.retain(|known| &known.filter != filter);
                 results.push(Ok(()));

@@ -28,12 +28,12 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
-    Connect, ConnectProperties, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
-    Subscribe, SubscribeFilter, SubscribeProperties, Unsubscribe,
+    Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
+    SubscribeProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
-use crate::session::{Request, Sent, Session};
+use crate::session::{Outgoing, Request, Sent, Session};
 use crate::state::{ConnectionState, Lifecycle};
 use crate::stats::{Health, Stats};
 use crate::topic::{TopicFilter, TopicName};
@@ -342,7 +342,8 @@ impl Client {
                     self.start_attempt(now);
                 }
             }
-            _ => {}
+            // No timer of their own (Closing's close deadline is handled above).
+            ConnectionState::Disconnected | ConnectionState::Closing | ConnectionState::Closed => {}
         }
     }
 
@@ -389,16 +390,14 @@ impl Client {
                 });
             }
         }
-        let packet = Packet::Publish(Publish {
-            dup: false,
+        self.admit(Outgoing::Publish {
             qos: request.qos,
             retain: request.retain,
             topic: topic.into_string(),
-            pkid: if request.qos == QoS::AtMostOnce { 0 } else { 1 },
             payload: request.payload,
-            properties: request.properties,
-        });
-        self.admit(packet)
+            properties: (request.properties != PublishProperties::default())
+                .then(|| Box::new(request.properties)),
+        })
     }
 
     /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
@@ -427,11 +426,10 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
-        self.admit(Packet::Subscribe(Subscribe {
-            pkid: 1,
+        self.admit(Outgoing::Subscribe {
             filters,
             properties: SubscribeProperties::default(),
-        }))
+        })
     }
 
     /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`].
@@ -447,11 +445,10 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
-        self.admit(Packet::Unsubscribe(Unsubscribe {
-            pkid: 1,
+        self.admit(Outgoing::Unsubscribe {
             filters,
             user_properties: Vec::new(),
-        }))
+        })
     }
 
     /// Graceful shutdown. When connected, requests already accepted get until the connect
@@ -590,11 +587,8 @@ impl Client {
 
     /// The one admission check: encodable (`Codec::encoded_len`, which names a field that is
     /// too long), within the packet size in force, and room in the queue. Then queue it.
-    fn admit(&mut self, packet: Packet) -> Result<Token, ClientError> {
-        let size = self
-            .codec
-            .encoded_len(&packet)
-            .map_err(ClientError::Unencodable)?;
+    fn admit(&mut self, body: Outgoing) -> Result<Token, ClientError> {
+        let size = self.measure(&body).map_err(ClientError::Unencodable)?;
         if size > self.max_outgoing {
             return Err(ClientError::PacketTooLarge {
                 size,
@@ -608,8 +602,14 @@ impl Client {
             });
         }
         let token = self.new_token();
-        self.session.enqueue(Request::new(token, packet));
+        self.session.enqueue(Request::new(token, body, size));
         Ok(token)
+    }
+
+    /// The encoded size of a request, or why it cannot be encoded. Measured with packet id 1:
+    /// the id's value does not change the size, and the real one is allocated when it is sent.
+    pub(super) fn measure(&self, body: &Outgoing) -> Result<usize, crate::codec::EncodeError> {
+        self.codec.encoded_len(&body.packet(1, false, u16::MAX))
     }
 
     fn new_token(&mut self) -> Token {
@@ -634,41 +634,36 @@ impl Client {
             let Some(next) = self.session.peek_queued() else {
                 return;
             };
-            // Measured as admitted; dropping a topic alias (below) only makes it smaller.
-            let size = match self.codec.encoded_len(&next.packet) {
-                Ok(size) if size > self.max_outgoing => Err(RequestError::PacketTooLarge {
-                    size,
+            // Measured at admission; dropping a topic alias (see `Outgoing::packet`) only
+            // makes it smaller.
+            if next.size > self.max_outgoing {
+                // The broker's limits (CONNACK) are below what was admitted.
+                let error = RequestError::PacketTooLarge {
+                    size: next.size,
                     max: self.max_outgoing,
-                }),
-                Ok(size) => Ok(size),
-                Err(error) => Err(RequestError::Unencodable(error)),
-            };
-            let size = match size {
-                Ok(size) => size,
-                Err(error) => {
-                    // The broker's limits (CONNACK) are below what was admitted.
-                    if let Some(request) = self.session.pop_queued() {
-                        self.fail(request.token, error);
-                    }
-                    continue;
+                };
+                if let Some(request) = self.session.pop_queued() {
+                    self.fail(request.token, error);
                 }
-            };
+                continue;
+            }
+            let size = next.size;
             let buffered = self.buffered + (out.len() - start);
-            if buffered > 0 && buffered + size > self.config.max_buffered_bytes {
+            if buffered > 0 && buffered.saturating_add(size) > self.config.max_buffered_bytes {
                 return;
             }
             let alias_max = self.topic_alias_max;
             let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
-                Some(Sent::InFlight(entry)) => self
+                Some(Sent::InFlight { pkid, body }) => self
                     .codec
-                    .encode(&fit_topic_alias(&entry.packet, alias_max), out)
+                    .encode(&body.packet(pkid, false, alias_max), out)
                     .map(|_| ())
-                    .map_err(|e| (entry.token, e)),
+                    .map_err(|e| (pkid, e)),
                 Some(Sent::AtMostOnce(request)) => {
                     match self
                         .codec
-                        .encode(&fit_topic_alias(&request.packet, alias_max), out)
+                        .encode(&request.body.packet(0, false, alias_max), out)
                     {
                         Ok(_) => {
                             let end =
@@ -676,13 +671,17 @@ impl Client {
                             self.unwritten_qos0.push_back((end, request));
                             Ok(())
                         }
-                        Err(e) => Err((request.token, e)),
+                        Err(e) => {
+                            self.fail(request.token, RequestError::Unencodable(e));
+                            Ok(())
+                        }
                     }
                 }
             };
-            if let Err((token, error)) = result {
-                self.session.abandon(token);
-                self.fail(token, RequestError::Unencodable(error));
+            if let Err((pkid, error)) = result {
+                if let Some(token) = self.session.abandon(pkid) {
+                    self.fail(token, RequestError::Unencodable(error));
+                }
             }
         }
     }
@@ -699,24 +698,5 @@ impl Client {
     fn fail(&mut self, token: Token, error: RequestError) {
         self.stats.requests_failed += 1;
         self.events.push_back(Event::RequestFailed { token, error });
-    }
-}
-
-/// A topic alias is only valid on the connection whose CONNACK announced the maximum: one above
-/// the maximum in force now (a reconnect lowered it) is left out. The topic is always sent too,
-/// so the packet means the same without it.
-pub(super) fn fit_topic_alias(packet: &Packet, max: u16) -> std::borrow::Cow<'_, Packet> {
-    match packet {
-        Packet::Publish(publish)
-            if publish
-                .properties
-                .topic_alias
-                .is_some_and(|alias| alias > max) =>
-        {
-            let mut publish = publish.clone();
-            publish.properties.topic_alias = None;
-            std::borrow::Cow::Owned(Packet::Publish(publish))
-        }
-        _ => std::borrow::Cow::Borrowed(packet),
     }
 }
