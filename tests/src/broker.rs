@@ -33,6 +33,9 @@ pub struct BrokerOptions {
     /// Log only errors, warnings and notices instead of every packet (`log_type all`): for
     /// benchmarks, where writing a log line per packet would dominate the broker's time.
     pub quiet: bool,
+    /// Keep Mosquitto's default `max_inflight_messages` (20) instead of lifting it, to test the
+    /// client against a broker configured as shipped.
+    pub default_inflight: bool,
 }
 
 impl BrokerOptions {
@@ -62,6 +65,10 @@ impl BrokerOptions {
     }
     pub fn quiet(mut self) -> BrokerOptions {
         self.quiet = true;
+        self
+    }
+    pub fn default_inflight(mut self) -> BrokerOptions {
+        self.default_inflight = true;
         self
     }
 }
@@ -171,7 +178,10 @@ impl Broker {
             conf.push_str("log_type all\nconnection_messages true\n");
         }
         // Large test streams: no per-client queue limits that would drop QoS 1/2 messages.
-        conf.push_str("max_queued_messages 0\nmax_inflight_messages 0\n");
+        conf.push_str("max_queued_messages 0\n");
+        if !options.default_inflight {
+            conf.push_str("max_inflight_messages 0\n");
+        }
         let (mut ca, mut client_cert) = (None, None);
         if tls {
             let pki = pki.expect("a TLS broker needs the test PKI");
