@@ -99,7 +99,7 @@ impl<R: Runtime> Client<R> {
         // JWT times are wall-clock times; the core derives them from this anchor and `now`.
         core.handle_wall_clock(now, std::time::SystemTime::now());
         let (commands_tx, commands_rx) = async_channel::bounded(config.command_capacity.max(1));
-        let (ready_tx, ready_rx) = async_channel::bounded(1);
+        let (ready_tx, ready_rx) = futures_channel::oneshot::channel();
         let (finished_tx, finished_rx) = async_channel::bounded(1);
         let shared = Arc::new(Shared {
             event_streams: Default::default(),
@@ -129,7 +129,7 @@ impl<R: Runtime> Client<R> {
             }),
             _runtime: PhantomData,
         };
-        match ready_rx.recv().await {
+        match ready_rx.await {
             Ok(Ok(())) => Ok(client),
             // Dropping `client` here stops the driver.
             Ok(Err(error)) => Err(error),
@@ -139,15 +139,16 @@ impl<R: Runtime> Client<R> {
 
     async fn request<T>(
         &self,
-        make: impl FnOnce(Sender<Result<T, Error>>) -> Command,
+        make: impl FnOnce(futures_channel::oneshot::Sender<Result<T, Error>>) -> Command,
     ) -> Result<T, Error> {
-        let (tx, rx) = async_channel::bounded(1);
+        let (tx, rx) = futures_channel::oneshot::channel();
         self.inner
             .commands
             .send(make(tx))
             .await
             .map_err(|_| Error::Closed)?;
-        rx.recv().await.map_err(|_| Error::Closed)?
+        // The driver answers exactly once; a dropped sender means it is gone.
+        rx.await.map_err(|_| Error::Closed)?
     }
 
     /// Publishes and resolves when the QoS flow completes (QoS 0: written; 1: PUBACK;
@@ -165,6 +166,7 @@ impl<R: Runtime> Client<R> {
 
     /// [`Client::publish`] with retain and MQTT 5 properties.
     pub async fn publish_request(&self, request: PublishRequest) -> Result<PublishOutcome, Error> {
+        let request = Box::new(request);
         self.request(|reply| Command::Publish { request, reply })
             .await
     }

@@ -37,13 +37,15 @@ use crate::{ClientStats, Error, PublishOutcome, Runtime};
 
 const READ_BUFFER: usize = 16 * 1024;
 
-type Reply<T> = Sender<Result<T, Error>>;
+type Reply<T> = futures_channel::oneshot::Sender<Result<T, Error>>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// A request from a handle.
 pub(crate) enum Command {
     Publish {
-        request: PublishRequest,
+        /// Boxed: the command (and the caller's future holding it) stays small while it waits
+        /// for room in the command channel.
+        request: Box<PublishRequest>,
         reply: Reply<PublishOutcome>,
     },
     Subscribe {
@@ -313,7 +315,7 @@ impl<R: Runtime> Driver<R> {
             Event::Message(message) => self.route(message),
             Event::Published { token, pkid } => {
                 if let Some(Pending::Publish(reply)) = self.pending.remove(&token) {
-                    let _ = reply.try_send(Ok(PublishOutcome { pkid }));
+                    let _ = reply.send(Ok(PublishOutcome { pkid }));
                 }
             }
             Event::Subscribed { token, results } => {
@@ -330,7 +332,7 @@ impl<R: Runtime> Driver<R> {
                     if result.is_err() {
                         self.subs.retain(|s| s.id != id);
                     }
-                    let _ = reply.try_send(result);
+                    let _ = reply.send(result);
                 }
             }
             Event::Unsubscribed { token, results } => {
@@ -346,19 +348,19 @@ impl<R: Runtime> Driver<R> {
                             Ok(())
                         }
                     };
-                    let _ = reply.try_send(result);
+                    let _ = reply.send(result);
                 }
             }
             Event::RequestFailed { token, error } => match self.pending.remove(&token) {
                 Some(Pending::Publish(reply)) => {
-                    let _ = reply.try_send(Err(Error::Failed(error)));
+                    let _ = reply.send(Err(Error::Failed(error)));
                 }
                 Some(Pending::Subscribe { id, reply, .. }) => {
                     self.subs.retain(|s| s.id != id);
-                    let _ = reply.try_send(Err(Error::Failed(error)));
+                    let _ = reply.send(Err(Error::Failed(error)));
                 }
                 Some(Pending::Unsubscribe { reply, .. }) => {
-                    let _ = reply.try_send(Err(Error::Failed(error)));
+                    let _ = reply.send(Err(Error::Failed(error)));
                 }
                 None => {}
             },
@@ -367,7 +369,7 @@ impl<R: Runtime> Driver<R> {
                     Event::Connected { .. } => {
                         self.last_transport_error = None;
                         if let Some(reply) = self.first_connect.take() {
-                            let _ = reply.try_send(Ok(()));
+                            let _ = reply.send(Ok(()));
                         }
                     }
                     Event::ConnectFailed(error) => {
@@ -376,12 +378,12 @@ impl<R: Runtime> Driver<R> {
                                 .last_transport_error
                                 .take()
                                 .unwrap_or_else(|| Error::Connect(error.clone()));
-                            let _ = reply.try_send(Err(typed));
+                            let _ = reply.send(Err(typed));
                         }
                     }
                     Event::GaveUp | Event::Disconnected => {
                         if let Some(reply) = self.first_connect.take() {
-                            let _ = reply.try_send(Err(Error::Closed));
+                            let _ = reply.send(Err(Error::Closed));
                         }
                         for waiter in self.disconnect_waiters.drain(..) {
                             let _ = waiter.try_send(());
@@ -464,12 +466,12 @@ impl<R: Runtime> Driver<R> {
 
     fn command(&mut self, now: Instant, command: Command) {
         match command {
-            Command::Publish { request, reply } => match self.core.publish(now, request) {
+            Command::Publish { request, reply } => match self.core.publish(now, *request) {
                 Ok(token) => {
                     self.pending.insert(token, Pending::Publish(reply));
                 }
                 Err(e) => {
-                    let _ = reply.try_send(Err(e.into()));
+                    let _ = reply.send(Err(e.into()));
                 }
             },
             Command::Subscribe {
@@ -480,7 +482,7 @@ impl<R: Runtime> Driver<R> {
                 let local = match TopicFilter::new(filter.filter.as_str()) {
                     Ok(local) => local,
                     Err(e) => {
-                        let _ = reply.try_send(Err(jamey_mqtt_core::ClientError::from(e).into()));
+                        let _ = reply.send(Err(jamey_mqtt_core::ClientError::from(e).into()));
                         return;
                     }
                 };
@@ -506,7 +508,7 @@ impl<R: Runtime> Driver<R> {
                         );
                     }
                     Err(e) => {
-                        let _ = reply.try_send(Err(e.into()));
+                        let _ = reply.send(Err(e.into()));
                     }
                 }
             }
@@ -517,7 +519,7 @@ impl<R: Runtime> Driver<R> {
                             .insert(token, Pending::Unsubscribe { filter, reply });
                     }
                     Err(e) => {
-                        let _ = reply.try_send(Err(e.into()));
+                        let _ = reply.send(Err(e.into()));
                     }
                 }
             }

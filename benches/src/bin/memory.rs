@@ -20,8 +20,11 @@
 //! The producer is what a user writes to go fast, and the same for both clients: a fresh
 //! payload `Bytes` per message (`Bytes::from(vec![b'x'; size])`, an application producing
 //! distinct messages; `--shared-payload` clones one instead, as `compare` does).
-//! - **jamey**: up to `window` publish futures outstanding in a `FuturesUnordered` (default 1000,
-//!   `--window N`); `ClientConfig { max_inflight, .. }` with the default `max_buffered_bytes`
+//! - **jamey**: up to `window` publish futures outstanding in a `FuturesUnordered` (default 64,
+//!   `--window N`: the same number of messages handed over and not yet taken as rumqttc's
+//!   producer, which blocks once its 64-slot request channel is full; every outstanding
+//!   publish keeps its payload alive, so a window of 1000 fresh 4 KiB payloads is 4 MB of
+//!   application data whatever the client); `ClientConfig { max_inflight, .. }` with the default `max_buffered_bytes`
 //!   (64 KiB; `--max-buffered N` to experiment) and `max_queued` raised to `window` if smaller
 //!   (so a large window is never `QueueFull`).
 //! - **rumqttc**: `publish_bytes` in a loop, request channel capacity 64 (like `compare`),
@@ -139,7 +142,7 @@ fn usage(error: &str) -> ! {
         eprintln!("error: {error}");
     }
     eprintln!(
-        "usage: memory [--rounds 3] [--count 100000] [--window 1000] [--max-buffered BYTES] \
+        "usage: memory [--rounds 3] [--count 100000] [--window 64] [--max-buffered BYTES] \
          [--max-inflight N] [--shared-payload] [--only qos0-4k|qos1-64b|qos1-4k|jamey|rumqttc]...\n\
          \x20      memory --child jamey|rumqttc QOS COUNT PAYLOAD MAX_INFLIGHT PORT [knobs]"
     );
@@ -159,7 +162,7 @@ fn parse_options(it: impl Iterator<Item = String>, child: bool) -> Args {
         rounds: 3,
         max_inflight: None,
         knobs: Knobs {
-            window: 1000,
+            window: REQUEST_CAPACITY,
             max_buffered: None,
             shared_payload: false,
         },
