@@ -470,7 +470,8 @@ impl Session {
 
     /// Puts requests back at the front of the queue, keeping their order. The queue may exceed
     /// its bound by these (they were admitted once already); new requests are refused until it
-    /// drains below the bound again, so memory stays bounded by `max_queued + max_in_flight`.
+    /// drains below the bound again, so memory stays bounded by `max_queued + max_in_flight`
+    /// requests, plus the client's own re-subscribe after a session loss.
     pub(crate) fn requeue_front(&mut self, requests: Vec<Request>) {
         for request in requests.into_iter().rev() {
             self.queue.push_front(request);

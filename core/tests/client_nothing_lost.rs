@@ -430,3 +430,40 @@ fn strikes_start_over_after_a_stable_connection() {
         "never failed as poison"
     );
 }
+
+/// A QoS 0 publish the socket had not taken when the connection broke goes out on the next
+/// connection (it never reached the broker, so this is no duplicate); beyond the queue's room
+/// it fails with `NotWritten` instead of stretching the queue's bound.
+#[test]
+fn unwritten_qos0_is_sent_on_the_next_connection_as_far_as_the_queue_has_room() {
+    let mut pair = Pair::connected(ClientConfig {
+        max_queued: 1,
+        reconnect: ReconnectConfig {
+            jitter: Jitter::None,
+            ..ReconnectConfig::default()
+        },
+        ..config()
+    });
+    pair.manual_socket = true;
+    let first = publish(&mut pair, "a", b"first", QoS::AtMostOnce);
+    let second = publish(&mut pair, "a", b"second", QoS::AtMostOnce);
+    pair.take_sent();
+    pair.cut();
+    let events = pair.take_events();
+    assert!(
+        events.contains(&Event::RequestFailed {
+            token: second,
+            error: RequestError::NotWritten
+        }),
+        "no room for the second: {events:?}"
+    );
+    assert_eq!(pair.client.health().queued, 1);
+    pair.manual_socket = false;
+    pair.reconnect(false);
+    let sent = pair.take_sent();
+    assert!(
+        matches!(&sent[..], [Packet::Publish(p)] if p.payload == "first"),
+        "{sent:?}"
+    );
+    assert_eq!(published(&pair.take_events()), vec![first]);
+}

@@ -73,6 +73,10 @@ pub enum RequestError {
     /// The client disconnected or gave up before this completed.
     #[error("the client closed before this completed")]
     Closed,
+    /// A QoS 0 publish whose bytes had not reached the transport when the connection ended,
+    /// with no room left in the queue to send it on the next one.
+    #[error("the connection ended before this QoS 0 publish was written")]
+    NotWritten,
     /// The connection ended and the client does not reconnect (reconnect disabled).
     #[error("the connection ended and reconnect is disabled")]
     NotConnected,

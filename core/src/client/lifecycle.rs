@@ -171,8 +171,16 @@ impl Client {
         self.ping_deadline = None;
         self.reading_paused = false;
         self.stable_at = None;
-        // QoS 0 publishes that never reached the transport go out on the next connection.
-        let unwritten = self.take_unwritten_qos0();
+        // QoS 0 publishes that never reached the transport go out on the next connection, as
+        // far as the queue has room (its bound holds); the rest fail, the application is told.
+        let mut unwritten = self.take_unwritten_qos0();
+        let room = self
+            .session
+            .max_queued()
+            .saturating_sub(self.session.queued());
+        for request in unwritten.split_off(room.min(unwritten.len())) {
+            self.fail(request.token, RequestError::NotWritten);
+        }
         self.session.requeue_front(unwritten);
         if close {
             if let Some(farewell) = farewell {
