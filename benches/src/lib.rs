@@ -8,8 +8,11 @@
 //! - `src/bin/compare` (`cargo run --release -p jamey-mqtt-benches --bin compare -- 20000`):
 //!   jamey-mqtt-tokio against rumqttc through one real local Mosquitto, wall time and CPU time
 //!   per message.
+//! - `src/bin/memory.rs` (`cargo run --release -p jamey-mqtt-benches --bin memory`): peak RSS of
+//!   each client in its own process, publishing through one real local Mosquitto.
 //!
 //! `cargo test` only compiles the benches (and runs the few unit tests of the scripted broker
 //! below); `cargo test --all-targets` runs each criterion bench once, in its quick test mode.
 
+pub mod peer;
 pub mod scripted;

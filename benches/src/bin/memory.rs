@@ -43,6 +43,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
+use jamey_mqtt_benches::peer::Peer;
 use jamey_mqtt_tests::{Broker, BrokerOptions};
 
 /// The topic of every run.
@@ -51,32 +52,6 @@ const TOPIC: &str = "bench/memory";
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// Capacity of rumqttc's request channel, like jamey's command channel (64).
 const REQUEST_CAPACITY: usize = 64;
-
-#[derive(Clone, Copy, PartialEq)]
-enum Peer {
-    Jamey,
-    Rumqttc,
-}
-
-impl Peer {
-    fn name(self) -> &'static str {
-        match self {
-            Peer::Jamey => "jamey-mqtt",
-            Peer::Rumqttc => "rumqttc",
-        }
-    }
-    fn key(self) -> &'static str {
-        match self {
-            Peer::Jamey => "jamey",
-            Peer::Rumqttc => "rumqttc",
-        }
-    }
-    fn from_key(key: &str) -> Option<Peer> {
-        [Peer::Jamey, Peer::Rumqttc]
-            .into_iter()
-            .find(|p| p.key() == key)
-    }
-}
 
 struct Scenario {
     key: &'static str,
@@ -498,7 +473,7 @@ mod rumqtt {
     use std::time::Duration;
 
     use bytes::Bytes;
-    use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
+    use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
 
     use super::{proc_status_kib, ChildSpec, Extra, REQUEST_CAPACITY, TOPIC};
 
@@ -555,17 +530,8 @@ mod rumqtt {
                 .await
                 .expect("sync publish");
         }
-        let mut eventloop = counter.await.expect("counter task");
-        client.disconnect().await.expect("disconnect request");
-        let drain = async {
-            loop {
-                match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+        let eventloop = counter.await.expect("counter task");
+        jamey_mqtt_benches::peer::rumqttc_disconnect(client, eventloop).await;
         Extra {
             connected_kib,
             note: String::new(),

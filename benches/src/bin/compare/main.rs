@@ -31,6 +31,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
+use jamey_mqtt_benches::peer::Peer;
 use jamey_mqtt_tests::{Broker, BrokerOptions};
 use jamey_mqtt_tokio::QoS;
 
@@ -109,27 +110,6 @@ pub fn spawn_mosquitto_pub(broker: &Broker, qos: u8, lines: &Path) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn mosquitto_pub")
-}
-
-#[derive(Clone, Copy, PartialEq)]
-enum Peer {
-    Jamey,
-    Rumqttc,
-}
-
-impl Peer {
-    fn name(self) -> &'static str {
-        match self {
-            Peer::Jamey => "jamey-mqtt",
-            Peer::Rumqttc => "rumqttc",
-        }
-    }
-    fn key(self) -> &'static str {
-        match self {
-            Peer::Jamey => "jamey",
-            Peer::Rumqttc => "rumqttc",
-        }
-    }
 }
 
 #[derive(Clone, Copy)]

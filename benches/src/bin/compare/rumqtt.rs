@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use jamey_mqtt_tests::Broker;
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, QoS};
 
 use crate::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
@@ -43,19 +43,6 @@ fn qos_of(qos: u8) -> QoS {
     }
 }
 
-async fn disconnect(client: AsyncClient, mut eventloop: EventLoop) {
-    client.disconnect().await.expect("disconnect request");
-    let drain = async {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
-}
-
 /// Publishes `n` messages and waits until all completed (QoS 0: followed by one QoS 1 publish
 /// whose PUBACK proves the broker has read them all).
 pub async fn publish(broker: &Broker, n: usize, qos: u8, payload: Bytes) -> Sample {
@@ -87,7 +74,7 @@ pub async fn publish(broker: &Broker, n: usize, qos: u8, payload: Bytes) -> Samp
     }
     let eventloop = counter.await.expect("counter task");
     let sample = meter.stop();
-    disconnect(client, eventloop).await;
+    jamey_mqtt_benches::peer::rumqttc_disconnect(client, eventloop).await;
     sample
 }
 
@@ -114,6 +101,6 @@ pub async fn subscribe(broker: &Broker, n: usize, qos: u8, lines: &Path) -> Samp
     let sample = meter.stop();
     let status = publisher.wait().expect("mosquitto_pub");
     assert!(status.success(), "mosquitto_pub failed: {status}");
-    disconnect(client, eventloop).await;
+    jamey_mqtt_benches::peer::rumqttc_disconnect(client, eventloop).await;
     sample
 }
