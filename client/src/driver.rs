@@ -241,12 +241,9 @@ impl<R: Runtime> Driver<R> {
         self.out.clear();
         self.needs_flush = false;
         if self.closing {
-            // We closed it on the core's request: only the final close waits to hear how it
-            // ended (a loss's close does not).
+            // We closed it on the core's request; the core decides whether it cares how.
             self.closing = false;
-            if self.core.state() == ConnectionState::Closing {
-                self.core.handle_disconnected(now, TransportError::Closed);
-            }
+            self.core.handle_disconnected(now, TransportError::Closed);
             return;
         }
         let error = match error {

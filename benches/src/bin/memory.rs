@@ -287,12 +287,7 @@ fn parent(args: Args) {
         }
         let mut reports: [Vec<Report>; 2] = [Vec::new(), Vec::new()];
         for round in 0..args.rounds {
-            let order = if round % 2 == 0 {
-                [Peer::Jamey, Peer::Rumqttc]
-            } else {
-                [Peer::Rumqttc, Peer::Jamey]
-            };
-            for peer in order {
+            for peer in Peer::in_round_order(round) {
                 if selected(&args.only, peer.key(), &peer_keys) {
                     reports[usize::from(peer == Peer::Rumqttc)]
                         .push(run_once(&args, peer, scenario));
@@ -470,10 +465,9 @@ mod jamey {
 }
 
 mod rumqtt {
-    use std::time::Duration;
 
     use bytes::Bytes;
-    use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
+    use rumqttc::{Event, Packet, QoS};
 
     use super::{proc_status_kib, ChildSpec, Extra, REQUEST_CAPACITY, TOPIC};
 
@@ -486,23 +480,13 @@ mod rumqtt {
     }
 
     pub async fn run(spec: &ChildSpec) -> Extra {
-        let mut options = MqttOptions::new("rumqttc-memory", "127.0.0.1", spec.port);
-        options
-            .set_keep_alive(Duration::from_secs(60))
-            .set_inflight(spec.max_inflight)
-            .set_clean_session(true)
-            .set_max_packet_size(1 << 20, 1 << 20);
-        let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        eventloop.set_network_options(network);
-        loop {
-            if let Event::Incoming(Packet::ConnAck(_)) =
-                eventloop.poll().await.expect("rumqttc connect")
-            {
-                break;
-            }
-        }
+        let (client, mut eventloop) = jamey_mqtt_benches::peer::rumqttc_connect(
+            spec.port,
+            "rumqttc-memory",
+            spec.max_inflight,
+            REQUEST_CAPACITY,
+        )
+        .await;
         let connected_kib = proc_status_kib("VmRSS");
         let qos = spec.qos;
         let target = if qos == 0 { 1 } else { spec.count };

@@ -26,8 +26,9 @@ pub enum Action {
     /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
     Connect,
     /// Write what `poll_transmit` handed out, flush, then close the transport (TLS
-    /// close_notify). After the final close (state `Closing`) report `handle_closed` when done,
-    /// or `handle_disconnected` if it failed; otherwise do not report its end.
+    /// close_notify), and report how it ended: `handle_closed` when done, `handle_disconnected`
+    /// if it failed. Only the final close (state `Closing`) waits for that; after any other
+    /// close the client has moved on and ignores the report.
     Close,
 }
 

@@ -228,12 +228,7 @@ impl Client {
     /// The draining deadline passed: what is still outstanding fails; DISCONNECT goes out after
     /// what is already buffered and owed, and the transport gets a fresh deadline to close.
     pub(super) fn begin_close(&mut self, now: Instant) {
-        let internal = self.resubscribe.take();
-        for token in self.session.drain_all() {
-            if Some(token) != internal {
-                self.fail(token, RequestError::Closed);
-            }
-        }
+        self.fail_session(RequestError::Closed);
         self.queue_final_disconnect(Some(now + self.config.reconnect.connect_timeout));
     }
 
@@ -262,14 +257,16 @@ impl Client {
     }
 
     pub(super) fn fail_all(&mut self, error: RequestError) {
+        for request in self.take_unwritten_qos0() {
+            self.fail(request.token, error.clone());
+        }
+        self.fail_session(error);
+    }
+
+    /// Fails every queued and in-flight request (the session starts over).
+    fn fail_session(&mut self, error: RequestError) {
         let internal = self.resubscribe.take();
-        let mut tokens: Vec<_> = self
-            .take_unwritten_qos0()
-            .into_iter()
-            .map(|request| request.token)
-            .collect();
-        tokens.extend(self.session.drain_all());
-        for token in tokens {
+        for token in self.session.drain_all() {
             // The internal re-subscribe's token was never handed to the application.
             if Some(token) != internal {
                 self.fail(token, error.clone());

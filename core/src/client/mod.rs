@@ -265,9 +265,8 @@ impl Client {
             if *end > self.written_total {
                 break;
             }
-            if let Some((_, request)) = self.unwritten_qos0.pop_front() {
-                self.complete_publish(request.token, 0);
-            }
+            let token = self.unwritten_qos0.pop_front().map(|(_, r)| r.token);
+            token.into_iter().for_each(|t| self.complete_publish(t, 0));
         }
     }
 
@@ -279,8 +278,9 @@ impl Client {
         }
     }
 
-    /// The transport ended (EOF or error), or could not be opened. Not called after
-    /// [`Action::Close`], except for the final one (state `Closing`) when closing failed.
+    /// The transport ended (EOF or error), or could not be opened. After [`Action::Close`] it
+    /// reports a failed close: the final close (state `Closing`) ends with it, and in a state
+    /// without a transport of its own it is ignored.
     pub fn handle_disconnected(&mut self, now: Instant, error: TransportError) {
         match self.state() {
             ConnectionState::Opening | ConnectionState::Connecting => {

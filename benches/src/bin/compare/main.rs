@@ -244,12 +244,7 @@ fn main() {
         }
         let mut samples = [Vec::new(), Vec::new()];
         for round in 0..args.rounds {
-            let order = if round % 2 == 0 {
-                [Peer::Jamey, Peer::Rumqttc]
-            } else {
-                [Peer::Rumqttc, Peer::Jamey]
-            };
-            for peer in order {
+            for peer in Peer::in_round_order(round) {
                 if !selected(&args.only, peer.key(), &peer_keys) {
                     continue;
                 }

@@ -3,11 +3,10 @@
 //! default is off; jamey always sets it), the in-flight limit is 100 as for jamey.
 
 use std::path::Path;
-use std::time::Duration;
 
 use bytes::Bytes;
 use jamey_mqtt_tests::Broker;
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
 use crate::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
@@ -16,23 +15,7 @@ use crate::{spawn_mosquitto_pub, TOPIC};
 const REQUEST_CAPACITY: usize = 64;
 
 async fn connect(port: u16, id: &str) -> (AsyncClient, EventLoop) {
-    let mut options = MqttOptions::new(id, "127.0.0.1", port);
-    options
-        .set_keep_alive(Duration::from_secs(60))
-        .set_inflight(100)
-        .set_clean_session(true)
-        .set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut eventloop) = AsyncClient::new(options, REQUEST_CAPACITY);
-    let mut network = NetworkOptions::new();
-    network.set_tcp_nodelay(true);
-    eventloop.set_network_options(network);
-    loop {
-        if let Event::Incoming(Packet::ConnAck(_)) =
-            eventloop.poll().await.expect("rumqttc connect")
-        {
-            return (client, eventloop);
-        }
-    }
+    jamey_mqtt_benches::peer::rumqttc_connect(port, id, 100, REQUEST_CAPACITY).await
 }
 
 fn qos_of(qos: u8) -> QoS {
