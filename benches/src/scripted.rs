@@ -6,6 +6,8 @@
 //! PUBCOMP bytes (`[type, 2, id_hi, id_lo]`, valid on 3.1.1 and, as "success, no properties",
 //! on MQTT 5). Everything else the client writes (CONNECT, SUBSCRIBE, acks of incoming
 //! messages) is skipped. The time passed to the client is one fixed `Instant`.
+//!
+//! The client's outputs are drained with [`drive`], the one loop over `poll_output`.
 
 use std::time::Instant;
 
@@ -13,9 +15,9 @@ use bytes::{Bytes, BytesMut};
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{
     ConnAck, ConnAckProperties, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
-    ReasonCode,
+    ReasonCode, SubAck, SubscribeFilter,
 };
-use jamey_mqtt_core::{Action, Client, ClientConfig, Event, PublishRequest};
+use jamey_mqtt_core::{Action, Client, ClientConfig, Event, Output, PublishRequest};
 
 /// The topic every bench publishes to.
 pub const TOPIC: &str = "bench/sensors/device-0042/temperature";
@@ -30,32 +32,50 @@ pub fn config(version: ProtocolVersion) -> ClientConfig {
     }
 }
 
-/// A client that has connected (CONNECT written, CONNACK handled, events drained) at `now`.
+/// A client that has connected (CONNECT written, CONNACK handled, events drained) at `now`,
+/// and subscribed to [`TOPIC`] (so that incoming messages are routed to a subscription).
 pub fn connected_client(config: ClientConfig, now: Instant) -> Client {
     let version = config.protocol;
     let mut client = Client::new(config, now).expect("valid bench config");
+    let codec = Codec::new(version, 1 << 20);
     client.connect(now);
-    assert_eq!(client.poll_action(), Some(Action::Connect));
-    client.handle_connected(now);
     let mut out = BytesMut::new();
-    drain_transmit(&mut client, now, &mut out);
-    let mut connack = BytesMut::new();
-    Codec::new(version, 1 << 20)
-        .encode(
-            &Packet::ConnAck(ConnAck {
-                session_present: false,
-                code: ReasonCode::SUCCESS,
-                properties: ConnAckProperties::default(),
-            }),
-            &mut connack,
-        )
-        .expect("encode CONNACK");
-    client.handle_bytes(now, &connack);
-    let mut connected = false;
-    while let Some(event) = client.poll_event() {
-        connected |= matches!(event, Event::Connected { .. });
+    let mut connect_asked = false;
+    drive(&mut client, now, &mut out, |event| {
+        connect_asked |= event == Output::Action(Action::Connect);
+    });
+    assert!(connect_asked, "the client did not ask for a transport");
+    client.handle_connected(now);
+    let token = client
+        .subscribe(now, vec![SubscribeFilter::new(TOPIC, QoS::ExactlyOnce)])
+        .expect("subscribe admitted");
+    let mut answers = BytesMut::new();
+    for packet in [
+        Packet::ConnAck(ConnAck {
+            session_present: false,
+            code: ReasonCode::SUCCESS,
+            properties: ConnAckProperties::default(),
+        }),
+        Packet::SubAck(SubAck {
+            pkid: 1,
+            reasons: vec![ReasonCode::GRANTED_QOS_2],
+            properties: Default::default(),
+        }),
+    ] {
+        drive(&mut client, now, &mut out, |_| {});
+        answers.clear();
+        codec.encode(&packet, &mut answers).expect("encode answer");
+        client.handle_bytes(now, &answers);
     }
-    assert!(connected, "the client did not accept the CONNACK");
+    let mut subscribed = false;
+    drive(&mut client, now, &mut out, |output| {
+        subscribed |=
+            matches!(output, Output::Event(Event::Subscribed { token: t, .. }) if t == token);
+    });
+    assert!(
+        subscribed,
+        "the client did not accept the CONNACK and SUBACK"
+    );
     client
 }
 
@@ -128,17 +148,15 @@ pub fn publish_all(
             }
         }
         out.clear();
-        drain_transmit(client, now, out);
+        drive(client, now, out, |output| match output {
+            Output::Event(Event::Published { .. }) => completed += 1,
+            Output::Transmit(_) => {}
+            other => panic!("unexpected {other:?}"),
+        });
         let answer = broker.answer(out);
         if !answer.is_empty() {
             client.handle_bytes(now, answer);
-            // The PUBRELs for QoS 2 go out on the next round's poll_transmit.
-        }
-        while let Some(event) = client.poll_event() {
-            match event {
-                Event::Published { .. } => completed += 1,
-                other => panic!("unexpected event {other:?}"),
-            }
+            // The PUBRELs for QoS 2 go out in the next round's write.
         }
     }
     completed
@@ -178,22 +196,29 @@ pub fn receive_all(
     for read in stream.chunks(chunk) {
         client.handle_bytes(now, read);
         out.clear();
-        drain_transmit(client, now, out);
-        while let Some(event) = client.poll_event() {
-            match event {
-                Event::Message(_) => messages += 1,
-                other => panic!("unexpected event {other:?}"),
-            }
-        }
+        drive(client, now, out, |output| match output {
+            Output::Event(Event::Message { .. }) => messages += 1,
+            Output::Transmit(_) => {}
+            other => panic!("unexpected {other:?}"),
+        });
     }
     messages
 }
 
-/// Everything the client has to send, as a socket that takes every byte at once: each chunk is
-/// reported written (which is when QoS 0 publishes complete and the buffer bound frees up).
-pub fn drain_transmit(client: &mut Client, now: Instant, out: &mut BytesMut) {
-    while let Some(n) = client.poll_transmit(now, out) {
-        client.handle_written(now, n);
+/// Every output of the client until it is quiet, each handed to `seen` (the final
+/// `Output::Timeout` is not). Bytes are appended to `out` as a socket that takes every byte at
+/// once: each write is reported written (which is when QoS 0 publishes complete and the buffer
+/// bound frees up).
+pub fn drive(client: &mut Client, now: Instant, out: &mut BytesMut, mut seen: impl FnMut(Output)) {
+    loop {
+        match client.poll_output(now, out) {
+            Output::Timeout(_) => return,
+            Output::Transmit(n) => {
+                client.handle_written(now, n);
+                seen(Output::Transmit(n));
+            }
+            other => seen(other),
+        }
     }
 }
 

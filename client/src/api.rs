@@ -17,6 +17,7 @@ use jamey_mqtt_core::packet::SubscribeFilter;
 use jamey_mqtt_core::{Event, Health, Message, PublishRequest, QoS, Stats};
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
+use crate::handles::StreamItem;
 use crate::transport::Endpoint;
 use crate::{Config, Error, Runtime};
 
@@ -27,16 +28,13 @@ pub struct PublishOutcome {
     pub pkid: u16,
 }
 
-/// A snapshot of the client's counters and health.
+/// A snapshot of the client's counters and health (unmatched messages: buffered in
+/// `health.unmatched_buffered`, dropped in `core.messages_unmatched_dropped`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientStats {
     /// The core's counters.
     pub core: Stats,
     pub health: Health,
-    /// Messages matching no subscription, kept for a later one.
-    pub unmatched_buffered: usize,
-    /// Messages matching no subscription dropped because that buffer was full.
-    pub unmatched_dropped: u64,
 }
 
 struct Inner {
@@ -116,7 +114,6 @@ impl<R: Runtime> Client<R> {
             shared: shared.clone(),
             commands: commands_rx,
             first_connect: ready_tx,
-            unmatched_capacity: config.unmatched_capacity,
             finished: finished_tx,
         });
         runtime.spawn(driver.run());
@@ -172,7 +169,10 @@ impl<R: Runtime> Client<R> {
     }
 
     /// Subscribes and resolves on SUBACK with a stream of the messages `filter` matches.
-    /// Overlapping subscriptions each get their own copy of a message.
+    /// Overlapping subscriptions each get their own copy of a message. Messages that arrived
+    /// before any subscription matched them (a resumed session, `clean_start = false`) wait in
+    /// the core's unmatched buffer (`ClientConfig::unmatched_capacity`) and go to the first
+    /// subscription that matches them.
     pub async fn subscribe(
         &self,
         filter: impl Into<String>,
@@ -277,13 +277,17 @@ impl<R: Runtime> Client<R> {
     }
 }
 
-/// The messages one subscription's filter matches, in arrival order. Ends after
-/// [`Client::unsubscribe`] of its filter or when the client closes.
+/// The messages one subscription's filter matches, in arrival order, as `Ok` items. Ends
+/// (`None`) after [`Client::unsubscribe`] of its filter or when the client closes. When it
+/// ends for another reason (the broker lost the session and refused this filter when the
+/// client subscribed it again), its last item is that error,
+/// [`Error::SubscriptionEnded`](crate::Error::SubscriptionEnded). Dropping it tells the client
+/// to stop routing to it (the broker's subscription stays until unsubscribed).
 #[derive(Debug)]
 pub struct Subscription {
     filter: String,
     granted: QoS,
-    messages: Pin<Box<Receiver<Message>>>,
+    messages: Pin<Box<Receiver<StreamItem>>>,
 }
 
 impl Subscription {
@@ -296,15 +300,15 @@ impl Subscription {
         self.granted
     }
 
-    /// The next message; `None` once the subscription ended.
-    pub async fn recv(&mut self) -> Option<Message> {
+    /// The next message, or the error that ended the subscription; `None` once it ended.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
         self.messages.recv().await.ok()
     }
 }
 
 impl Stream for Subscription {
-    type Item = Message;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+    type Item = Result<Message, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.messages.as_mut().poll_next(cx)
     }
 }

@@ -103,10 +103,6 @@ pub struct Config {
     pub mqtt: ClientConfig,
     /// Messages buffered per subscription before the driver stops reading the socket.
     pub subscription_capacity: usize,
-    /// Messages that match no subscription, kept for a subscription made later (for example the
-    /// messages a resumed session delivers right after CONNACK). Beyond it the oldest is dropped
-    /// and counted in [`ClientStats::unmatched_dropped`](crate::ClientStats).
-    pub unmatched_capacity: usize,
     /// Requests from handles waiting for the driver; callers wait when it is full.
     pub command_capacity: usize,
     /// Connection events buffered per [`Events`](crate::Events) stream; beyond it events are
@@ -123,7 +119,6 @@ impl Config {
             tls: None,
             mqtt: ClientConfig::default(),
             subscription_capacity: 256,
-            unmatched_capacity: 1024,
             command_capacity: 64,
             event_capacity: 64,
         }

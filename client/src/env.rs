@@ -20,7 +20,6 @@
 //! | `MQTT_TLS_CLIENT_KEY_FILE` | PEM private key of that certificate | none |
 //! | `MQTT_TLS_SERVER_NAME` | name the server certificate must match (and SNI) | the host |
 //! | `MQTT_SUBSCRIPTION_CAPACITY` | messages buffered per subscription | `256` |
-//! | `MQTT_UNMATCHED_CAPACITY` | messages kept for later subscriptions | `1024` |
 //! | `MQTT_COMMAND_CAPACITY` | requests queued for the driver | `64` |
 //! | `MQTT_EVENT_CAPACITY` | events buffered per event stream | `64` |
 //!
@@ -53,7 +52,6 @@ pub const KEYS: &[&str] = &[
     "TLS_CLIENT_KEY_FILE",
     "TLS_SERVER_NAME",
     "SUBSCRIPTION_CAPACITY",
-    "UNMATCHED_CAPACITY",
     "COMMAND_CAPACITY",
     "EVENT_CAPACITY",
 ];
@@ -110,7 +108,6 @@ impl Config {
         config.tls = tls;
         for (key, slot) in [
             ("SUBSCRIPTION_CAPACITY", &mut config.subscription_capacity),
-            ("UNMATCHED_CAPACITY", &mut config.unmatched_capacity),
             ("COMMAND_CAPACITY", &mut config.command_capacity),
             ("EVENT_CAPACITY", &mut config.event_capacity),
         ] {

@@ -4,7 +4,9 @@
 use std::io;
 
 use jamey_mqtt_core::tls::TlsError;
-use jamey_mqtt_core::{ClientError, ConfigError, ConnectError, ReasonCode, RequestError};
+use jamey_mqtt_core::{
+    ClientError, ConfigError, ConnectError, ReasonCode, RequestError, SubscriptionEnd,
+};
 
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -40,6 +42,14 @@ pub enum Error {
     /// The broker refused an unsubscribe (MQTT 5 UNSUBACK failure code).
     #[error("unsubscribe from {filter:?} refused: {reason}")]
     UnsubscribeRefused { filter: String, reason: ReasonCode },
+    /// The last item of a [`Subscription`](crate::Subscription) stream that ended for another
+    /// reason than an unsubscribe: refused again by the broker after it lost the session, or
+    /// its SUBSCRIBE failed. Nothing more arrives for it.
+    #[error("subscription to {filter:?} ended: {end}")]
+    SubscriptionEnded {
+        filter: String,
+        end: SubscriptionEnd,
+    },
     /// The client is closed (disconnected, gave up, or the driver stopped).
     #[error("the client is closed")]
     Closed,
@@ -52,9 +62,27 @@ impl Error {
             Error::Failed(RequestError::Refused(code))
             | Error::Connect(ConnectError::Refused(code))
             | Error::SubscribeRefused { reason: code, .. }
-            | Error::UnsubscribeRefused { reason: code, .. } => Some(*code),
+            | Error::UnsubscribeRefused { reason: code, .. }
+            | Error::SubscriptionEnded {
+                end: SubscriptionEnd::ResubscribeRefused(code) | SubscriptionEnd::Refused(code),
+                ..
+            } => Some(*code),
             _ => None,
         }
+    }
+
+    /// A failed connection attempt: a transport failure keeps its type (the `io::Error` the
+    /// driver handed the core, and the `rustls::Error` inside it); MQTT failures stay the core's.
+    pub(crate) fn from_connect(error: ConnectError) -> Error {
+        if let ConnectError::Transport(transport) = &error {
+            if let Some(io) = transport
+                .source_error()
+                .and_then(|e| e.downcast_ref::<io::Error>())
+            {
+                return Error::from_io(io);
+            }
+        }
+        Error::Connect(error)
     }
 
     /// Keeps the rustls error when the I/O error wraps one.

@@ -24,14 +24,16 @@
 //! message is dropped and memory stays bounded. Commands, writes and timers keep running; the
 //! driver tells the core it stopped reading (`handle_reading_paused`), so a PINGRESP waiting
 //! unread in the socket is not mistaken for a dead broker, and the PINGRESP deadline restarts
-//! when reading resumes. Messages matching no subscription are kept, up to
-//! [`Config::unmatched_capacity`], for the next subscription that matches them.
+//! when reading resumes. Messages matching no subscription are kept by the core, up to
+//! `ClientConfig::unmatched_capacity`, for the next subscription that matches them.
 
 mod api;
 mod config;
 mod driver;
 mod env;
 mod error;
+mod handles;
+mod link;
 mod runtime;
 mod transport;
 
@@ -50,5 +52,6 @@ pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
     ClientConfig, ClientError, ConnectError, Envelope, EnvelopeError, Event, LostReason, Message,
-    ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError,
+    ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError, SubscriptionEnd,
+    SubscriptionId, TransportError, TransportErrorKind,
 };

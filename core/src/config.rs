@@ -99,6 +99,11 @@ pub struct ClientConfig {
     /// `RequestError::Poison` (carrying the reason) instead of being resent forever. Each time
     /// the oldest request the broker had not acknowledged is the one suspected. Default 3.
     pub poison_threshold: u32,
+    /// Messages that match no subscription when they arrive (a resumed session delivers before
+    /// the application subscribed again), kept for the first subscription made later that
+    /// matches them. Beyond it the oldest is dropped and counted
+    /// (`Stats::messages_unmatched_dropped`); 0 keeps none. Default 1024.
+    pub unmatched_capacity: usize,
     /// Incoming QoS 1/2 publishes the broker may have in flight to us (MQTT 5 receive maximum).
     pub receive_maximum: u16,
     pub session_lost_policy: SessionLostPolicy,
@@ -130,6 +135,7 @@ impl Default for ClientConfig {
             max_outgoing_packet_size: 256 * 1024,
             max_buffered_bytes: 64 * 1024,
             poison_threshold: 3,
+            unmatched_capacity: 1024,
             receive_maximum: 100,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
@@ -159,6 +165,7 @@ impl fmt::Debug for ClientConfig {
             max_outgoing_packet_size,
             max_buffered_bytes,
             poison_threshold,
+            unmatched_capacity,
             receive_maximum,
             session_lost_policy,
             reconnect,
@@ -182,6 +189,7 @@ impl fmt::Debug for ClientConfig {
             .field("max_outgoing_packet_size", max_outgoing_packet_size)
             .field("max_buffered_bytes", max_buffered_bytes)
             .field("poison_threshold", poison_threshold)
+            .field("unmatched_capacity", unmatched_capacity)
             .field("receive_maximum", receive_maximum)
             .field("session_lost_policy", session_lost_policy)
             .field("reconnect", reconnect)

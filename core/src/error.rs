@@ -6,6 +6,8 @@
 //! Configuration problems are [`ConfigError`](crate::ConfigError), JWT problems
 //! [`AuthError`](crate::auth::AuthError), topic problems [`TopicError`].
 
+use std::sync::Arc;
+
 use crate::packet::ReasonCode;
 use crate::topic::TopicError;
 
@@ -128,17 +130,69 @@ pub enum ClientError {
     Closed,
 }
 
-/// Why a transport went away, as the adapter reports it to `handle_disconnected`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a transport went away, as the adapter reports it to `handle_disconnected`: a kind the
+/// core decides on, and the adapter's own error (an `io::Error`, which may wrap a
+/// `rustls::Error`) as the source, so no layer needs a second copy.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}{}", .source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
+pub struct TransportError {
+    kind: TransportErrorKind,
+    #[source]
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+/// What kind of transport failure a [`TransportError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum TransportError {
+pub enum TransportErrorKind {
     /// The peer closed the stream (EOF).
     #[error("connection closed by peer")]
     Closed,
-    /// Opening the transport failed (TCP connect, TLS handshake, DNS): the text says why.
-    #[error("could not open transport: {0}")]
-    ConnectFailed(String),
+    /// Opening the transport failed (TCP connect, TLS handshake, DNS).
+    #[error("could not open transport")]
+    ConnectFailed,
     /// An I/O error on an open transport.
-    #[error("transport error: {0}")]
-    Io(String),
+    #[error("transport error")]
+    Io,
 }
+
+impl TransportError {
+    /// A failure of this kind caused by `source`.
+    pub fn new(
+        kind: TransportErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> TransportError {
+        TransportError {
+            kind,
+            source: Some(Arc::from(source.into())),
+        }
+    }
+
+    /// The peer closed the stream (EOF), no error behind it.
+    pub fn closed() -> TransportError {
+        TransportError {
+            kind: TransportErrorKind::Closed,
+            source: None,
+        }
+    }
+
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// The adapter's error, to downcast (`std::io::Error`, and through it `rustls::Error`).
+    pub fn source_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+}
+
+/// Equal when the kinds and the sources' messages are equal (the sources are not comparable).
+impl PartialEq for TransportError {
+    fn eq(&self, other: &TransportError) -> bool {
+        self.kind == other.kind
+            && self.source.as_ref().map(ToString::to_string)
+                == other.source.as_ref().map(ToString::to_string)
+    }
+}
+
+impl Eq for TransportError {}

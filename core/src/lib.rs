@@ -12,7 +12,7 @@
 //!
 //! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
 //! getters (`state`, `stats`), `handle_*` inputs, commands (`publish`, `subscribe`, ...) and
-//! `poll_*` outputs, each polled until it returns `None`.
+//! one output call, `poll_output`, called until it returns `Output::Timeout` (str0m's model).
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -31,10 +31,13 @@ pub mod stats;
 pub mod tls;
 pub mod topic;
 
-pub use client::{Action, Client, Event, LostReason, Message, PublishRequest, RequestError, Token};
+pub use client::{
+    Action, Client, Event, LostReason, Message, Output, PublishRequest, RequestError,
+    SubscriptionEnd, SubscriptionId, Token,
+};
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};
-pub use error::{ClientError, ConnectError, ProtocolError, TransportError};
+pub use error::{ClientError, ConnectError, ProtocolError, TransportError, TransportErrorKind};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};
 pub use state::ConnectionState;
 pub use stats::{Health, Stats};

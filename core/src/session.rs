@@ -42,6 +42,15 @@ pub(crate) enum Outgoing {
 }
 
 impl Outgoing {
+    /// How many filters a SUBSCRIBE or UNSUBSCRIBE carries (0 for a PUBLISH).
+    pub(crate) fn filter_count(&self) -> usize {
+        match self {
+            Outgoing::Subscribe { filters, .. } => filters.len(),
+            Outgoing::Unsubscribe { filters, .. } => filters.len(),
+            Outgoing::Publish { .. } => 0,
+        }
+    }
+
     fn needs_packet_id(&self) -> bool {
         match self {
             Outgoing::Publish { qos, .. } => *qos != QoS::AtMostOnce,

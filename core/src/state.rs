@@ -1,6 +1,6 @@
 //! The connection lifecycle: its states, which incoming packets each state allows, and the
 //! deadlines that belong to each state. Every lifecycle transition the client makes goes
-//! through [`Lifecycle`], so this file is the one place to read them.
+//! through [`Lifecycle::apply`], so this file is the one place to read them.
 //!
 //! ```text
 //!  Disconnected --connect()--> Opening --handle_connected--> Connecting --CONNACK ok--> Connected
@@ -13,6 +13,11 @@
 //!  Draining / Closing --transport lost or close deadline--> Closed
 //!  any other state --disconnect() or GaveUp--> Closed
 //! ```
+//!
+//! [`next`] is that diagram as a function of (phase, input); [`Lifecycle::apply`] is the only
+//! way the client changes phase, and an edge the diagram does not draw is refused (the client
+//! counts it in `Stats::illegal_transitions`, which the fuzzer and the simulations require to
+//! stay 0).
 //!
 //! `Draining` still reads and writes (acks complete the requests it waits for); `Closing` has
 //! queued its final DISCONNECT after whatever was already owed to the broker (acks for packets
@@ -95,101 +100,216 @@ impl ConnectionState {
     }
 }
 
-/// The lifecycle state plus the deadline that belongs to it.
+/// The lifecycle state with the deadline that belongs to it: a sub-state such as "closing by
+/// then" is part of the state, not a flag beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Disconnected,
+    /// The reconnect policy allows the next attempt at `retry_at`.
+    Waiting {
+        retry_at: Instant,
+    },
+    /// No CONNACK by `deadline` is a failed attempt (both while opening and after CONNECT).
+    Opening {
+        deadline: Instant,
+    },
+    Connecting {
+        deadline: Instant,
+    },
+    Connected,
+    /// The close completes by `deadline` whatever is left (both while draining and closing).
+    Draining {
+        deadline: Instant,
+    },
+    Closing {
+        deadline: Instant,
+    },
+    Closed,
+}
+
+/// What moves the lifecycle: each is an edge of the diagram at the top of this file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Input {
+    /// Ask the adapter for a transport; the attempt must end by `deadline`.
+    Open { deadline: Instant },
+    /// The transport is up and CONNECT is queued.
+    TransportOpen,
+    /// CONNACK accepted.
+    Accepted,
+    /// The attempt failed or the connection ended; the next attempt may start at `retry_at`.
+    Wait { retry_at: Instant },
+    /// Lost, and the client does not reconnect by itself (reconnect disabled).
+    Stop,
+    /// `disconnect()` while connected: finish what was accepted by `deadline`.
+    Drain { deadline: Instant },
+    /// The final DISCONNECT is queued; the transport must be closed by `deadline`.
+    Close { deadline: Instant },
+    /// Closed for good (the close is over, or the client gave up).
+    Finish,
+}
+
+/// An edge the lifecycle does not have: the state is left as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no lifecycle edge from {} on {input:?}", .from.name())]
+pub struct IllegalTransition {
+    pub from: ConnectionState,
+    input: Input,
+}
+
+/// The lifecycle as one function (h11's model): the next phase, or the edge is illegal.
+pub(crate) fn next(phase: Phase, input: Input) -> Result<Phase, IllegalTransition> {
+    use Phase as P;
+    let next = match (phase, input) {
+        (P::Disconnected | P::Waiting { .. }, Input::Open { deadline }) => P::Opening { deadline },
+        (P::Opening { deadline }, Input::TransportOpen) => P::Connecting { deadline },
+        (P::Connecting { .. }, Input::Accepted) => P::Connected,
+        (P::Opening { .. } | P::Connecting { .. } | P::Connected, Input::Wait { retry_at }) => {
+            P::Waiting { retry_at }
+        }
+        (P::Opening { .. } | P::Connecting { .. } | P::Connected, Input::Stop) => P::Disconnected,
+        (P::Connected, Input::Drain { deadline }) => P::Draining { deadline },
+        (P::Draining { .. }, Input::Close { deadline }) => P::Closing { deadline },
+        (from, Input::Finish) if from != P::Closed => P::Closed,
+        (from, input) => {
+            return Err(IllegalTransition {
+                from: from.state(),
+                input,
+            })
+        }
+    };
+    Ok(next)
+}
+
+impl Phase {
+    /// The public state of this phase.
+    pub(crate) fn state(self) -> ConnectionState {
+        match self {
+            Phase::Disconnected => ConnectionState::Disconnected,
+            Phase::Waiting { .. } => ConnectionState::Waiting,
+            Phase::Opening { .. } => ConnectionState::Opening,
+            Phase::Connecting { .. } => ConnectionState::Connecting,
+            Phase::Connected => ConnectionState::Connected,
+            Phase::Draining { .. } => ConnectionState::Draining,
+            Phase::Closing { .. } => ConnectionState::Closing,
+            Phase::Closed => ConnectionState::Closed,
+        }
+    }
+}
+
+/// The current phase; every change goes through [`next`].
 #[derive(Debug, Clone)]
 pub(crate) struct Lifecycle {
-    state: ConnectionState,
-    /// Opening/Connecting: no CONNACK by then is a failed attempt.
-    connect_deadline: Option<Instant>,
-    /// Waiting: the earliest instant the reconnect policy allows the next attempt.
-    retry_at: Option<Instant>,
-    /// Draining / Closing: the close completes by then whatever is left.
-    close_deadline: Option<Instant>,
+    phase: Phase,
 }
 
 impl Lifecycle {
     pub(crate) fn new() -> Lifecycle {
         Lifecycle {
-            state: ConnectionState::Disconnected,
-            connect_deadline: None,
-            retry_at: None,
-            close_deadline: None,
+            phase: Phase::Disconnected,
         }
     }
 
     pub(crate) fn state(&self) -> ConnectionState {
-        self.state
+        self.phase.state()
     }
 
+    /// Takes the edge `input`, or refuses it and stays.
+    pub(crate) fn apply(&mut self, input: Input) -> Result<(), IllegalTransition> {
+        self.phase = next(self.phase, input)?;
+        Ok(())
+    }
+
+    /// Opening / Connecting: no CONNACK by then is a failed attempt.
     pub(crate) fn connect_deadline(&self) -> Option<Instant> {
-        self.connect_deadline
+        match self.phase {
+            Phase::Opening { deadline } | Phase::Connecting { deadline } => Some(deadline),
+            _ => None,
+        }
     }
 
+    /// Waiting: the earliest instant the reconnect policy allows the next attempt.
     pub(crate) fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
+        match self.phase {
+            Phase::Waiting { retry_at } => Some(retry_at),
+            _ => None,
+        }
     }
 
+    /// Draining / Closing: the close completes by then whatever is left.
     pub(crate) fn close_deadline(&self) -> Option<Instant> {
-        self.close_deadline
-    }
-
-    /// Ask the adapter for a transport; the attempt must end by `deadline`.
-    pub(crate) fn open(&mut self, deadline: Instant) {
-        self.set(ConnectionState::Opening);
-        self.connect_deadline = Some(deadline);
-    }
-
-    /// The transport is up and CONNECT is queued.
-    pub(crate) fn connecting(&mut self) {
-        self.set(ConnectionState::Connecting);
-    }
-
-    /// CONNACK accepted.
-    pub(crate) fn connected(&mut self) {
-        self.set(ConnectionState::Connected);
-    }
-
-    /// The attempt failed or the connection was lost; the next attempt may start at `at`.
-    pub(crate) fn wait_until(&mut self, at: Instant) {
-        self.set(ConnectionState::Waiting);
-        self.retry_at = Some(at);
-    }
-
-    /// `disconnect()` while connected: finish what was accepted by `deadline`.
-    pub(crate) fn draining(&mut self, deadline: Instant) {
-        self.set(ConnectionState::Draining);
-        self.close_deadline = Some(deadline);
-    }
-
-    /// The final DISCONNECT is queued; the transport must be closed by `deadline`.
-    pub(crate) fn closing(&mut self, deadline: Instant) {
-        self.set(ConnectionState::Closing);
-        self.close_deadline = Some(deadline);
-    }
-
-    /// Lost and not reconnecting by ourselves.
-    pub(crate) fn disconnected(&mut self) {
-        self.set(ConnectionState::Disconnected);
-    }
-
-    /// Final.
-    pub(crate) fn close(&mut self) {
-        self.set(ConnectionState::Closed);
-    }
-
-    fn set(&mut self, state: ConnectionState) {
-        self.state = state;
-        if !matches!(
-            state,
-            ConnectionState::Opening | ConnectionState::Connecting
-        ) {
-            self.connect_deadline = None;
+        match self.phase {
+            Phase::Draining { deadline } | Phase::Closing { deadline } => Some(deadline),
+            _ => None,
         }
-        if state != ConnectionState::Waiting {
-            self.retry_at = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every (phase, input) pair: the edges the diagram draws are taken, all others refused.
+    #[test]
+    fn only_the_drawn_edges_are_taken() {
+        let t = Instant::now();
+        let phases = [
+            Phase::Disconnected,
+            Phase::Waiting { retry_at: t },
+            Phase::Opening { deadline: t },
+            Phase::Connecting { deadline: t },
+            Phase::Connected,
+            Phase::Draining { deadline: t },
+            Phase::Closing { deadline: t },
+            Phase::Closed,
+        ];
+        let inputs = [
+            Input::Open { deadline: t },
+            Input::TransportOpen,
+            Input::Accepted,
+            Input::Wait { retry_at: t },
+            Input::Stop,
+            Input::Drain { deadline: t },
+            Input::Close { deadline: t },
+            Input::Finish,
+        ];
+        use ConnectionState as S;
+        let drawn: &[(S, usize, S)] = &[
+            (S::Disconnected, 0, S::Opening),
+            (S::Waiting, 0, S::Opening),
+            (S::Opening, 1, S::Connecting),
+            (S::Connecting, 2, S::Connected),
+            (S::Opening, 3, S::Waiting),
+            (S::Connecting, 3, S::Waiting),
+            (S::Connected, 3, S::Waiting),
+            (S::Opening, 4, S::Disconnected),
+            (S::Connecting, 4, S::Disconnected),
+            (S::Connected, 4, S::Disconnected),
+            (S::Connected, 5, S::Draining),
+            (S::Draining, 6, S::Closing),
+        ];
+        for phase in phases {
+            for (i, input) in inputs.iter().enumerate() {
+                let expected = drawn
+                    .iter()
+                    .find(|(from, n, _)| *from == phase.state() && *n == i)
+                    .map(|(_, _, to)| *to)
+                    .or((i == 7 && phase != Phase::Closed).then_some(S::Closed));
+                let got = next(phase, *input).ok().map(Phase::state);
+                assert_eq!(got, expected, "{phase:?} on {input:?}");
+            }
         }
-        if !matches!(state, ConnectionState::Draining | ConnectionState::Closing) {
-            self.close_deadline = None;
-        }
+    }
+
+    #[test]
+    fn deadlines_travel_with_their_phase() {
+        let t = Instant::now();
+        let mut lifecycle = Lifecycle::new();
+        lifecycle.apply(Input::Open { deadline: t }).unwrap();
+        lifecycle.apply(Input::TransportOpen).unwrap();
+        assert_eq!(lifecycle.connect_deadline(), Some(t));
+        lifecycle.apply(Input::Accepted).unwrap();
+        assert_eq!(lifecycle.connect_deadline(), None);
+        assert!(lifecycle.apply(Input::Accepted).is_err());
+        assert_eq!(lifecycle.state(), ConnectionState::Connected);
     }
 }

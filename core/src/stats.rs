@@ -44,6 +44,13 @@ pub struct Stats {
     /// The most bytes ever buffered between `poll_transmit` and the transport (see
     /// `ClientConfig::max_buffered_bytes`). A gauge of the peak, not a counter.
     pub buffered_bytes_high_water: u64,
+    /// Messages that matched no subscription when they arrived (kept for a later one).
+    pub messages_unmatched: u64,
+    /// Unmatched messages dropped: the oldest, when the buffer (`unmatched_capacity`) was full.
+    pub messages_unmatched_dropped: u64,
+    /// Lifecycle edges the client tried and the lifecycle refused: a bug in the client, always
+    /// 0 (the fuzzer and the simulations check it).
+    pub illegal_transitions: u64,
 }
 
 /// A point-in-time health report, for a health endpoint.
@@ -57,6 +64,8 @@ pub struct Health {
     pub queued: usize,
     /// Bytes handed to the adapter and not yet written to the transport.
     pub buffered_bytes: usize,
+    /// Messages that matched no subscription, waiting for one (`unmatched_capacity`).
+    pub unmatched_buffered: usize,
     /// The last reason a connection ended or an attempt failed, if any.
     pub last_error: Option<String>,
 }
@@ -69,7 +78,7 @@ impl Stats {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 18] = [
+        let counters: [(&str, &str, u64); 21] = [
             (
                 "publishes_completed",
                 "Publishes whose QoS flow completed.",
@@ -152,6 +161,21 @@ impl Stats {
                 "Requests failed after the broker ended several connections over them.",
                 self.requests_poisoned,
             ),
+            (
+                "messages_unmatched",
+                "Messages that matched no subscription when they arrived.",
+                self.messages_unmatched,
+            ),
+            (
+                "messages_unmatched_dropped",
+                "Unmatched messages dropped because their buffer was full.",
+                self.messages_unmatched_dropped,
+            ),
+            (
+                "illegal_transitions",
+                "Lifecycle edges refused (a client bug; always 0).",
+                self.illegal_transitions,
+            ),
         ];
         let mut out = String::new();
         for (name, help, value) in counters {
@@ -182,6 +206,6 @@ mod tests {
         assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
         assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
         assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 19);
+        assert_eq!(text.matches("# TYPE").count(), 22);
     }
 }

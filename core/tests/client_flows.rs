@@ -15,7 +15,8 @@ use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::topic::TopicFilter;
 use jamey_mqtt_core::{
     Action, ClientConfig, ClientError, ConnectError, ConnectionState, Event, LostReason,
-    ProtocolError, PublishRequest, RequestError, SessionLostPolicy,
+    ProtocolError, PublishRequest, RequestError, SessionLostPolicy, SubscriptionEnd,
+    SubscriptionId,
 };
 use support::Pair;
 
@@ -255,10 +256,15 @@ fn packet_ids_are_not_reused_while_in_flight() {
 #[test]
 fn incoming_qos1_is_delivered_and_acked() {
     let mut pair = Pair::connected(config());
+    let everything = pair.subscribe_everything();
     pair.send(incoming("x/y", QoS::AtLeastOnce, 7, b"hi"));
     assert_eq!(pair.take_sent(), vec![Packet::PubAck(Ack::success(7))]);
     match pair.take_events().as_slice() {
-        [Event::Message(m)] => {
+        [Event::Message {
+            message: m,
+            subscriptions,
+        }] => {
+            assert_eq!(subscriptions, &[everything]);
             assert_eq!(
                 (m.topic.as_str(), &m.payload[..], m.qos),
                 ("x/y", &b"hi"[..], QoS::AtLeastOnce)
@@ -271,6 +277,7 @@ fn incoming_qos1_is_delivered_and_acked() {
 #[test]
 fn incoming_qos2_duplicates_are_acked_but_delivered_once() {
     let mut pair = Pair::connected(config());
+    pair.subscribe_everything();
     pair.send(incoming("x", QoS::ExactlyOnce, 9, b"once"));
     let mut dup = incoming("x", QoS::ExactlyOnce, 9, b"once");
     if let Packet::Publish(p) = &mut dup {
@@ -287,7 +294,7 @@ fn incoming_qos2_duplicates_are_acked_but_delivered_once() {
     let messages = pair
         .take_events()
         .into_iter()
-        .filter(|e| matches!(e, Event::Message(_)))
+        .filter(|e| matches!(e, Event::Message { .. }))
         .count();
     assert_eq!(messages, 1, "a QoS 2 duplicate must not be delivered twice");
     assert_eq!(pair.client.stats().duplicates_suppressed, 1);
@@ -483,7 +490,7 @@ fn many_packets_go_out_in_one_write() {
     assert_eq!(
         pair.writes.len(),
         1,
-        "one poll_transmit carries every pending packet"
+        "one write carries every pending packet"
     );
 }
 
@@ -493,6 +500,7 @@ fn oversized_incoming_packet_is_a_protocol_error_and_the_client_recovers() {
         max_incoming_packet_size: 1024,
         ..config()
     });
+    pair.subscribe_everything();
     let big = Packet::Publish(Publish {
         dup: false,
         qos: QoS::AtMostOnce,
@@ -517,7 +525,7 @@ fn oversized_incoming_packet_is_a_protocol_error_and_the_client_recovers() {
     pair.send(incoming("small", QoS::AtMostOnce, 0, b"ok"));
     assert!(matches!(
         pair.take_events().as_slice(),
-        [.., Event::Message(_)]
+        [.., Event::Message { .. }]
     ));
 }
 
@@ -596,10 +604,17 @@ fn subscribe_reports_each_filter_result() {
     );
     assert_eq!(
         pair.take_events(),
-        vec![Event::Subscribed {
-            token,
-            results: vec![Ok(QoS::AtLeastOnce), Err(ReasonCode::UNSPECIFIED_ERROR)]
-        }]
+        vec![
+            // The refused filter's subscription ends: no message will carry its id.
+            Event::SubscriptionEnded {
+                id: SubscriptionId::new(token, 1),
+                end: SubscriptionEnd::Refused(ReasonCode::UNSPECIFIED_ERROR),
+            },
+            Event::Subscribed {
+                token,
+                results: vec![Ok(QoS::AtLeastOnce), Err(ReasonCode::UNSPECIFIED_ERROR)]
+            }
+        ]
     );
 }
 
@@ -861,12 +876,12 @@ fn paused_reading_suspends_the_pingresp_deadline_until_resumed() {
     pair.advance(Duration::from_secs(10));
     assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
     // The consumer is slow: the adapter stops reading; the PINGRESP may be unread.
-    pair.client.handle_reading_paused(pair.now);
+    pair.client.handle_delivery_blocked(pair.now);
     pair.advance(Duration::from_secs(60));
     assert_eq!(pair.client.state(), ConnectionState::Connected);
     assert!(pair.take_events().is_empty());
     // Reading again: the PINGRESP gets a full timeout (5 s) from now, then the loss counts.
-    pair.client.handle_reading_resumed(pair.now);
+    pair.client.handle_delivery_resumed(pair.now);
     pair.advance(Duration::from_millis(4999));
     assert_eq!(pair.client.state(), ConnectionState::Connected);
     pair.advance(Duration::from_millis(1));

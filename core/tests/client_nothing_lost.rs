@@ -189,7 +189,7 @@ fn a_failed_close_fails_what_was_not_written() {
     assert_eq!(pair.client.state(), ConnectionState::Closing);
     pair.client.handle_disconnected(
         pair.now,
-        jamey_mqtt_core::TransportError::Io("reset".into()),
+        jamey_mqtt_core::TransportError::new(jamey_mqtt_core::TransportErrorKind::Io, "reset"),
     );
     pair.drive();
     let events = pair.take_events();

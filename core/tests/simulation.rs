@@ -51,8 +51,8 @@ use bytes::{Bytes, BytesMut};
 use jamey_mqtt_core::packet::{ProtocolVersion, QoS, SubscribeFilter};
 use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, ClientError, ConnectionState, Event, PublishRequest, Token,
-    TransportError,
+    Action, Client, ClientConfig, ClientError, ConnectionState, Event, Output, PublishRequest,
+    Token, TransportError, TransportErrorKind,
 };
 use support::sim_broker::{Broker, BrokerOutput};
 use support::sim_link::{Conn, ConnId, LinkProfile};
@@ -415,59 +415,19 @@ impl Sim {
         let now = self.now;
         let mut progress = false;
         let mut out = BytesMut::new();
-        while let Some(n) = self.nodes[i].client.poll_transmit(now, &mut out) {
-            progress = true;
-            // The simulated socket takes every byte at once (delays happen in the pipe).
-            self.nodes[i].client.handle_written(now, n);
-        }
-        if !out.is_empty() {
-            match self.nodes[i].conn {
-                Some(id) => {
-                    // A transport that broke without the client knowing yet loses the bytes.
-                    if let Some(conn) = self.conns.get_mut(&id).filter(|c| !c.client_closed) {
-                        conn.to_broker
-                            .write(&mut self.rng, &self.profile, now, &out);
-                    }
+        loop {
+            match self.nodes[i].client.poll_output(now, &mut out) {
+                Output::Transmit(n) => {
+                    // The simulated socket takes every byte at once (delays happen in the pipe).
+                    self.nodes[i].client.handle_written(now, n);
+                    let bytes = out.split();
+                    self.transmit(i, &bytes);
                 }
-                None => {
-                    let name = self.nodes[i].name.clone();
-                    self.fail(format!(
-                        "{name} wrote {} bytes with no transport",
-                        out.len()
-                    ));
-                }
+                Output::Action(action) => self.action(i, action),
+                Output::Event(event) => self.event(i, event),
+                Output::Timeout(_) => break,
             }
-        }
-        while let Some(action) = self.nodes[i].client.poll_action() {
             progress = true;
-            let node = &mut self.nodes[i];
-            match action {
-                Action::Connect => {
-                    if node.conn.is_some() || node.opening.is_some() {
-                        let name = node.name.clone();
-                        self.fail(format!("{name}: Action::Connect with a transport open"));
-                        continue;
-                    }
-                    node.opening = Some(now + Duration::from_millis(self.rng.u64(1..=30)));
-                }
-                Action::Close => {
-                    if let Some(id) = node.conn.take() {
-                        if let Some(conn) = self.conns.get_mut(&id) {
-                            conn.client_closed = true;
-                            conn.client_done = true;
-                            conn.to_client.clear();
-                        }
-                    }
-                    node.opening = None;
-                    node.hanging = false;
-                    // What it wrote is in the pipe already: the final close is done.
-                    node.client.handle_closed(now);
-                }
-            }
-        }
-        while let Some(event) = self.nodes[i].client.poll_event() {
-            progress = true;
-            self.event(i, event);
         }
         let node = &self.nodes[i];
         let health = node.client.health();
@@ -477,6 +437,9 @@ impl Sim {
                 "{}: {} in flight, max {}",
                 node.name, health.in_flight, node.max_inflight
             ));
+        }
+        if node.client.stats().illegal_transitions > 0 {
+            broken.push(format!("{}: {:?}", node.name, health.last_error));
         }
         if health.queued > node.max_queued + node.max_inflight {
             broken.push(format!(
@@ -488,6 +451,53 @@ impl Sim {
             self.fail(what);
         }
         progress
+    }
+
+    fn transmit(&mut self, i: usize, bytes: &[u8]) {
+        match self.nodes[i].conn {
+            Some(id) => {
+                // A transport that broke without the client knowing yet loses the bytes.
+                if let Some(conn) = self.conns.get_mut(&id).filter(|c| !c.client_closed) {
+                    conn.to_broker
+                        .write(&mut self.rng, &self.profile, self.now, bytes);
+                }
+            }
+            None => {
+                let name = self.nodes[i].name.clone();
+                self.fail(format!(
+                    "{name} wrote {} bytes with no transport",
+                    bytes.len()
+                ));
+            }
+        }
+    }
+
+    fn action(&mut self, i: usize, action: Action) {
+        let now = self.now;
+        let node = &mut self.nodes[i];
+        match action {
+            Action::Connect => {
+                if node.conn.is_some() || node.opening.is_some() {
+                    let name = node.name.clone();
+                    self.fail(format!("{name}: Action::Connect with a transport open"));
+                    return;
+                }
+                node.opening = Some(now + Duration::from_millis(self.rng.u64(1..=30)));
+            }
+            Action::Close => {
+                if let Some(id) = node.conn.take() {
+                    if let Some(conn) = self.conns.get_mut(&id) {
+                        conn.client_closed = true;
+                        conn.client_done = true;
+                        conn.to_client.clear();
+                    }
+                }
+                node.opening = None;
+                node.hanging = false;
+                // What it wrote is in the pipe already: the final close is done.
+                node.client.handle_closed(now);
+            }
+        }
     }
 
     fn event(&mut self, i: usize, event: Event) {
@@ -504,7 +514,7 @@ impl Sim {
             Event::Subscribed { token, .. } => (*token, Completion::Ok),
             Event::Unsubscribed { token, .. } => (*token, Completion::Ok),
             Event::RequestFailed { token, .. } => (*token, Completion::Failed),
-            Event::Message(m) => {
+            Event::Message { message: m, .. } => {
                 node.received.push(Received {
                     payload: m.payload.clone(),
                     topic: m.topic.clone(),
@@ -625,9 +635,10 @@ impl Sim {
                 self.open_failures -= 1;
             }
             self.totals.open_failures += 1;
-            self.nodes[i]
-                .client
-                .handle_disconnected(now, TransportError::ConnectFailed("refused".into()));
+            self.nodes[i].client.handle_disconnected(
+                now,
+                TransportError::new(TransportErrorKind::ConnectFailed, "refused"),
+            );
         } else if self.open_hangs > 0 {
             self.open_hangs -= 1;
             self.nodes[i].hanging = true;
@@ -683,7 +694,7 @@ impl Sim {
         if conn.broker_closed && conn.to_client.is_empty() && !conn.client_done {
             conn.client_done = true;
             let client = conn.client;
-            self.end_of_stream(client, id, TransportError::Closed);
+            self.end_of_stream(client, id, TransportError::closed());
         }
         if let Some(conn) = self.conns.get(&id) {
             if conn.client_done && conn.broker_done && conn.next_at().is_none() {
@@ -790,7 +801,11 @@ impl Sim {
                 self.nodes[i].client.handle_bytes(self.now, &to_c);
             }
             self.flush();
-            self.end_of_stream(i, id, TransportError::Io("connection reset".into()));
+            self.end_of_stream(
+                i,
+                id,
+                TransportError::new(TransportErrorKind::Io, "connection reset"),
+            );
         }
         self.flush();
     }

@@ -44,8 +44,8 @@ use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::topic::TopicFilter;
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, ConnectionState, Event, PublishRequest, SessionLostPolicy, Token,
-    TransportError,
+    Action, Client, ClientConfig, ConnectionState, Event, Output, PublishRequest,
+    SessionLostPolicy, SubscriptionId, Token, TransportError, TransportErrorKind,
 };
 
 const TOPICS: &[&str] = &[
@@ -224,6 +224,8 @@ struct Harness {
     broker_ids: Vec<u16>,
     issued: BTreeSet<Token>,
     completed: BTreeSet<Token>,
+    /// Subscriptions that ended: no message may carry their ids again.
+    ended: BTreeSet<SubscriptionId>,
     /// Outputs seen so far: any output counts as progress.
     outputs: u64,
 }
@@ -361,49 +363,57 @@ impl Harness {
 
     /// Drains every output, checking each, until the client is quiet.
     fn drive(&mut self) {
+        let mut out = BytesMut::new();
+        // A write that ended with DISCONNECT must be followed by `Action::Close` at once.
+        let mut expect_close = false;
         loop {
-            let before = self.outputs;
-            let mut out = BytesMut::new();
-            while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
-                self.outputs += 1;
-                self.unreported += n;
+            let output = self.client.poll_output(self.now, &mut out);
+            if expect_close {
+                assert!(
+                    output == Output::Action(Action::Close),
+                    "DISCONNECT not followed by Close: {output:?}"
+                );
+                expect_close = false;
             }
-            let mut expect_close = false;
-            if !out.is_empty() {
-                expect_close = self.check_written(&mut out);
-            }
-            while let Some(action) = self.client.poll_action() {
-                self.outputs += 1;
-                if expect_close {
-                    assert_eq!(action, Action::Close, "DISCONNECT not followed by Close");
-                    expect_close = false;
+            match output {
+                Output::Transmit(n) => {
+                    self.outputs += 1;
+                    self.unreported += n;
+                    expect_close = self.check_written(&mut out);
                 }
-                match action {
-                    Action::Connect => {
-                        assert!(
-                            !self.opening && !self.transport,
-                            "Action::Connect while a transport is open or opening"
-                        );
-                        self.opening = true;
-                    }
-                    Action::Close => {
-                        self.transport = false;
-                        self.opening = false;
-                        if self.client.state() == ConnectionState::Closing {
-                            // The adapter writes everything, flushes, closes, and says so.
-                            self.report_written();
-                            self.client.handle_closed(self.now);
-                        }
-                    }
+                Output::Action(action) => {
+                    self.outputs += 1;
+                    self.action(action);
+                }
+                Output::Event(event) => {
+                    self.outputs += 1;
+                    self.check_event(event);
+                }
+                Output::Timeout(deadline) => {
+                    assert_eq!(deadline, self.client.poll_timeout());
+                    return;
                 }
             }
-            assert!(!expect_close, "DISCONNECT without a transport and no Close");
-            while let Some(event) = self.client.poll_event() {
-                self.outputs += 1;
-                self.check_event(event);
+        }
+    }
+
+    fn action(&mut self, action: Action) {
+        match action {
+            Action::Connect => {
+                assert!(
+                    !self.opening && !self.transport,
+                    "Action::Connect while a transport is open or opening"
+                );
+                self.opening = true;
             }
-            if self.outputs == before {
-                return;
+            Action::Close => {
+                self.transport = false;
+                self.opening = false;
+                if self.client.state() == ConnectionState::Closing {
+                    // The adapter writes everything, flushes, closes, and says so.
+                    self.report_written();
+                    self.client.handle_closed(self.now);
+                }
             }
         }
     }
@@ -497,6 +507,24 @@ impl Harness {
                 assert_eq!(self.client.state(), ConnectionState::Closed);
                 return;
             }
+            Event::Message { subscriptions, .. } => {
+                assert!(!subscriptions.is_empty(), "a message for no subscription");
+                for id in subscriptions {
+                    assert!(
+                        self.issued.contains(&id.request()) && !self.ended.contains(id),
+                        "a message for subscription {id:?}, never made or already ended"
+                    );
+                }
+                return;
+            }
+            Event::SubscriptionEnded { id, .. } => {
+                assert!(
+                    self.issued.contains(&id.request()),
+                    "an end for a subscription never made: {id:?}"
+                );
+                assert!(self.ended.insert(*id), "subscription {id:?} ended twice");
+                return;
+            }
             _ => return,
         };
         assert!(
@@ -552,13 +580,15 @@ impl Harness {
             }
             Step::OpenFails if self.opening => {
                 self.opening = false;
-                self.client
-                    .handle_disconnected(self.now, TransportError::ConnectFailed("fuzz".into()));
+                self.client.handle_disconnected(
+                    self.now,
+                    TransportError::new(TransportErrorKind::ConnectFailed, "fuzz"),
+                );
             }
             Step::Eof if self.transport => {
                 self.transport = false;
                 self.client
-                    .handle_disconnected(self.now, TransportError::Closed);
+                    .handle_disconnected(self.now, TransportError::closed());
             }
             Step::Open | Step::OpenFails | Step::Eof => {}
             Step::Bytes(bytes) => self.bytes(bytes),
@@ -675,6 +705,12 @@ impl Harness {
     }
 
     fn check_bounds(&self) {
+        assert_eq!(
+            self.client.stats().illegal_transitions,
+            0,
+            "the lifecycle refused an edge: {:?}",
+            self.client.health().last_error
+        );
         let health = self.client.health();
         assert!(
             health.buffered_bytes <= self.buffer_bound,
@@ -738,6 +774,7 @@ pub fn run(data: &[u8]) {
         broker_ids: Vec::new(),
         issued: BTreeSet::new(),
         completed: BTreeSet::new(),
+        ended: BTreeSet::new(),
         outputs: 0,
     };
     let trace = std::env::var_os("FUZZ_TRACE").is_some();

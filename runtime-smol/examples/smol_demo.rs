@@ -71,7 +71,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         };
         let message = smol::future::or(readings.recv(), timeout)
             .await
-            .ok_or("no message within 10 s")?;
+            .ok_or("no message within 10 s")??;
         let reading: Reading = serde_json::from_slice(&message.payload)?;
         println!(
             "received {reading:?} on {} at {:?}",

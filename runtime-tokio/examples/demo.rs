@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..qos_levels.len() {
         let message = tokio::time::timeout(Duration::from_secs(10), readings.recv())
             .await?
-            .ok_or("subscription ended")?;
+            .ok_or("subscription ended")??;
         let envelope: Envelope<Reading> = Envelope::from_slice(&message.payload)?;
         println!(
             "received {:?} on {} at {:?} (envelope {} from {}, kind {})",

@@ -83,7 +83,7 @@ fn defaults_when_nothing_is_set() {
     assert_eq!((c.host.as_str(), c.port), ("localhost", 1883));
     assert!(c.tls.is_none());
     assert_eq!(c.subscription_capacity, d.subscription_capacity);
-    assert_eq!(c.unmatched_capacity, d.unmatched_capacity);
+    assert_eq!(c.mqtt.unmatched_capacity, d.mqtt.unmatched_capacity);
     assert_eq!(c.command_capacity, d.command_capacity);
     assert_eq!(c.event_capacity, d.event_capacity);
     assert_eq!(c.mqtt.keep_alive, d.mqtt.keep_alive);
@@ -111,7 +111,8 @@ fn connection_variables_are_parsed() {
     .unwrap();
     assert_eq!((c.host.as_str(), c.port), ("broker.example.com", 11883));
     assert_eq!(c.subscription_capacity, 10);
-    assert_eq!(c.unmatched_capacity, 0);
+    // The core's variable: the unmatched-message policy is the core's.
+    assert_eq!(c.mqtt.unmatched_capacity, 0);
     assert_eq!(c.command_capacity, 3);
     assert_eq!(c.event_capacity, 7);
     assert_eq!(c.mqtt.keep_alive.as_secs(), 45);

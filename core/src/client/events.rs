@@ -20,6 +20,70 @@ impl Token {
     }
 }
 
+/// Identifies one subscription: filter `index` of the SUBSCRIBE request `request`. An incoming
+/// message carries the ids of the subscriptions it matched ([`Event::Message`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SubscriptionId {
+    request: Token,
+    index: u32,
+}
+
+impl SubscriptionId {
+    /// The subscription made by filter `index` (0-based) of the request `request`.
+    pub fn new(request: Token, index: usize) -> SubscriptionId {
+        SubscriptionId {
+            request,
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The SUBSCRIBE request that made it.
+    pub fn request(self) -> Token {
+        self.request
+    }
+
+    /// Its filter's position in that request.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Why a subscription ended ([`Event::SubscriptionEnded`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscriptionEnd {
+    /// The application unsubscribed its filter (UNSUBACK): the normal end.
+    #[error("unsubscribed")]
+    Unsubscribed,
+    /// The broker refused it (SUBACK failure code).
+    #[error("refused by the broker: {0}")]
+    Refused(ReasonCode),
+    /// The broker lost the session and refused the client's re-subscription of this filter:
+    /// nothing more will arrive for it.
+    #[error("re-subscription after a session loss refused by the broker: {0}")]
+    ResubscribeRefused(ReasonCode),
+    /// Its SUBSCRIBE (the application's, or the re-subscription after a session loss) failed.
+    #[error("{0}")]
+    Failed(RequestError),
+}
+
+/// The next thing the adapter must do, from [`Client::poll_output`](super::Client::poll_output).
+/// Not boxed: an output is moved once, out of the queue to the caller; a box would cost an
+/// allocation per message.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// This many bytes were appended to the buffer: write them to the transport, in order,
+    /// reporting progress with `handle_written`.
+    Transmit(usize),
+    /// Open or close the transport.
+    Action(Action),
+    /// Something for the application.
+    Event(Event),
+    /// Nothing more until an input: call `handle_timeout` at this instant (`None`: no timer).
+    Timeout(Option<Instant>),
+}
+
 /// What the adapter must do with the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -104,8 +168,17 @@ pub enum Event {
     ConnectFailed(ConnectError),
     /// An established connection ended.
     ConnectionLost(LostReason),
-    /// A message arrived (QoS 2: exactly once).
-    Message(Message),
+    /// A message arrived (QoS 2: exactly once), for the subscriptions it matched (never
+    /// empty: a message that matches none waits in the unmatched buffer for a later one).
+    Message {
+        message: Message,
+        subscriptions: Vec<SubscriptionId>,
+    },
+    /// A subscription ended: no message will carry its id again.
+    SubscriptionEnded {
+        id: SubscriptionId,
+        end: SubscriptionEnd,
+    },
     /// The publish's QoS flow completed (QoS 0: its bytes were taken by the transport,
     /// `handle_written`; 1: PUBACK; 2: PUBCOMP).
     Published { token: Token, pkid: u16 },
@@ -129,7 +202,8 @@ pub enum Event {
     CircuitHalfOpen,
     /// The reconnect policy gave up; the client is closed.
     GaveUp,
-    /// The broker had lost the session; the client subscribed its subscriptions again.
+    /// The broker had lost the session; the client subscribed its subscriptions again (the
+    /// refused ones also end with [`Event::SubscriptionEnded`]).
     Resubscribed {
         results: Vec<(String, Result<QoS, ReasonCode>)>,
     },

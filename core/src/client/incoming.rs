@@ -2,15 +2,18 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Client, Event, LostReason, Message, RequestError, Token};
+use super::routing::Routed;
+use super::{
+    Client, Event, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId, Token,
+};
 use crate::config::SessionLostPolicy;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{
-    Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, SubscribeFilter,
-    SubscribeProperties, UnsubAck,
+    Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, SubscribeProperties,
+    UnsubAck,
 };
 use crate::session::{Outgoing, Request, Stage};
-use crate::state::ConnectionState;
+use crate::state::{ConnectionState, Input};
 
 impl Client {
     pub(super) fn handle_packet(
@@ -95,7 +98,7 @@ impl Client {
             self.client_id.clone_from(id);
         }
         self.topic_alias_max = props.topic_alias_maximum.unwrap_or(0);
-        self.lifecycle.connected();
+        self.transition(Input::Accepted);
         // The backoff resets only once the connection has lasted (see `connection_stable`).
         let stable_after = self.config.reconnect.stable_after;
         if stable_after.is_zero() {
@@ -127,7 +130,7 @@ impl Client {
     /// subscribe the application's subscriptions again.
     pub(super) fn session_lost(&mut self) {
         // An earlier re-subscribe that never completed is replaced by the one made below.
-        let previous_resubscribe = self.resubscribe.take();
+        let previous_resubscribe = self.routing.take_resubscribe();
         if let Some(token) = previous_resubscribe {
             self.session.remove_queued(token);
         }
@@ -147,11 +150,12 @@ impl Client {
                 Stage::AwaitingAck { .. } => requeue.extend(entry.into_request()),
             }
         }
-        if self.connected_once && !self.subscriptions.is_empty() {
+        let filters = self.routing.to_resubscribe();
+        if self.connected_once && !filters.is_empty() {
             let token = self.new_token();
-            self.resubscribe = Some(token);
+            self.routing.set_resubscribe(token);
             let body = Outgoing::Subscribe {
-                filters: self.subscriptions.clone(),
+                filters,
                 properties: SubscribeProperties::default(),
             };
             // Each filter was admitted alone; together they may exceed the packet size, and
@@ -186,18 +190,34 @@ impl Client {
                 first_time
             }
         };
-        if deliver {
-            self.stats.messages_received += 1;
-            self.events.push_back(Event::Message(Message {
-                topic: publish.topic,
-                payload: publish.payload,
-                qos: publish.qos,
-                retain: publish.retain,
-                dup: publish.dup,
-                properties: publish.properties,
-            }));
-        } else {
+        if !deliver {
             self.stats.duplicates_suppressed += 1;
+            return Ok(());
+        }
+        self.stats.messages_received += 1;
+        let message = Message {
+            topic: publish.topic,
+            payload: publish.payload,
+            qos: publish.qos,
+            retain: publish.retain,
+            dup: publish.dup,
+            properties: publish.properties,
+        };
+        match self.routing.route(message) {
+            (Routed::To(subscriptions), Some(message)) => {
+                self.events.push_back(Event::Message {
+                    message,
+                    subscriptions,
+                });
+            }
+            (Routed::Kept { dropped_oldest }, _) => {
+                self.stats.messages_unmatched += 1;
+                self.stats.messages_unmatched_dropped += u64::from(dropped_oldest);
+            }
+            (Routed::Dropped, _) | (Routed::To(_), None) => {
+                self.stats.messages_unmatched += 1;
+                self.stats.messages_unmatched_dropped += 1;
+            }
         }
         Ok(())
     }
@@ -247,39 +267,53 @@ impl Client {
             self.stats.unexpected_acks += 1;
             return Ok(());
         };
-        let requested = match &entry.body {
-            Outgoing::Subscribe { filters, .. } => filters.len(),
-            _ => 0,
+        let filters = match &entry.body {
+            Outgoing::Subscribe { filters, .. } if filters.len() == suback.reasons.len() => {
+                filters.clone()
+            }
+            body => {
+                let error = ProtocolError::MalformedPacket(format!(
+                    "SUBACK has {} reason codes for {} filters",
+                    suback.reasons.len(),
+                    body.filter_count(),
+                ));
+                // The connection ends; the request is sent again on the next one, not lost.
+                self.session.requeue_front(vec![entry]);
+                return Err(error);
+            }
         };
-        if suback.reasons.len() != requested {
-            let error = ProtocolError::MalformedPacket(format!(
-                "SUBACK has {} reason codes for {requested} filters",
-                suback.reasons.len(),
-            ));
-            // The connection ends; the request is sent again on the next one, not lost.
-            self.session.requeue_front(vec![entry]);
-            return Err(error);
+        let token = entry.token;
+        let again = self.routing.is_resubscribe(token);
+        if again {
+            self.routing.take_resubscribe();
         }
-        let Outgoing::Subscribe { filters, .. } = entry.body else {
-            return Ok(());
-        };
         let mut results = Vec::with_capacity(filters.len());
-        for (filter, reason) in filters.into_iter().zip(suback.reasons) {
+        for (index, (filter, reason)) in filters.into_iter().zip(suback.reasons).enumerate() {
             let result = match QoS::from_u8(reason.0) {
                 Some(granted) if reason.is_success() => Ok(granted),
                 _ => Err(reason),
             };
-            if result.is_ok() {
-                self.remember_subscription(filter.clone());
+            match (result, again) {
+                (Ok(_), false) => self.routing.granted(token, index, &filter),
+                (Ok(_), true) => {}
+                (Err(code), false) => {
+                    let id = SubscriptionId::new(token, index);
+                    self.routing.remove(id);
+                    self.end_subscriptions(vec![id], SubscriptionEnd::Refused(code));
+                }
+                (Err(code), true) => {
+                    // Nothing more will arrive for it: its streams end with the reason.
+                    let ended = self.routing.refused_again(&filter.filter);
+                    self.end_subscriptions(ended, SubscriptionEnd::ResubscribeRefused(code));
+                }
             }
             results.push((filter.filter, result));
         }
-        if self.resubscribe == Some(entry.token) {
-            self.resubscribe = None;
+        if again {
             self.events.push_back(Event::Resubscribed { results });
         } else {
             self.events.push_back(Event::Subscribed {
-                token: entry.token,
+                token,
                 results: results.into_iter().map(|(_, r)| r).collect(),
             });
         }
@@ -287,47 +321,36 @@ impl Client {
         Ok(())
     }
 
-    pub(super) fn remember_subscription(&mut self, filter: SubscribeFilter) {
-        match self
-            .subscriptions
-            .iter_mut()
-            .find(|known| known.filter == filter.filter)
-        {
-            Some(known) => *known = filter,
-            None => self.subscriptions.push(filter),
-        }
-    }
-
     pub(super) fn handle_unsuback(&mut self, unsuback: UnsubAck) -> Result<(), ProtocolError> {
         let Some(entry) = self.session.unsuback(unsuback.pkid) else {
             self.stats.unexpected_acks += 1;
             return Ok(());
         };
-        let requested = match &entry.body {
-            Outgoing::Unsubscribe { filters, .. } => filters.len(),
-            _ => 0,
+        let filters = match &entry.body {
+            Outgoing::Unsubscribe { filters, .. } => filters.clone(),
+            _ => Vec::new(),
         };
         // MQTT 3.1.1 UNSUBACK carries no reason codes: every filter succeeded.
         let reasons = if unsuback.reasons.is_empty() {
-            vec![ReasonCode::SUCCESS; requested]
-        } else if unsuback.reasons.len() == requested {
+            vec![ReasonCode::SUCCESS; filters.len()]
+        } else if unsuback.reasons.len() == filters.len() {
             unsuback.reasons
         } else {
             let error = ProtocolError::MalformedPacket(format!(
-                "UNSUBACK has {} reason codes for {requested} filters",
+                "UNSUBACK has {} reason codes for {} filters",
                 unsuback.reasons.len(),
+                filters.len(),
             ));
             // The connection ends; the request is sent again on the next one, not lost.
             self.session.requeue_front(vec![entry]);
             return Err(error);
         };
-        let Outgoing::Unsubscribe { filters, .. } = &entry.body else {
-            return Ok(());
-        };
         let mut results = Vec::with_capacity(reasons.len());
         for (filter, reason) in filters.iter().zip(reasons) {
             if reason.is_success() {
-                self.subscriptions.retain(|known| &known.filter != filter);
+                // From now on the broker sends nothing for it: those streams end.
+                let ended = self.routing.unsubscribed(filter);
+                self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);
                 results.push(Ok(()));
             } else {
                 results.push(Err(reason));

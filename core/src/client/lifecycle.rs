@@ -8,7 +8,7 @@ use crate::credentials::RefreshOutcome;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
 use crate::reconnect::Decision;
-use crate::state::ConnectionState;
+use crate::state::{ConnectionState, Input};
 
 impl Client {
     pub(super) fn start_attempt(&mut self, now: Instant) {
@@ -23,9 +23,11 @@ impl Client {
         self.inbuf.clear();
         self.ping_deadline = None;
         // A new transport: bytes handed to the old one (a farewell DISCONNECT) are its own.
-        self.buffered = 0;
-        self.lifecycle
-            .open(now + self.config.reconnect.connect_timeout);
+        // (QoS 0 publishes it never took were requeued when it ended.)
+        self.flow.transport_gone();
+        self.transition(Input::Open {
+            deadline: now + self.config.reconnect.connect_timeout,
+        });
         self.actions.push_back(Action::Connect);
     }
 
@@ -35,7 +37,7 @@ impl Client {
         }
         match self.ping_deadline {
             // While the adapter does not read, the PINGRESP may be waiting unread.
-            Some(_) if self.reading_paused => {}
+            Some(_) if self.flow.delivery_blocked() => {}
             Some(deadline) if now >= deadline => {
                 self.connection_lost(now, LostReason::KeepAliveTimeout, None);
             }
@@ -77,7 +79,7 @@ impl Client {
             self.connection_stable();
         }
         self.end_transport(true, Some(Disconnect::normal()));
-        self.lifecycle.wait_until(now);
+        self.transition(Input::Wait { retry_at: now });
     }
 
     pub(super) fn protocol_error(&mut self, now: Instant, error: ProtocolError) {
@@ -163,17 +165,17 @@ impl Client {
         self.session.clear_strikes();
     }
 
+    /// The transport in force ends (the caller moves the lifecycle on). `close`: it is still
+    /// open and must be closed, after `farewell` if any.
     pub(super) fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
-        self.lifecycle.disconnected();
         self.credentials.disarm();
         self.control.clear();
         self.inbuf.clear();
         self.ping_deadline = None;
-        self.reading_paused = false;
         self.stable_at = None;
         // QoS 0 publishes that never reached the transport go out on the next connection, as
         // far as the queue has room (its bound holds); the rest fail, the application is told.
-        let mut unwritten = self.take_unwritten_qos0();
+        let mut unwritten = self.flow.transport_gone();
         let room = self
             .session
             .max_queued()
@@ -194,12 +196,12 @@ impl Client {
     pub(super) fn after_failure(&mut self, now: Instant) {
         match self.reconnect.on_failure(now) {
             Decision::Retry { at, attempt, delay } => {
-                self.lifecycle.wait_until(at);
+                self.transition(Input::Wait { retry_at: at });
                 self.events
                     .push_back(Event::Reconnecting { attempt, delay });
             }
             Decision::OpenCircuit { until } => {
-                self.lifecycle.wait_until(until);
+                self.transition(Input::Wait { retry_at: until });
                 self.events.push_back(Event::CircuitOpen { until });
             }
             Decision::GiveUp => {
@@ -208,7 +210,7 @@ impl Client {
             }
             Decision::Disabled => {
                 // Nothing will send what is pending: it fails now, not at some later close.
-                self.lifecycle.disconnected();
+                self.transition(Input::Stop);
                 self.fail_all(RequestError::NotConnected);
             }
         }
@@ -237,7 +239,7 @@ impl Client {
             .push_back(Packet::Disconnect(Disconnect::normal()));
         self.actions.push_back(Action::Close);
         match deadline {
-            Some(deadline) => self.lifecycle.closing(deadline),
+            Some(deadline) => self.transition(Input::Close { deadline }),
             None => self.finish_closed(),
         }
     }
@@ -250,14 +252,16 @@ impl Client {
         self.events.push_back(Event::Disconnected);
     }
 
-    /// Fails everything pending (queued, in flight, QoS 0 not yet written) and closes for good.
+    /// Fails everything pending (queued, in flight, QoS 0 not yet written) and closes for good:
+    /// nothing is routed any more (the adapter ends every stream when it sees the client closed).
     pub(super) fn close_all(&mut self) {
         self.fail_all(RequestError::Closed);
-        self.lifecycle.close();
+        self.routing.clear();
+        self.transition(Input::Finish);
     }
 
     pub(super) fn fail_all(&mut self, error: RequestError) {
-        for request in self.take_unwritten_qos0() {
+        for request in self.flow.transport_gone() {
             self.fail(request.token, error.clone());
         }
         self.fail_session(error);
@@ -265,7 +269,7 @@ impl Client {
 
     /// Fails every queued and in-flight request (the session starts over).
     fn fail_session(&mut self, error: RequestError) {
-        let internal = self.resubscribe.take();
+        let internal = self.routing.take_resubscribe();
         for token in self.session.drain_all() {
             // The internal re-subscribe's token was never handed to the application.
             if Some(token) != internal {

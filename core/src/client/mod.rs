@@ -7,16 +7,19 @@
 //!   [`Client::handle_timeout`];
 //! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
 //!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
-//! - outputs, each polled until `None` after any input or command:
-//!   [`Client::poll_transmit`], [`Client::poll_action`], [`Client::poll_event`], and
-//!   [`Client::poll_timeout`] (the next instant `handle_timeout` must be called).
+//! - one output call, [`Client::poll_output`], called after any input or command until it
+//!   returns [`Output::Timeout`] (str0m's model): bytes to write, a transport action, an event,
+//!   and last the instant `handle_timeout` must be called.
 //!
 //! Time only comes in as `now`; the client never reads a clock.
 //!
-//! Flow: bytes handed out by `poll_transmit` count as buffered until the adapter reports them
-//! taken by the transport with `handle_written`. At `ClientConfig::max_buffered_bytes` no
-//! request is encoded (they wait in the bounded queue), and a QoS 0 publish completes only when
-//! its last byte was taken, so "published" never means "sitting in a buffer".
+//! Flow (`flow.rs`): bytes handed out count as buffered until the adapter reports them taken
+//! by the transport with `handle_written`. At `ClientConfig::max_buffered_bytes` no request is
+//! encoded (they wait in the bounded queue), and a QoS 0 publish completes only when its last
+//! byte was taken, so "published" never means "sitting in a buffer".
+//!
+//! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
+//! the subscriptions it matched; one that matches none waits, bounded, for a later one.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,16 +37,23 @@ use crate::packet::{
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
 use crate::session::{Outgoing, Request, Sent, Session};
-use crate::state::{ConnectionState, Lifecycle};
+use crate::state::{ConnectionState, Input, Lifecycle};
 use crate::stats::{Health, Stats};
 use crate::topic::{TopicFilter, TopicName};
 
 mod events;
+mod flow;
 mod incoming;
 mod lifecycle;
+mod routing;
 
-pub use events::{Action, Event, LostReason, Message, PublishRequest, RequestError, Token};
+pub use events::{
+    Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
+    SubscriptionId, Token,
+};
+use flow::Flow;
 use lifecycle::earliest;
+use routing::Routing;
 
 /// The sans-IO MQTT client. See the module documentation for the calling contract.
 #[derive(Debug)]
@@ -56,10 +66,8 @@ pub struct Client {
     session: Session,
     permissions: Option<Permissions>,
     credentials: Credentials,
-    /// The application's subscriptions the broker granted, for re-subscribe after session loss.
-    subscriptions: Vec<SubscribeFilter>,
-    /// The token of the internal re-subscribe request, if one is in progress.
-    resubscribe: Option<Token>,
+    /// The application's subscriptions: routing, unmatched messages, re-subscribing.
+    routing: Routing,
     /// Bytes received that do not form a whole packet yet (at most one max-size packet).
     inbuf: BytesMut,
     /// Packets to send before any queued request: CONNECT, acks, PINGREQ, replays, DISCONNECT.
@@ -78,19 +86,11 @@ pub struct Client {
     retain_available: bool,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
-    /// The adapter stopped reading (back-pressure from a slow consumer).
-    reading_paused: bool,
     /// MQTT 5 CONNACK: the highest topic alias the broker accepts from us (0: none).
     topic_alias_max: u16,
     /// When the connection in force counts as stable (`ReconnectConfig::stable_after`).
     stable_at: Option<Instant>,
-    /// Bytes handed out by `poll_transmit` and not yet reported written.
-    buffered: usize,
-    /// Bytes reported written since the client was created.
-    written_total: u64,
-    /// QoS 0 publishes handed out and not yet written, with the `written_total` at which
-    /// their last byte is written.
-    unwritten_qos0: VecDeque<(u64, Request)>,
+    flow: Flow,
     stats: Stats,
     last_error: Option<String>,
 }
@@ -112,8 +112,7 @@ impl Client {
             session: Session::new(config.max_queued),
             permissions: config.permissions.clone(),
             credentials: Credentials::new(config.auth.clone()),
-            subscriptions: Vec::new(),
-            resubscribe: None,
+            routing: Routing::new(config.unmatched_capacity),
             inbuf: BytesMut::new(),
             control: VecDeque::new(),
             events: VecDeque::new(),
@@ -127,12 +126,9 @@ impl Client {
             retain_available: true,
             last_sent: now,
             ping_deadline: None,
-            reading_paused: false,
             topic_alias_max: 0,
             stable_at: None,
-            buffered: 0,
-            written_total: 0,
-            unwritten_qos0: VecDeque::new(),
+            flow: Flow::default(),
             stats: Stats::default(),
             last_error: None,
             client_id,
@@ -162,7 +158,8 @@ impl Client {
             healthy: state == ConnectionState::Connected && self.ping_deadline.is_none(),
             in_flight: self.session.in_flight(),
             queued: self.session.queued(),
-            buffered_bytes: self.buffered,
+            buffered_bytes: self.flow.buffered(),
+            unmatched_buffered: self.routing.unmatched_len(),
             last_error: self.last_error.clone(),
         }
     }
@@ -228,7 +225,7 @@ impl Client {
             return;
         }
         self.control.push_back(connect);
-        self.lifecycle.connecting();
+        self.transition(Input::TransportOpen);
     }
 
     /// Bytes from the transport. Complete packets are handled at once; a partial packet waits
@@ -258,15 +255,8 @@ impl Client {
     /// returned `n`). Frees room under `max_buffered_bytes` and completes the QoS 0 publishes
     /// whose last byte is now written.
     pub fn handle_written(&mut self, _now: Instant, n: usize) {
-        let n = n.min(self.buffered);
-        self.buffered -= n;
-        self.written_total += n as u64;
-        while let Some((end, _)) = self.unwritten_qos0.front() {
-            if *end > self.written_total {
-                break;
-            }
-            let token = self.unwritten_qos0.pop_front().map(|(_, r)| r.token);
-            token.into_iter().for_each(|t| self.complete_publish(t, 0));
+        for request in self.flow.written(n) {
+            self.complete_publish(request.token, 0);
         }
     }
 
@@ -294,22 +284,32 @@ impl Client {
         }
     }
 
-    /// The adapter stopped reading the transport (its consumer is slow and TCP pushes back on
-    /// the broker). Until [`Client::handle_reading_resumed`], a missing PINGRESP is not held
-    /// against the broker: it may be sitting unread in the socket.
-    pub fn handle_reading_paused(&mut self, _now: Instant) {
-        self.reading_paused = true;
+    /// The adapter holds a message for an application stream that is full: it stops reading
+    /// ([`Client::wants_read`]) so TCP pushes back on the broker. Until
+    /// [`Client::handle_delivery_resumed`], a missing PINGRESP is not held against the broker:
+    /// it may be sitting unread in the socket.
+    pub fn handle_delivery_blocked(&mut self, _now: Instant) {
+        self.flow.set_delivery_blocked(true);
     }
 
-    /// The adapter reads again: an outstanding PINGRESP gets a full timeout from `now`.
-    pub fn handle_reading_resumed(&mut self, now: Instant) {
-        if !self.reading_paused {
+    /// The held message was delivered: reading resumes, and an outstanding PINGRESP gets a full
+    /// timeout from `now`.
+    pub fn handle_delivery_resumed(&mut self, now: Instant) {
+        if !self.flow.delivery_blocked() {
             return;
         }
-        self.reading_paused = false;
+        self.flow.set_delivery_blocked(false);
         if let Some(deadline) = self.ping_deadline {
             self.ping_deadline = Some(deadline.max(now + self.config.effective_ping_timeout()));
         }
+    }
+
+    /// Whether the adapter should read the transport now: a CONNACK or the session's packets
+    /// may arrive, and no application stream is full.
+    pub fn wants_read(&self) -> bool {
+        let state = self.state();
+        (state == ConnectionState::Connecting || state.is_established())
+            && !self.flow.delivery_blocked()
     }
 
     /// Timers: connect timeout, keep-alive, reconnect, close deadline. Safe to call early or
@@ -401,7 +401,9 @@ impl Client {
     }
 
     /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
-    /// result per filter.
+    /// result per filter. Filter `i` is the subscription [`SubscriptionId::new(token, i)`]:
+    /// messages that match it carry that id from now on (the unmatched messages it matches
+    /// are delivered at once), until [`Event::SubscriptionEnded`].
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -426,10 +428,25 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
-        self.admit(Outgoing::Subscribe {
-            filters,
+        let token = self.admit(Outgoing::Subscribe {
+            filters: filters.clone(),
             properties: SubscribeProperties::default(),
-        })
+        })?;
+        for (message, id) in self.routing.add(token, &filters) {
+            self.events.push_back(Event::Message {
+                message,
+                subscriptions: vec![id],
+            });
+        }
+        Ok(token)
+    }
+
+    /// The application stopped reading subscription `id` (dropped its stream): nothing is
+    /// routed to it any more, and it is not subscribed again after a session loss. The broker
+    /// keeps the subscription until an unsubscribe or the session's end; what it sends for it
+    /// then goes to the other matching subscriptions or to the unmatched buffer.
+    pub fn drop_subscription(&mut self, id: SubscriptionId) {
+        self.routing.remove(id);
     }
 
     /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`].
@@ -461,8 +478,9 @@ impl Client {
         match self.state() {
             ConnectionState::Closed | ConnectionState::Draining | ConnectionState::Closing => {}
             ConnectionState::Connected => {
-                self.lifecycle
-                    .draining(now + self.config.reconnect.connect_timeout);
+                self.transition(Input::Drain {
+                    deadline: now + self.config.reconnect.connect_timeout,
+                });
                 self.close_if_drained();
             }
             _ => {
@@ -478,12 +496,27 @@ impl Client {
 
     // ---- outputs -------------------------------------------------------------------------
 
-    /// Appends every packet ready to go to `out` (many packets, one write). Returns the number
-    /// of bytes appended, or `None` when there is nothing to send.
+    /// The next output, in this order: bytes to write (appended to `out`: every packet ready
+    /// goes in one write), then transport actions, then events; when there is none of those,
+    /// [`Output::Timeout`] with the instant [`Client::handle_timeout`] must be called. Call it
+    /// after every input and command until it returns `Output::Timeout`.
     ///
-    /// What it appends counts as buffered until reported with [`Client::handle_written`];
+    /// Bytes appended count as buffered until reported with [`Client::handle_written`];
     /// requests are only encoded while less than `max_buffered_bytes` is buffered.
-    pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
+    pub fn poll_output(&mut self, now: Instant, out: &mut BytesMut) -> Output {
+        if let Some(n) = self.poll_transmit(now, out) {
+            return Output::Transmit(n);
+        }
+        if let Some(action) = self.actions.pop_front() {
+            return Output::Action(action);
+        }
+        if let Some(event) = self.events.pop_front() {
+            return Output::Event(event);
+        }
+        Output::Timeout(self.poll_timeout())
+    }
+
+    fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
         let start = out.len();
         self.encode_control(out);
         if self.state().is_established() {
@@ -496,27 +529,18 @@ impl Client {
         if written == 0 {
             return None;
         }
-        self.buffered += written;
+        self.flow.handed_out(written);
         self.stats.buffered_bytes_high_water = self
             .stats
             .buffered_bytes_high_water
-            .max(self.buffered as u64);
+            .max(self.flow.buffered() as u64);
         self.last_sent = now;
         self.stats.bytes_sent += written as u64;
         Some(written)
     }
 
-    /// What to do with the transport, in order.
-    pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
-    }
-
-    /// The next event for the application.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
-    }
-
-    /// The next instant [`Client::handle_timeout`] must be called, if any.
+    /// The next instant [`Client::handle_timeout`] must be called, if any (also the last
+    /// output of [`Client::poll_output`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
         let state_deadline = match self.state() {
             ConnectionState::Opening | ConnectionState::Connecting => {
@@ -526,7 +550,7 @@ impl Client {
                 let keep_alive = match self.ping_deadline {
                     _ if self.keep_alive.is_zero() => None,
                     // The PINGRESP deadline waits until the adapter reads again.
-                    Some(_) if self.reading_paused => None,
+                    Some(_) if self.flow.delivery_blocked() => None,
                     Some(deadline) => Some(deadline),
                     None => Some(self.last_sent + self.keep_alive),
                 };
@@ -648,7 +672,7 @@ impl Client {
                 continue;
             }
             let size = next.size;
-            let buffered = self.buffered + (out.len() - start);
+            let buffered = self.flow.buffered() + (out.len() - start);
             if buffered > 0 && buffered.saturating_add(size) > self.config.max_buffered_bytes {
                 return;
             }
@@ -666,9 +690,8 @@ impl Client {
                         .encode(&request.body.packet(0, false, alias_max), out)
                     {
                         Ok(_) => {
-                            let end =
-                                self.written_total + (self.buffered + out.len() - start) as u64;
-                            self.unwritten_qos0.push_back((end, request));
+                            let pending = self.flow.buffered() + out.len() - start;
+                            self.flow.track_qos0(pending, request);
                             Ok(())
                         }
                         Err(e) => {
@@ -686,17 +709,39 @@ impl Client {
         }
     }
 
-    /// Takes back the QoS 0 publishes whose bytes never reached the transport (it ended).
-    fn take_unwritten_qos0(&mut self) -> Vec<Request> {
-        self.buffered = 0;
-        self.unwritten_qos0
-            .drain(..)
-            .map(|(_, request)| request)
-            .collect()
+    /// Fails request `token`. A SUBSCRIBE's subscriptions end with it; the internal
+    /// re-subscription is not the application's request, so the subscriptions it carried end
+    /// instead.
+    fn fail(&mut self, token: Token, error: RequestError) {
+        let ended = if self.routing.is_resubscribe(token) {
+            self.routing.take_resubscribe();
+            self.routing.remove_granted()
+        } else {
+            self.stats.requests_failed += 1;
+            self.events.push_back(Event::RequestFailed {
+                token,
+                error: error.clone(),
+            });
+            self.routing.remove_request(token)
+        };
+        self.end_subscriptions(ended, SubscriptionEnd::Failed(error));
     }
 
-    fn fail(&mut self, token: Token, error: RequestError) {
-        self.stats.requests_failed += 1;
-        self.events.push_back(Event::RequestFailed { token, error });
+    fn end_subscriptions(&mut self, ids: Vec<SubscriptionId>, end: SubscriptionEnd) {
+        for id in ids {
+            self.events.push_back(Event::SubscriptionEnded {
+                id,
+                end: end.clone(),
+            });
+        }
+    }
+
+    /// Moves the lifecycle along `input`. An edge the lifecycle does not have is refused and
+    /// counted (a bug in the client; the fuzzer and simulations require the count to stay 0).
+    fn transition(&mut self, input: Input) {
+        if let Err(illegal) = self.lifecycle.apply(input) {
+            self.stats.illegal_transitions += 1;
+            self.last_error = Some(illegal.to_string());
+        }
     }
 }

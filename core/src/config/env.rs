@@ -39,6 +39,7 @@
 //! | `MQTT_MAX_INFLIGHT` | 1..=65535 | `20` |
 //! | `MQTT_MAX_BUFFERED_BYTES` | bytes >= 1 encoded but not yet written | `65536` |
 //! | `MQTT_POISON_THRESHOLD` | error-ended connections before a request fails, >= 1 | `3` |
+//! | `MQTT_UNMATCHED_CAPACITY` | messages kept for later subscriptions | `1024` |
 //! | `MQTT_MAX_QUEUED` | whole number >= 1 | `1000` |
 //! | `MQTT_MAX_PACKET_SIZE` | bytes, 16..=268435460, both directions | `262144` |
 //! | `MQTT_RECEIVE_MAXIMUM` | 1..=65535 (MQTT 5) | `100` |
@@ -100,6 +101,7 @@ pub const KEYS: &[&str] = &[
     "MAX_QUEUED",
     "MAX_BUFFERED_BYTES",
     "POISON_THRESHOLD",
+    "UNMATCHED_CAPACITY",
     "MAX_PACKET_SIZE",
     "RECEIVE_MAXIMUM",
     "SESSION_LOST_POLICY",
@@ -137,6 +139,7 @@ const FIELD_KEYS: &[(&str, &str)] = &[
     ("max_queued", "MAX_QUEUED"),
     ("max_buffered_bytes", "MAX_BUFFERED_BYTES"),
     ("poison_threshold", "POISON_THRESHOLD"),
+    ("unmatched_capacity", "UNMATCHED_CAPACITY"),
     ("receive_maximum", "RECEIVE_MAXIMUM"),
     ("max_incoming_packet_size", "MAX_PACKET_SIZE"),
     ("max_outgoing_packet_size", "MAX_PACKET_SIZE"),
@@ -434,6 +437,7 @@ impl ClientConfig {
         set(&mut c.max_queued, env.uint("MAX_QUEUED")?);
         set(&mut c.max_buffered_bytes, env.uint("MAX_BUFFERED_BYTES")?);
         set(&mut c.poison_threshold, env.uint("POISON_THRESHOLD")?);
+        set(&mut c.unmatched_capacity, env.uint("UNMATCHED_CAPACITY")?);
         if let Some(size) = env.uint("MAX_PACKET_SIZE")? {
             c.max_incoming_packet_size = size;
             c.max_outgoing_packet_size = size;

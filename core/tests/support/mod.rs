@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{Ack, ConnAck, ConnAckProperties, Packet, ReasonCode};
-use jamey_mqtt_core::{Action, Client, ClientConfig, Event, TransportError};
+use jamey_mqtt_core::{
+    Action, Client, ClientConfig, Event, Output, SubscriptionId, TransportError, TransportErrorKind,
+};
 
 pub struct Pair {
     pub client: Client,
@@ -67,58 +69,56 @@ impl Pair {
 
     /// Runs every output of the client until it is quiet.
     pub fn drive(&mut self) {
+        let mut out = BytesMut::new();
         loop {
-            let mut progress = false;
-            let mut out = BytesMut::new();
-            while let Some(n) = self.client.poll_transmit(self.now, &mut out) {
-                self.writes.push(n);
-                progress = true;
-                // The simulated link takes every byte at once (unless the test plays the socket).
-                if !self.manual_socket {
-                    self.client.handle_written(self.now, n);
-                }
-            }
-            if self.link_up && !out.is_empty() {
-                self.wire.extend_from_slice(&out);
-                while let Some(packet) = self
-                    .codec
-                    .decode(&mut self.wire)
-                    .expect("client sent valid bytes")
-                {
-                    self.sent.push(packet);
-                }
-            }
-            while let Some(action) = self.client.poll_action() {
-                progress = true;
-                self.actions.push(action);
-                match action {
-                    Action::Connect => {
-                        self.wire.clear();
-                        if self.accept_connections {
-                            self.link_up = true;
-                            self.client.handle_connected(self.now);
-                        } else {
-                            self.client.handle_disconnected(
-                                self.now,
-                                TransportError::ConnectFailed("refused".into()),
-                            );
-                        }
+            match self.client.poll_output(self.now, &mut out) {
+                Output::Transmit(n) => {
+                    self.writes.push(n);
+                    // The link takes every byte at once (unless the test plays the socket).
+                    if !self.manual_socket {
+                        self.client.handle_written(self.now, n);
                     }
-                    Action::Close => {
-                        self.link_up = false;
-                        // Everything was written above; the close completes at once.
-                        if !self.manual_socket {
-                            self.client.handle_closed(self.now);
+                    let bytes = out.split();
+                    if self.link_up {
+                        self.wire.extend_from_slice(&bytes);
+                        while let Some(packet) = self
+                            .codec
+                            .decode(&mut self.wire)
+                            .expect("client sent valid bytes")
+                        {
+                            self.sent.push(packet);
                         }
                     }
                 }
-            }
-            while let Some(event) = self.client.poll_event() {
-                self.events.push(event);
-                progress = true;
-            }
-            if !progress {
-                return;
+                Output::Action(action) => {
+                    self.actions.push(action);
+                    match action {
+                        Action::Connect => {
+                            self.wire.clear();
+                            if self.accept_connections {
+                                self.link_up = true;
+                                self.client.handle_connected(self.now);
+                            } else {
+                                self.client.handle_disconnected(
+                                    self.now,
+                                    TransportError::new(
+                                        TransportErrorKind::ConnectFailed,
+                                        "refused",
+                                    ),
+                                );
+                            }
+                        }
+                        Action::Close => {
+                            self.link_up = false;
+                            // Everything was written above; the close completes at once.
+                            if !self.manual_socket {
+                                self.client.handle_closed(self.now);
+                            }
+                        }
+                    }
+                }
+                Output::Event(event) => self.events.push(event),
+                Output::Timeout(_) => return,
             }
         }
     }
@@ -172,7 +172,7 @@ impl Pair {
     pub fn cut(&mut self) {
         self.link_up = false;
         self.client
-            .handle_disconnected(self.now, TransportError::Closed);
+            .handle_disconnected(self.now, TransportError::closed());
         self.drive();
     }
 
@@ -252,6 +252,27 @@ impl Pair {
             [Packet::Subscribe(subscribe)] => subscribe.clone(),
             other => panic!("expected one SUBSCRIBE, got {other:?}"),
         }
+    }
+
+    /// Subscribes to `#` at QoS 2 and the broker grants it: every incoming message then comes
+    /// out as an `Event::Message` for that subscription (returned). Sent packets and events
+    /// are taken.
+    pub fn subscribe_everything(&mut self) -> SubscriptionId {
+        let token = self
+            .client
+            .subscribe(
+                self.now,
+                vec![jamey_mqtt_core::packet::SubscribeFilter::new(
+                    "#",
+                    jamey_mqtt_core::QoS::ExactlyOnce,
+                )],
+            )
+            .expect("subscribe admitted");
+        self.drive();
+        let pkid = self.expect_subscribe().pkid;
+        self.suback(pkid, vec![ReasonCode::GRANTED_QOS_2]);
+        self.take_events();
+        SubscriptionId::new(token, 0)
     }
 
     /// The broker answers a SUBSCRIBE.

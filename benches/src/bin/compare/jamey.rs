@@ -56,7 +56,11 @@ pub async fn subscribe(broker: &Broker, n: usize, qos: QoS, lines: &Path) -> Sam
     let meter = Meter::start(broker.pid().expect("broker running"));
     let mut publisher = spawn_mosquitto_pub(broker, qos as u8, lines);
     for _ in 0..n {
-        messages.next().await.expect("subscription ended early");
+        messages
+            .next()
+            .await
+            .expect("subscription ended early")
+            .expect("subscription ended with an error");
     }
     let sample = meter.stop();
     let status = publisher.wait().expect("mosquitto_pub");

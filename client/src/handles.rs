@@ -1,0 +1,229 @@
+//! What the driver owes the application's handles: the reply of each accepted request (by the
+//! core's token), the stream of each subscription (by the core's subscription id), and the
+//! messages and stream ends on their way into those streams.
+//!
+//! Routing is the core's: a message arrives with the ids of the subscriptions it matched and
+//! is copied into exactly those streams. A stream that is full holds the rest back (in order):
+//! the driver stops reading the transport until there is room, so memory stays bounded and
+//! nothing is dropped.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use async_channel::{Sender, TrySendError};
+use jamey_mqtt_core::{Event, Message, QoS, SubscriptionId, Token};
+
+use crate::{Error, PublishOutcome};
+
+pub(crate) type Reply<T> = futures_channel::oneshot::Sender<Result<T, Error>>;
+/// What a subscription stream carries: messages, and an error as its last item when it ends
+/// for any reason but an unsubscribe.
+pub(crate) type StreamItem = Result<Message, Error>;
+
+type Blocked = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+enum Pending {
+    Publish(Reply<PublishOutcome>),
+    Subscribe { filter: String, reply: Reply<QoS> },
+    Unsubscribe { filter: String, reply: Reply<()> },
+}
+
+struct Stream {
+    filter: String,
+    tx: Sender<StreamItem>,
+}
+
+/// One item for some streams: a message for each id, or the end of one stream.
+enum Delivery {
+    Message(Message, Vec<SubscriptionId>),
+    End(SubscriptionId, Option<Error>),
+}
+
+#[derive(Default)]
+pub(crate) struct Handles {
+    pending: HashMap<Token, Pending>,
+    streams: HashMap<SubscriptionId, Stream>,
+    deliveries: VecDeque<Delivery>,
+    /// A send into a full stream: resolves `true` once delivered, `false` if it was dropped.
+    blocked: Option<(SubscriptionId, Blocked)>,
+}
+
+impl Handles {
+    pub fn publish(&mut self, token: Token, reply: Reply<PublishOutcome>) {
+        self.pending.insert(token, Pending::Publish(reply));
+    }
+
+    /// A subscribe accepted by the core: its reply, and the stream of its subscription (the
+    /// one filter is subscription 0 of the request).
+    pub fn subscribe(
+        &mut self,
+        token: Token,
+        filter: String,
+        tx: Sender<StreamItem>,
+        reply: Reply<QoS>,
+    ) {
+        let id = SubscriptionId::new(token, 0);
+        self.streams.insert(
+            id,
+            Stream {
+                filter: filter.clone(),
+                tx,
+            },
+        );
+        self.pending
+            .insert(token, Pending::Subscribe { filter, reply });
+    }
+
+    pub fn unsubscribe(&mut self, token: Token, filter: String, reply: Reply<()>) {
+        self.pending
+            .insert(token, Pending::Unsubscribe { filter, reply });
+    }
+
+    /// Takes the events that concern handles; returns any other event (connection events).
+    pub fn event(&mut self, event: Event) -> Option<Event> {
+        match event {
+            Event::Message {
+                message,
+                subscriptions,
+            } => self
+                .deliveries
+                .push_back(Delivery::Message(message, subscriptions)),
+            Event::SubscriptionEnded { id, end } => {
+                let error = self.streams.get(&id).filter(|_| end.is_error()).map(|s| {
+                    Error::SubscriptionEnded {
+                        filter: s.filter.clone(),
+                        end,
+                    }
+                });
+                self.deliveries.push_back(Delivery::End(id, error));
+            }
+            Event::Published { token, pkid } => {
+                if let Some(Pending::Publish(reply)) = self.pending.remove(&token) {
+                    let _ = reply.send(Ok(PublishOutcome { pkid }));
+                }
+            }
+            Event::Subscribed { token, results } => {
+                if let Some(Pending::Subscribe { filter, reply }) = self.pending.remove(&token) {
+                    let _ = reply.send(match results.first() {
+                        Some(Ok(qos)) => Ok(*qos),
+                        Some(Err(reason)) => Err(Error::SubscribeRefused {
+                            filter,
+                            reason: *reason,
+                        }),
+                        None => Err(Error::Closed),
+                    });
+                }
+            }
+            Event::Unsubscribed { token, results } => {
+                if let Some(Pending::Unsubscribe { filter, reply }) = self.pending.remove(&token) {
+                    let _ = reply.send(match results.first() {
+                        Some(Err(reason)) => Err(Error::UnsubscribeRefused {
+                            filter,
+                            reason: *reason,
+                        }),
+                        _ => Ok(()),
+                    });
+                }
+            }
+            Event::RequestFailed { token, error } => match self.pending.remove(&token) {
+                Some(Pending::Publish(reply)) => {
+                    let _ = reply.send(Err(Error::Failed(error)));
+                }
+                Some(Pending::Subscribe { reply, .. }) => {
+                    let _ = reply.send(Err(Error::Failed(error)));
+                }
+                Some(Pending::Unsubscribe { reply, .. }) => {
+                    let _ = reply.send(Err(Error::Failed(error)));
+                }
+                None => {}
+            },
+            other => return Some(other),
+        }
+        None
+    }
+
+    /// Moves deliveries into their streams until one is full. Returns the ids of streams the
+    /// application dropped (the core stops routing to them).
+    pub fn deliver(&mut self) -> Vec<SubscriptionId> {
+        let mut dropped = Vec::new();
+        while self.blocked.is_none() {
+            let Some(delivery) = self.deliveries.front_mut() else {
+                break;
+            };
+            match delivery {
+                Delivery::Message(message, ids) => {
+                    while let Some(id) = ids.pop() {
+                        let Some(stream) = self.streams.get(&id) else {
+                            continue;
+                        };
+                        match stream.tx.try_send(Ok(message.clone())) {
+                            Ok(()) => {}
+                            Err(TrySendError::Closed(_)) => {
+                                self.streams.remove(&id);
+                                dropped.push(id);
+                            }
+                            Err(TrySendError::Full(item)) => {
+                                self.block(id, item);
+                                break;
+                            }
+                        }
+                    }
+                }
+                Delivery::End(id, error) => {
+                    // Removed now: the stream ends when its last sender (maybe a blocked send
+                    // of the error item) is gone.
+                    let id = *id;
+                    if let (Some(stream), Some(error)) = (self.streams.remove(&id), error.take()) {
+                        if let Err(TrySendError::Full(item)) = stream.tx.try_send(Err(error)) {
+                            self.blocked = Some((id, Box::pin(send(stream.tx, item))));
+                        }
+                    }
+                }
+            }
+            if self.blocked.is_none() {
+                self.deliveries.pop_front();
+            }
+        }
+        dropped
+    }
+
+    fn block(&mut self, id: SubscriptionId, item: StreamItem) {
+        if let Some(stream) = self.streams.get(&id) {
+            self.blocked = Some((id, Box::pin(send(stream.tx.clone(), item))));
+        }
+    }
+
+    /// Whether a full stream holds deliveries back (the driver does not read meanwhile).
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.is_some() || !self.deliveries.is_empty()
+    }
+
+    /// Polls the blocked send: `Some` once it finished, with the id if its stream was dropped.
+    pub fn poll_blocked(&mut self, cx: &mut Context<'_>) -> Option<Option<SubscriptionId>> {
+        let (id, send) = self.blocked.as_mut()?;
+        let Poll::Ready(delivered) = send.as_mut().poll(cx) else {
+            return None;
+        };
+        let id = *id;
+        self.blocked = None;
+        if delivered || !self.streams.contains_key(&id) {
+            return Some(None);
+        }
+        self.streams.remove(&id);
+        Some(Some(id))
+    }
+
+    /// The client is closed: every reply and stream ends (their channels close).
+    pub fn clear(&mut self) {
+        self.pending.clear();
+        self.streams.clear();
+        self.deliveries.clear();
+        self.blocked = None;
+    }
+}
+
+async fn send(tx: Sender<StreamItem>, item: StreamItem) -> bool {
+    tx.send(item).await.is_ok()
+}

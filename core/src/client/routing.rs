@@ -1,0 +1,207 @@
+//! The application's subscriptions, in one table: their identity ([`SubscriptionId`]), which of
+//! them an incoming message goes to, the bounded buffer for messages that match none yet, and
+//! which filters to subscribe again when the broker lost the session.
+//!
+//! An entry is made when a SUBSCRIBE is admitted (one per filter) and ends with exactly one
+//! [`Event::SubscriptionEnded`](super::Event): unsubscribed, refused (at SUBACK, or when a
+//! re-subscription after a session loss is refused), failed, or dropped by the application
+//! ([`Client::drop_subscription`](super::Client::drop_subscription), which ends it silently).
+//! Closing the client ends every stream in the adapter; no event is needed for that.
+
+use std::collections::VecDeque;
+
+use super::events::{Message, SubscriptionEnd, SubscriptionId, Token};
+use crate::packet::SubscribeFilter;
+use crate::topic::{TopicFilter, TopicName};
+
+#[derive(Debug)]
+struct Entry {
+    id: SubscriptionId,
+    filter: TopicFilter,
+    options: SubscribeFilter,
+    /// The broker granted it (SUBACK): it is subscribed again after a session loss.
+    granted: bool,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub(crate) struct Routing {
+    entries: Vec<Entry>,
+    /// Messages that matched no entry, oldest first, for the next subscription that matches.
+    unmatched: VecDeque<Message>,
+    unmatched_capacity: usize,
+    /// The internal re-subscribe request in flight, if any (its token is never handed out).
+    resubscribe: Option<Token>,
+}
+
+/// What routing an incoming message did with it.
+pub(crate) enum Routed {
+    /// To these subscriptions (at least one).
+    To(Vec<SubscriptionId>),
+    /// Kept in the unmatched buffer; `dropped_oldest` when that pushed out the oldest one.
+    Kept { dropped_oldest: bool },
+    /// The buffer holds nothing (capacity 0): dropped.
+    Dropped,
+}
+
+impl Routing {
+    pub(crate) fn new(unmatched_capacity: usize) -> Routing {
+        Routing {
+            entries: Vec::new(),
+            unmatched: VecDeque::new(),
+            unmatched_capacity,
+            resubscribe: None,
+        }
+    }
+
+    /// Registers the filters of an admitted SUBSCRIBE (`filters` were validated), returning
+    /// buffered messages each new subscription matches, to deliver to it now.
+    pub(crate) fn add(
+        &mut self,
+        token: Token,
+        filters: &[SubscribeFilter],
+    ) -> Vec<(Message, SubscriptionId)> {
+        let mut adopted = Vec::new();
+        for (index, options) in filters.iter().enumerate() {
+            let Ok(filter) = TopicFilter::new(options.filter.as_str()) else {
+                continue;
+            };
+            let id = SubscriptionId::new(token, index);
+            let (matching, kept) = std::mem::take(&mut self.unmatched)
+                .into_iter()
+                .partition(|m: &Message| matches(&filter, &m.topic));
+            self.unmatched = kept;
+            adopted.extend(matching.into_iter().map(|m| (m, id)));
+            self.entries.push(Entry {
+                id,
+                filter,
+                options: options.clone(),
+                granted: false,
+            });
+        }
+        adopted
+    }
+
+    /// The subscriptions `topic` goes to, or what happened to it when it goes to none.
+    pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
+        let ids: Vec<SubscriptionId> = self
+            .entries
+            .iter()
+            .filter(|e| matches(&e.filter, &message.topic))
+            .map(|e| e.id)
+            .collect();
+        if !ids.is_empty() {
+            return (Routed::To(ids), Some(message));
+        }
+        if self.unmatched_capacity == 0 {
+            return (Routed::Dropped, None);
+        }
+        let dropped_oldest = self.unmatched.len() >= self.unmatched_capacity;
+        if dropped_oldest {
+            self.unmatched.pop_front();
+        }
+        self.unmatched.push_back(message);
+        (Routed::Kept { dropped_oldest }, None)
+    }
+
+    /// SUBACK for filter `index` of request `token`: granted entries are kept for
+    /// re-subscribing; a refused one ends.
+    pub(crate) fn granted(&mut self, token: Token, index: usize, options: &SubscribeFilter) {
+        let id = SubscriptionId::new(token, index);
+        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) {
+            entry.granted = true;
+            entry.options = options.clone();
+        }
+    }
+
+    /// Removes the subscription `id`; whether it was there.
+    pub(crate) fn remove(&mut self, id: SubscriptionId) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.id != id);
+        before != self.entries.len()
+    }
+
+    /// Every subscription of request `token` ends (the request failed): their ids.
+    pub(crate) fn remove_request(&mut self, token: Token) -> Vec<SubscriptionId> {
+        self.remove_where(|e| e.id.request() == token)
+    }
+
+    /// UNSUBACK for `filter`: the granted subscriptions with exactly this filter end (one made
+    /// after the UNSUBSCRIBE was sent, still waiting for its SUBACK, stays).
+    pub(crate) fn unsubscribed(&mut self, filter: &str) -> Vec<SubscriptionId> {
+        self.remove_where(|e| e.granted && e.options.filter == filter)
+    }
+
+    /// The re-subscription failed as a whole: every granted subscription ends.
+    pub(crate) fn remove_granted(&mut self) -> Vec<SubscriptionId> {
+        self.remove_where(|e| e.granted)
+    }
+
+    /// A re-subscription of `filter` was refused: every granted subscription with it ends.
+    pub(crate) fn refused_again(&mut self, filter: &str) -> Vec<SubscriptionId> {
+        self.unsubscribed(filter)
+    }
+
+    fn remove_where(&mut self, ends: impl Fn(&Entry) -> bool) -> Vec<SubscriptionId> {
+        let ended = self
+            .entries
+            .iter()
+            .filter(|e| ends(e))
+            .map(|e| e.id)
+            .collect();
+        self.entries.retain(|e| !ends(e));
+        ended
+    }
+
+    /// The filters to subscribe again after a session loss: each granted filter once, with
+    /// the options of its latest grant.
+    pub(crate) fn to_resubscribe(&self) -> Vec<SubscribeFilter> {
+        let mut filters: Vec<SubscribeFilter> = Vec::new();
+        for entry in self.entries.iter().filter(|e| e.granted) {
+            match filters
+                .iter_mut()
+                .find(|f| f.filter == entry.options.filter)
+            {
+                Some(known) => *known = entry.options.clone(),
+                None => filters.push(entry.options.clone()),
+            }
+        }
+        filters
+    }
+
+    /// The re-subscribe request in flight (`set_resubscribe`), taken.
+    pub(crate) fn take_resubscribe(&mut self) -> Option<Token> {
+        self.resubscribe.take()
+    }
+
+    pub(crate) fn set_resubscribe(&mut self, token: Token) {
+        self.resubscribe = Some(token);
+    }
+
+    pub(crate) fn is_resubscribe(&self, token: Token) -> bool {
+        self.resubscribe == Some(token)
+    }
+
+    /// How many messages wait in the unmatched buffer.
+    pub(crate) fn unmatched_len(&self) -> usize {
+        self.unmatched.len()
+    }
+
+    /// The client closed: nothing more is routed; buffered messages are gone.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.unmatched.clear();
+        self.resubscribe = None;
+    }
+}
+
+impl SubscriptionEnd {
+    /// Whether the stream ends with an error item (anything but an unsubscribe).
+    pub fn is_error(&self) -> bool {
+        !matches!(self, SubscriptionEnd::Unsubscribed)
+    }
+}
+
+fn matches(filter: &TopicFilter, topic: &str) -> bool {
+    TopicName::new(topic).is_ok_and(|topic| filter.matches(&topic))
+}
