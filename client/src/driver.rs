@@ -123,7 +123,10 @@ impl<R: Runtime> Driver<R> {
         self.core.connect(self.rt.now());
         loop {
             self.drain_core();
-            self.deliver();
+            if self.deliver() {
+                // The core heard about a blocked or resumed delivery: its deadline may move.
+                self.drain_core();
+            }
             if self.core.state() == ConnectionState::Closed && !self.link.is_active() {
                 break;
             }
@@ -192,18 +195,22 @@ impl<R: Runtime> Driver<R> {
         }
     }
 
-    /// Moves messages into their streams; tells the core when a full stream blocks delivery.
-    fn deliver(&mut self) {
+    /// Moves messages into their streams; tells the core when a full stream blocks delivery
+    /// and when that ends. Returns whether it told the core anything.
+    fn deliver(&mut self) -> bool {
         let was_blocked = self.handles.is_blocked();
-        for id in self.handles.deliver() {
+        let dropped = self.handles.deliver();
+        let told = !dropped.is_empty();
+        for id in dropped {
             self.core.drop_subscription(id);
         }
         let now = self.rt.now();
         match (was_blocked, self.handles.is_blocked()) {
             (false, true) => self.core.handle_delivery_blocked(now),
             (true, false) => self.core.handle_delivery_resumed(now),
-            _ => {}
+            _ => return told,
         }
+        true
     }
 
     fn connection_event(&mut self, event: Event) {

@@ -197,7 +197,7 @@ impl Handles {
 
     /// Whether a full stream holds deliveries back (the driver does not read meanwhile).
     pub fn is_blocked(&self) -> bool {
-        self.blocked.is_some() || !self.deliveries.is_empty()
+        self.blocked.is_some()
     }
 
     /// Polls the blocked send: `Some` once it finished, with the id if its stream was dropped.
