@@ -2,7 +2,7 @@
 //!
 //! - `codec/{encode,decode}/{v311,v5}/{64B,4KiB}`: one PUBLISH (QoS 1, 38-byte topic).
 //! - `client/publish/{v311,v5}/{qos0,qos1,qos2}`: 1,000 publishes through the whole client
-//!   path (`publish`, `poll_transmit` into one buffer, the scripted broker's acks fed back as
+//!   path (`publish`, `poll_output` into one buffer, the scripted broker's acks fed back as
 //!   bytes, events drained); throughput is messages per second.
 //! - `client/receive/{v311,v5}/{qos0,qos1}`: a stream of 1,000 incoming PUBLISHes fed in
 //!   16 KiB reads, acks written, delivered as `Event::Message`.

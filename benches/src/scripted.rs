@@ -126,7 +126,7 @@ fn varint(bytes: &[u8]) -> (usize, usize) {
 }
 
 /// The whole client path for `n` publishes: `publish` each (the queue takes up to its bound at
-/// a time), `poll_transmit` into one buffer, let the broker answer, feed the answer back with
+/// a time), `poll_output` into one buffer, let the broker answer, feed the answer back with
 /// `handle_bytes`, drain events; until every publish completed. Returns the completions seen.
 pub fn publish_all(
     client: &mut Client,

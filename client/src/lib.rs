@@ -22,7 +22,7 @@
 //! message matches a subscription whose buffer is full, the driver holds that message, stops
 //! reading the socket until there is room, and lets TCP push back on the broker. No QoS 1/2
 //! message is dropped and memory stays bounded. Commands, writes and timers keep running; the
-//! driver tells the core it stopped reading (`handle_reading_paused`), so a PINGRESP waiting
+//! driver tells the core (`handle_delivery_blocked`), which stops the reading, so a PINGRESP waiting
 //! unread in the socket is not mistaken for a dead broker, and the PINGRESP deadline restarts
 //! when reading resumes. Messages matching no subscription are kept by the core, up to
 //! `ClientConfig::unmatched_capacity`, for the next subscription that matches them.

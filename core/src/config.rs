@@ -88,7 +88,7 @@ pub struct ClientConfig {
     pub max_incoming_packet_size: usize,
     /// Largest packet we send (also capped by the broker's maximum packet size on MQTT 5).
     pub max_outgoing_packet_size: usize,
-    /// Bytes handed out by `poll_transmit` that the transport has not yet taken
+    /// Bytes handed out by `poll_output` that the transport has not yet taken
     /// (`handle_written`). At the bound no request is encoded; requests wait in the queue (then
     /// `QueueFull`). A single request larger than the bound is sent alone when nothing is
     /// buffered, so the buffer never holds more than `max(max_buffered_bytes, one packet)` plus

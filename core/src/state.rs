@@ -1,6 +1,6 @@
 //! The connection lifecycle: its states, which incoming packets each state allows, and the
 //! deadlines that belong to each state. Every lifecycle transition the client makes goes
-//! through [`Lifecycle::apply`], so this file is the one place to read them.
+//! through `Lifecycle::apply`, so this file is the one place to read them.
 //!
 //! ```text
 //!  Disconnected --connect()--> Opening --handle_connected--> Connecting --CONNACK ok--> Connected
@@ -14,7 +14,7 @@
 //!  any other state --disconnect() or GaveUp--> Closed
 //! ```
 //!
-//! [`next`] is that diagram as a function of (phase, input); [`Lifecycle::apply`] is the only
+//! `next` is that diagram as a function of (phase, input); `Lifecycle::apply` is the only
 //! way the client changes phase, and an edge the diagram does not draw is refused (the client
 //! counts it in `Stats::illegal_transitions`, which the fuzzer and the simulations require to
 //! stay 0).

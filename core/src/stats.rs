@@ -41,7 +41,7 @@ pub struct Stats {
     /// Requests failed as poison: outstanding on `poison_threshold` connections in a row that
     /// the broker ended with an error reason.
     pub requests_poisoned: u64,
-    /// The most bytes ever buffered between `poll_transmit` and the transport (see
+    /// The most bytes ever buffered between `poll_output` and the transport (see
     /// `ClientConfig::max_buffered_bytes`). A gauge of the peak, not a counter.
     pub buffered_bytes_high_water: u64,
     /// Messages that matched no subscription when they arrived (kept for a later one).

@@ -1,5 +1,5 @@
 //! Issue 10 at the core: a graceful close loses nothing and waits for the transport, the
-//! buffer between `poll_transmit` and the socket has a bound, what cannot be encoded is refused
+//! buffer between `poll_output` and the socket has a bound, what cannot be encoded is refused
 //! at admission, topic aliases are checked, and a poison request ends instead of causing a
 //! reconnect storm. Driven through the public API against the scripted broker of
 //! `support/mod.rs`, with the test playing the socket where the flow matters.

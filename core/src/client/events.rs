@@ -89,7 +89,7 @@ pub enum Output {
 pub enum Action {
     /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
     Connect,
-    /// Write what `poll_transmit` handed out, flush, then close the transport (TLS
+    /// Write what `poll_output` handed out, flush, then close the transport (TLS
     /// close_notify), and report how it ended: `handle_closed` when done, `handle_disconnected`
     /// if it failed. Only the final close (state `Closing`) waits for that; after any other
     /// close the client has moved on and ignores the report.
@@ -158,7 +158,7 @@ pub enum RequestError {
     Unencodable(crate::codec::EncodeError),
 }
 
-/// Something the application should know. Drain with [`Client::poll_event`].
+/// Something the application should know. Drained with [`Client::poll_output`](super::Client::poll_output).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {

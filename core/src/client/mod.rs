@@ -251,7 +251,7 @@ impl Client {
         }
     }
 
-    /// The transport took `n` more of the bytes `poll_transmit` handed out (a write call
+    /// The transport took `n` more of the bytes `poll_output` handed out (a write call
     /// returned `n`). Frees room under `max_buffered_bytes` and completes the QoS 0 publishes
     /// whose last byte is now written.
     pub fn handle_written(&mut self, _now: Instant, n: usize) {

@@ -29,7 +29,7 @@ pub struct Pair {
     sent: Vec<Packet>,
     events: Vec<Event>,
     pub actions: Vec<Action>,
-    /// Raw byte chunks the client wrote, one per `poll_transmit`.
+    /// Raw byte chunks the client wrote, one per `poll_output`.
     pub writes: Vec<usize>,
     /// The socket takes bytes only when the test says so (`socket_takes`), and the final close
     /// completes only on `close_completes`. Default: everything at once.
