@@ -77,6 +77,8 @@ pub(crate) struct Driver<R: Runtime> {
     core: jamey_mqtt_core::Client,
     link: Link<R>,
     handles: Handles,
+    /// Whether the core was last told that delivery is blocked.
+    blocked_reported: bool,
     shared: Arc<Shared>,
     commands: Pin<Box<Receiver<Command>>>,
     commands_open: bool,
@@ -107,6 +109,7 @@ impl<R: Runtime> Driver<R> {
             rt: parts.rt,
             core: parts.core,
             handles: Handles::default(),
+            blocked_reported: false,
             shared: parts.shared,
             commands: Box::pin(parts.commands),
             commands_open: true,
@@ -198,17 +201,21 @@ impl<R: Runtime> Driver<R> {
     /// Moves messages into their streams; tells the core when a full stream blocks delivery
     /// and when that ends. Returns whether it told the core anything.
     fn deliver(&mut self) -> bool {
-        let was_blocked = self.handles.is_blocked();
         let dropped = self.handles.deliver();
         let told = !dropped.is_empty();
         for id in dropped {
             self.core.drop_subscription(id);
         }
+        let blocked = self.handles.is_blocked();
+        if blocked == self.blocked_reported {
+            return told;
+        }
+        self.blocked_reported = blocked;
         let now = self.rt.now();
-        match (was_blocked, self.handles.is_blocked()) {
-            (false, true) => self.core.handle_delivery_blocked(now),
-            (true, false) => self.core.handle_delivery_resumed(now),
-            _ => return told,
+        if blocked {
+            self.core.handle_delivery_blocked(now);
+        } else {
+            self.core.handle_delivery_resumed(now);
         }
         true
     }
