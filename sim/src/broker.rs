@@ -1,5 +1,5 @@
-//! The simulated broker of `tests/simulation.rs`: enough MQTT 3.1.1 and 5.0 to check the client
-//! against.
+//! The simulated broker: enough MQTT 3.1.1 and 5.0 to check a client against (used by the core
+//! simulation, `core/tests/simulation.rs`, and by the whole-client simulation).
 //!
 //! - sessions keyed by client id: clean start discards the old one; a session outlives its
 //!   connection when the client asked for it (3.1.1 clean session 0, MQTT 5 session expiry > 0);
@@ -32,7 +32,7 @@ use jamey_mqtt_core::packet::{
 };
 use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
-use super::sim_link::ConnId;
+use crate::link::ConnId;
 
 /// What the broker wants done with a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
