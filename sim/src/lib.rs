@@ -14,3 +14,15 @@
 
 pub mod broker;
 pub mod link;
+
+mod clock;
+mod executor;
+mod faults;
+pub mod net;
+mod runtime;
+mod stream;
+
+pub use clock::Sleep;
+pub use net::{IoProfile, NetStats, Network};
+pub use runtime::{SimError, SimRuntime};
+pub use stream::SimStream;
