@@ -60,6 +60,8 @@ pub(crate) struct SimConn {
     pub pending_once: bool,
     /// The client's stream was dropped: the connection goes when the broker is done too.
     pub dropped: bool,
+    /// The client's task was woken for the end of the stream (once is enough).
+    pub end_woken: bool,
     pub wakers: Vec<Waker>,
 }
 
@@ -126,6 +128,7 @@ impl Network {
                 stall_until: None,
                 pending_once: false,
                 dropped: false,
+                end_woken: false,
                 wakers: Vec::new(),
             },
         );
@@ -204,8 +207,9 @@ impl Network {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
-        if conn.link.broker_closed && conn.link.to_client.is_empty() {
+        if conn.link.broker_closed && conn.link.to_client.is_empty() && !conn.end_woken {
             // The end of the stream is visible once the inbox is read.
+            conn.end_woken = true;
             conn.wake(wake);
         }
     }

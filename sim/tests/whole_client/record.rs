@@ -14,7 +14,8 @@ pub enum Outcome {
     Pending,
     Ok,
     /// Refused at admission for a reason of the application's own making (too large for the
-    /// broker's limit, a topic alias the broker does not accept): never accepted.
+    /// broker's limit, a topic alias the broker does not accept) or a full queue not retried:
+    /// never accepted.
     Refused(String),
     /// Accepted, then failed: a failure of the run, unless the run closed the client.
     Failed(String),

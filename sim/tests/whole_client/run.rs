@@ -177,6 +177,7 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
             planned.clone(),
             step,
             rng.u64(..),
+            false,
         );
         rt.spawn(task);
     }

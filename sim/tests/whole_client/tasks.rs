@@ -36,7 +36,8 @@ pub async fn request<T, Fut: Future<Output = Result<T, Error>>>(
     }
 }
 
-/// Makes publish `index` of the record and records how it ended.
+/// Makes publish `index` of the record and records how it ended. `retry`: wait and retry on
+/// `QueueFull`; otherwise `QueueFull` means not accepted.
 pub async fn publish_one(
     app: App,
     client: SimClient,
@@ -44,6 +45,7 @@ pub async fn publish_one(
     planned: PlannedPublish,
     deadline: Instant,
     seed: u64,
+    retry: bool,
 ) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut req = PublishRequest::new(planned.topic, planned.payload.clone(), planned.qos);
@@ -53,12 +55,12 @@ pub async fn publish_one(
             ..PublishProperties::default()
         });
     }
-    let outcome = request_outcome(
-        request(&app, deadline, &mut rng, || {
-            client.publish_request(req.clone())
-        })
-        .await,
-    );
+    let result = if retry {
+        request(&app, deadline, &mut rng, || client.publish_request(req.clone())).await
+    } else {
+        until(&app.rt, deadline, client.publish_request(req)).await
+    };
+    let outcome = request_outcome(result);
     app.log(format_args!(
         "publish {:?} {:?}: {outcome:?}",
         short(&planned.payload),
@@ -80,7 +82,9 @@ fn request_outcome<T>(result: Option<Result<T, Error>>) -> Outcome {
         Some(Ok(_)) => Outcome::Ok,
         Some(Err(
             e @ Error::Request(
-                ClientError::PacketTooLarge { .. } | ClientError::InvalidTopicAlias { .. },
+                ClientError::PacketTooLarge { .. }
+                | ClientError::InvalidTopicAlias { .. }
+                | ClientError::QueueFull { .. },
             ),
         )) => Outcome::Refused(e.to_string()),
         Some(Err(e)) => Outcome::Failed(format!("{e:?}")),
@@ -117,10 +121,10 @@ pub async fn publisher(
         );
         let seed = rng.u64(..);
         if planned.detached {
-            let task = publish_one(app.clone(), client.clone(), index, planned, deadline, seed);
+            let task = publish_one(app.clone(), client.clone(), index, planned, deadline, seed, true);
             app.rt.spawn(task);
         } else {
-            publish_one(app.clone(), client.clone(), index, planned, deadline, seed).await;
+            publish_one(app.clone(), client.clone(), index, planned, deadline, seed, true).await;
         }
     }
     drop(client);
