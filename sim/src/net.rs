@@ -179,7 +179,7 @@ impl Network {
             };
             if let Some(bytes) = conn.link.to_broker.pop_due(now) {
                 if !conn.link.broker_closed {
-                    self.to_broker(id, &bytes, now);
+                    self.arrive_at_broker(id, &bytes, now);
                 }
                 continue;
             }
@@ -215,7 +215,7 @@ impl Network {
     }
 
     /// Bytes arriving at the broker: the first ones tell it the protocol version.
-    fn to_broker(&mut self, id: ConnId, bytes: &[u8], now: Instant) {
+    fn arrive_at_broker(&mut self, id: ConnId, bytes: &[u8], now: Instant) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };

@@ -100,7 +100,10 @@ fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
             stalls: net.stats.stalls,
             simulated,
         };
-        (checks::check(&scenario, &record, &net.broker, &finish), totals)
+        (
+            checks::check(&scenario, &record, &net.broker, &finish),
+            totals,
+        )
     });
     failures.extend(checked);
     if failures.is_empty() {
@@ -192,7 +195,8 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.simulated,
     );
     if let Some((seed, _)) = failures.first() {
-        let mut report = format!("{} of {count} seeds failed:\n", failures.len());
+        let seeds: Vec<u64> = failures.iter().map(|(seed, _)| *seed).collect();
+        let mut report = format!("{} of {count} seeds failed: {seeds:?}\n", failures.len());
         for (_, f) in failures.iter().take(5) {
             report.push_str(f);
         }

@@ -22,7 +22,12 @@ use crate::run::Finish;
 use crate::scenario::{Scenario, SUB_ID};
 use crate::tasks::short;
 
-pub fn check(scenario: &Scenario, record: &Record, broker: &Broker, finish: &Finish) -> Vec<String> {
+pub fn check(
+    scenario: &Scenario,
+    record: &Record,
+    broker: &Broker,
+    finish: &Finish,
+) -> Vec<String> {
     let mut failures = record.failures.clone();
     for v in &broker.violations {
         failures.push(format!("broker: {v}"));

@@ -73,6 +73,10 @@ impl App {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    pub fn tracing(&self) -> bool {
+        self.trace
+    }
+
     pub fn log(&self, what: std::fmt::Arguments<'_>) {
         if self.trace {
             eprintln!("[{:>9.3}s] app: {what}", self.rt.elapsed().as_secs_f64());

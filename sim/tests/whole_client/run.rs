@@ -30,8 +30,25 @@ pub struct Finish {
 async fn connect(app: &App, config: &jamey_mqtt::Config) -> Option<SimClient> {
     let deadline = app.rt.now() + STEP;
     let id = &config.mqtt.client_id;
-    match until(&app.rt, deadline, Client::connect_with(app.rt.clone(), config.clone())).await {
-        Some(Ok(client)) => Some(client),
+    match until(
+        &app.rt,
+        deadline,
+        Client::connect_with(app.rt.clone(), config.clone()),
+    )
+    .await
+    {
+        Some(Ok(client)) => {
+            if app.tracing() {
+                let mut events = client.events();
+                let (app, id) = (app.clone(), id.clone());
+                app.rt.clone().spawn(async move {
+                    while let Some(event) = events.recv().await {
+                        app.log(format_args!("{id}: {event:?}"));
+                    }
+                });
+            }
+            Some(client)
+        }
         Some(Err(e)) => {
             app.fail(format!("{id}: connect failed on a healthy network: {e:?}"));
             None
@@ -72,18 +89,25 @@ async fn idle(app: &App, client: &SimClient) -> bool {
 /// Every QoS >= 1 message the broker routed into the subscriber's session has reached every
 /// long-lived subscription whose filter matches it.
 pub fn readers_complete(app: &App, scenario: &Scenario) -> bool {
-    let owed = app
-        .rt
-        .with_net(|net| net.broker.oracle.owed.get(SUB_ID).cloned().unwrap_or_default());
+    let owed = app.rt.with_net(|net| {
+        net.broker
+            .oracle
+            .owed
+            .get(SUB_ID)
+            .cloned()
+            .unwrap_or_default()
+    });
     let record = app.record();
     owed.iter().all(|payload| {
-        let Some(p) = record.publishes.iter().find(|p| &p.payload == payload) else {
+        let Some(p) = record.publishes.iter().find(|p| p.payload == *payload) else {
             return true;
         };
         let topic = TopicName::new(p.topic).expect("valid topic");
         scenario.readers.iter().enumerate().all(|(i, r)| {
-            !TopicFilter::new(r.filter).expect("valid filter").matches(&topic)
-                || record.received[i].iter().any(|m| &m.payload == payload)
+            !TopicFilter::new(r.filter)
+                .expect("valid filter")
+                .matches(&topic)
+                || record.received[i].iter().any(|m| m.payload == *payload)
         })
     })
 }
@@ -107,7 +131,10 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
         match request(app, deadline, &mut rng, || sub.subscribe(r.filter, r.qos)).await {
             Some(Ok(subscription)) => rt.spawn(reader(app.clone(), subscription, i, r.pause)),
             other => {
-                app.fail(format!("subscribe {:?} on a healthy network: {other:?}", r.filter));
+                app.fail(format!(
+                    "subscribe {:?} on a healthy network: {other:?}",
+                    r.filter
+                ));
                 return finish;
             }
         }
@@ -131,7 +158,13 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
         rt.spawn(task);
     }
     for plan in &scenario.churn {
-        rt.spawn(churn(app.clone(), sub.clone(), plan.clone(), deadline, rng.u64(..)));
+        rt.spawn(churn(
+            app.clone(),
+            sub.clone(),
+            plan.clone(),
+            deadline,
+            rng.u64(..),
+        ));
     }
     rt.sleep(scenario.fault_span).await;
 
@@ -153,17 +186,22 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
     })
     .await;
     if !settled {
-        let (describe, faults_on) =
-            rt.with_net(|net| (net.broker.describe(), net.faults_on()));
+        let (describe, faults_on) = rt.with_net(|net| (net.broker.describe(), net.faults_on()));
         app.fail(format!(
             "not settled {SETTLE:?} after the faults (faults on {faults_on}):\n{describe}"
         ));
         return finish;
     }
-    app.log(format_args!("settled"));
     let step = rt.now() + STEP;
-    finish.publisher = until(rt, step, publisher_client.stats()).await.and_then(Result::ok);
+    finish.publisher = until(rt, step, publisher_client.stats())
+        .await
+        .and_then(Result::ok);
     finish.subscriber = until(rt, step, sub.stats()).await.and_then(Result::ok);
+    let describe = rt.with_net(|net| net.broker.describe());
+    app.log(format_args!(
+        "settled: publisher {:?}, subscriber {:?}\n{describe}",
+        finish.publisher, finish.subscriber
+    ));
 
     // A burst of publishes, then a graceful disconnect: everything accepted before it must
     // reach the broker, QoS 0 included.
@@ -183,8 +221,13 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
     }
     // The burst's commands reach the channel before the disconnect's (FIFO executor).
     yield_now().await;
-    if until(rt, step, publisher_client.disconnect()).await.is_none() {
-        app.fail(format!("publisher: disconnect() still pending after {STEP:?}"));
+    if until(rt, step, publisher_client.disconnect())
+        .await
+        .is_none()
+    {
+        app.fail(format!(
+            "publisher: disconnect() still pending after {STEP:?}"
+        ));
     }
     if until(rt, step, publisher_client.closed()).await.is_none() {
         app.fail("publisher: closed() still pending after disconnect()".into());
@@ -201,7 +244,9 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
         app.log(format_args!("the readers did not get everything owed"));
     }
     if until(rt, step, sub.disconnect()).await.is_none() {
-        app.fail(format!("subscriber: disconnect() still pending after {STEP:?}"));
+        app.fail(format!(
+            "subscriber: disconnect() still pending after {STEP:?}"
+        ));
     }
     drop(sub);
     let readers = scenario.readers.len();

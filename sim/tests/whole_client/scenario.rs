@@ -158,9 +158,7 @@ impl Scenario {
                 Some(Reader {
                     filter,
                     qos: qos(&mut rng),
-                    pause: rng
-                        .bool()
-                        .then(|| Duration::from_millis(rng.u64(1..=300))),
+                    pause: rng.bool().then(|| Duration::from_millis(rng.u64(1..=300))),
                 })
             })
             .collect();

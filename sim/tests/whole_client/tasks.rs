@@ -27,9 +27,7 @@ pub async fn request<T, Fut: Future<Output = Result<T, Error>>>(
     loop {
         match until(&app.rt, deadline, make()).await {
             Some(Err(Error::Request(ClientError::QueueFull { .. }))) => {
-                app.rt
-                    .sleep(Duration::from_millis(rng.u64(20..=500)))
-                    .await;
+                app.rt.sleep(Duration::from_millis(rng.u64(20..=500))).await;
             }
             other => return other,
         }
@@ -56,7 +54,10 @@ pub async fn publish_one(
         });
     }
     let result = if retry {
-        request(&app, deadline, &mut rng, || client.publish_request(req.clone())).await
+        request(&app, deadline, &mut rng, || {
+            client.publish_request(req.clone())
+        })
+        .await
     } else {
         until(&app.rt, deadline, client.publish_request(req)).await
     };
@@ -102,29 +103,35 @@ pub fn short(payload: &[u8]) -> String {
 
 /// Publishes the plan at its instants, some awaited in order, some detached; then drops its
 /// handle.
-pub async fn publisher(
-    app: App,
-    client: SimClient,
-    plan: Publisher,
-    deadline: Instant,
-    seed: u64,
-) {
+pub async fn publisher(app: App, client: SimClient, plan: Publisher, deadline: Instant, seed: u64) {
     let start = app.rt.now();
     let mut rng = fastrand::Rng::with_seed(seed);
     for planned in plan.publishes {
         app.rt.sleep_until(start + planned.delay).await;
-        let index = app.publishing(
-            planned.payload.clone(),
-            planned.topic,
-            planned.qos,
-            false,
-        );
+        let index = app.publishing(planned.payload.clone(), planned.topic, planned.qos, false);
         let seed = rng.u64(..);
         if planned.detached {
-            let task = publish_one(app.clone(), client.clone(), index, planned, deadline, seed, true);
+            let task = publish_one(
+                app.clone(),
+                client.clone(),
+                index,
+                planned,
+                deadline,
+                seed,
+                true,
+            );
             app.rt.spawn(task);
         } else {
-            publish_one(app.clone(), client.clone(), index, planned, deadline, seed, true).await;
+            publish_one(
+                app.clone(),
+                client.clone(),
+                index,
+                planned,
+                deadline,
+                seed,
+                true,
+            )
+            .await;
         }
     }
     drop(client);
@@ -161,25 +168,35 @@ pub async fn reader(app: App, mut sub: Subscription, index: usize, pause: Option
 pub async fn churn(app: App, client: SimClient, plan: Churn, deadline: Instant, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     app.rt.sleep(plan.delay).await;
+    app.log(format_args!("subscribe {:?} {:?}", plan.filter, plan.qos));
     let result = request(&app, deadline, &mut rng, || {
         client.subscribe(plan.filter, plan.qos)
     })
     .await;
+    app.log(format_args!(
+        "subscribe {:?}: {:?}",
+        plan.filter,
+        result.as_ref().map(|r| r.as_ref().map(|_| ()))
+    ));
     match result {
-        None => app.fail(format!("subscribe {:?} still pending at its deadline", plan.filter)),
+        None => app.fail(format!(
+            "subscribe {:?} still pending at its deadline",
+            plan.filter
+        )),
         Some(Err(e)) => app.fail(format!("subscribe {:?} failed: {e:?}", plan.filter)),
         Some(Ok(mut sub)) => {
             for _ in 0..plan.reads {
                 let wait = app.rt.now() + Duration::from_secs(2);
-                if !matches!(until(&app.rt, wait, next_message(&mut sub)).await, Some(Some(Ok(_)))) {
+                if !matches!(
+                    until(&app.rt, wait, next_message(&mut sub)).await,
+                    Some(Some(Ok(_)))
+                ) {
                     break;
                 }
             }
             if plan.unsubscribe {
-                let result = request(&app, deadline, &mut rng, || {
-                    client.unsubscribe(plan.filter)
-                })
-                .await;
+                let result =
+                    request(&app, deadline, &mut rng, || client.unsubscribe(plan.filter)).await;
                 match result {
                     None => app.fail(format!(
                         "unsubscribe {:?} still pending at its deadline",
