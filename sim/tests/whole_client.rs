@@ -219,8 +219,17 @@ fn a_seed_replays_identically() {
             .iter()
             .map(|r| r.iter().map(|m| m.payload.clone()).collect())
             .collect();
-        let connects = rt.with_net(|net| net.stats.connects);
-        (received, rt.elapsed(), connects)
+        let outcomes: Vec<String> = record
+            .publishes
+            .iter()
+            .map(|p| format!("{:?}", p.outcome))
+            .collect();
+        let elapsed = rt.elapsed();
+        let (accepted, connects) =
+            rt.with_net(|net| (net.broker.oracle.accepted_log.clone(), net.stats.connects));
+        (received, outcomes, accepted, elapsed, connects)
     };
-    assert_eq!(run(7), run(7));
+    for seed in 0..40 {
+        assert_eq!(run(seed), run(seed), "seed {seed} ran differently twice");
+    }
 }
