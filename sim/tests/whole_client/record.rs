@@ -17,7 +17,10 @@ pub enum Outcome {
     /// broker's limit, a topic alias the broker does not accept) or a full queue not retried:
     /// never accepted.
     Refused(String),
-    /// Accepted, then failed: a failure of the run, unless the run closed the client.
+    /// A QoS 0 publish not written when a connection ended, with no room to queue it again:
+    /// the documented QoS 0 loss under faults (a failure on a healthy link).
+    NotWritten,
+    /// Accepted, then failed: a failure of the run.
     Failed(String),
 }
 

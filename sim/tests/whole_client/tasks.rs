@@ -7,7 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use jamey_mqtt::core::packet::PublishProperties;
-use jamey_mqtt::{Client, ClientError, Error, PublishRequest, Runtime, Subscription};
+use jamey_mqtt::{Client, ClientError, Error, PublishRequest, RequestError, Runtime, Subscription};
 use jamey_mqtt_sim::SimRuntime;
 
 use crate::api::{next_message, until};
@@ -88,6 +88,7 @@ fn request_outcome<T>(result: Option<Result<T, Error>>) -> Outcome {
                 | ClientError::QueueFull { .. },
             ),
         )) => Outcome::Refused(e.to_string()),
+        Some(Err(Error::Failed(RequestError::NotWritten))) => Outcome::NotWritten,
         Some(Err(e)) => Outcome::Failed(format!("{e:?}")),
     }
 }
