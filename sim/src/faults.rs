@@ -6,6 +6,7 @@
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use crate::broker::Limits;
 use crate::link::{ConnId, LinkProfile};
 use crate::net::Network;
 
@@ -20,6 +21,9 @@ pub(crate) struct Faults {
     pub hang_opens: u32,
     /// The broker is down (restarting): connects are refused until then.
     pub down_until: Option<Instant>,
+    /// A restarted broker comes back with new limits (a reconfigured broker): requests
+    /// admitted under the old ones meet the new ones.
+    pub new_limits_on_restart: bool,
 }
 
 impl Faults {
@@ -37,6 +41,7 @@ impl Network {
     pub fn start_faults(&mut self, now: Instant, span: Duration, mean_gap: Duration) {
         let first = now + mean_gap.mul_f64(self.rng.f64());
         self.faults.schedule = Some((first, now + span, mean_gap));
+        self.faults.new_limits_on_restart = self.rng.u8(0..4) == 0;
         self.log(now, format_args!("faults start for {span:?}"));
     }
 
@@ -93,6 +98,13 @@ impl Network {
                 self.stats.restarts += 1;
                 // Every live connection goes, those whose CONNECT has not arrived yet too.
                 self.broker.restart();
+                if self.faults.new_limits_on_restart {
+                    self.broker.limits = Limits::random(&mut self.rng);
+                    self.log(
+                        now,
+                        format_args!("broker limits now {:?}", self.broker.limits),
+                    );
+                }
                 for id in live {
                     self.cut(id, false, now, wake);
                 }

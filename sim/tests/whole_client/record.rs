@@ -15,7 +15,8 @@ pub enum Outcome {
     Ok,
     /// Refused at admission for a reason of the application's own making (too large for the
     /// broker's limit, a topic alias the broker does not accept) or a full queue not retried:
-    /// never accepted.
+    /// never accepted. Also: admitted, then failed as too large for the limit of a broker that
+    /// restarted with a smaller one.
     Refused(String),
     /// A QoS 0 publish not written when a connection ended, with no room to queue it again:
     /// the documented QoS 0 loss under faults (a failure on a healthy link).

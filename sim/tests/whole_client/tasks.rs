@@ -89,6 +89,10 @@ fn request_outcome<T>(result: Option<Result<T, Error>>) -> Outcome {
             ),
         )) => Outcome::Refused(e.to_string()),
         Some(Err(Error::Failed(RequestError::NotWritten))) => Outcome::NotWritten,
+        // Admitted, then the broker came back with a smaller maximum packet size.
+        Some(Err(e @ Error::Failed(RequestError::PacketTooLarge { .. }))) => {
+            Outcome::Refused(e.to_string())
+        }
         Some(Err(e)) => Outcome::Failed(format!("{e:?}")),
     }
 }
