@@ -186,6 +186,9 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
     })
     .await;
     if !settled {
+        let step = rt.now() + STEP;
+        let stats = until(rt, step, sub.stats()).await;
+        app.log(format_args!("subscriber when not settled: {stats:?}"));
         let (describe, faults_on) = rt.with_net(|net| (net.broker.describe(), net.faults_on()));
         app.fail(format!(
             "not settled {SETTLE:?} after the faults (faults on {faults_on}):\n{describe}"
