@@ -1,6 +1,6 @@
 //! Deterministic fault simulation: real core [`Client`]s (publishers, a subscriber, and at the
-//! end a late subscriber) joined to a simulated broker (`support/sim_broker.rs`) through a
-//! seeded faulty network (`support/sim_link.rs`), on a virtual clock.
+//! end a late subscriber) joined to a simulated broker (`jamey_mqtt_sim::broker`) through a
+//! seeded faulty network (`jamey_mqtt_sim::link`), on a virtual clock.
 //!
 //! Each seed picks the protocol version of each client, the link profile (latency, how byte
 //! streams are split), the client bounds (in flight, queue), the subscription QoS, the broker's
@@ -54,8 +54,8 @@ use jamey_mqtt_core::{
     Action, Client, ClientConfig, ClientError, ConnectionState, Event, Output, PublishRequest,
     Token, TransportError, TransportErrorKind,
 };
-use support::sim_broker::{Broker, BrokerOutput};
-use support::sim_link::{Conn, ConnId, LinkProfile};
+use jamey_mqtt_sim::broker::{Broker, BrokerOutput};
+use jamey_mqtt_sim::link::{Conn, ConnId, LinkProfile};
 
 const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Subscription sets of the subscriber, with the QoS each grants per topic above.

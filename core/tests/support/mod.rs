@@ -289,6 +289,3 @@ impl Pair {
     }
 }
 
-// The simulated broker and faulty link of `tests/simulation.rs`.
-pub mod sim_broker;
-pub mod sim_link;

@@ -1,5 +1,5 @@
-//! The simulated network of `tests/simulation.rs`: byte pipes with seeded latency and random
-//! splitting, and the connections built from two of them.
+//! The simulated network: byte pipes with seeded latency and random splitting, and the
+//! connections built from two of them.
 //!
 //! A [`Pipe`] is one direction of a TCP-like stream: bytes written are cut into chunks at random
 //! points and each chunk arrives at an instant after the write (latency), never before an

@@ -1,5 +1,5 @@
-//! The simulated broker of `tests/simulation.rs`: enough MQTT 3.1.1 and 5.0 to check the client
-//! against.
+//! The simulated broker: enough MQTT 3.1.1 and 5.0 to check a client against (used by the core
+//! simulation, `core/tests/simulation.rs`, and by the whole-client simulation).
 //!
 //! - sessions keyed by client id: clean start discards the old one; a session outlives its
 //!   connection when the client asked for it (3.1.1 clean session 0, MQTT 5 session expiry > 0);
@@ -13,7 +13,13 @@
 //!   at the highest granted QoS of the matching subscriptions, in order per session;
 //! - retained messages (an empty payload clears), sent on subscribe with RETAIN set;
 //! - restarts with persistence (sessions, their queues and retained messages survive) or
-//!   without (everything is forgotten); refused connects (CONNACK "server unavailable").
+//!   without (everything is forgotten); refused connects (CONNACK "server unavailable");
+//! - limits announced in the MQTT 5 CONNACK ([`Limits`]) and enforced on that connection: the
+//!   client's unacknowledged QoS 1/2 PUBLISHes never exceed the receive maximum, no packet
+//!   exceeds the maximum packet size, topic aliases stay within 1..=the maximum (the alias ->
+//!   topic map is kept per connection, so aliased publishes route). With [`Broker::hold_acks`]
+//!   the broker holds PUBACK and PUBCOMP until [`Broker::release_acks`], so that the client's
+//!   send quota is actually used up.
 //!
 //! Its outputs are pulled like the client's ([`Broker::poll_output`]). It also keeps an oracle
 //! log that survives restarts: which messages it accepted from publishers and which it routed
@@ -32,7 +38,7 @@ use jamey_mqtt_core::packet::{
 };
 use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
-use super::sim_link::ConnId;
+use crate::link::ConnId;
 
 /// What the broker wants done with a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,11 +97,38 @@ impl Session {
     }
 }
 
+/// Limits the broker announces in its MQTT 5 CONNACK and then enforces (`None`: not
+/// announced, no limit). A 3.1.1 connection announces nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub receive_maximum: Option<u16>,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: Option<u16>,
+}
+
+impl Limits {
+    /// Each limit announced or not, at random; small values so that clients reach them.
+    pub fn random(rng: &mut fastrand::Rng) -> Limits {
+        Limits {
+            receive_maximum: rng.bool().then(|| rng.u16(1..=8)),
+            maximum_packet_size: rng.bool().then(|| rng.u32(128..=2048)),
+            topic_alias_maximum: rng.bool().then(|| rng.u16(0..=4)),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct BrokerConn {
     codec: Codec,
     inbuf: BytesMut,
     client_id: Option<String>,
+    /// What this connection's CONNACK announced.
+    limits: Limits,
+    /// Packet ids of QoS 1/2 PUBLISHes received on this connection and not yet answered with
+    /// PUBACK / PUBCOMP: the client's used send quota, as the broker can see it.
+    unacked: BTreeSet<u16>,
+    /// Topic aliases the client set on this connection.
+    aliases: BTreeMap<u16, String>,
 }
 
 /// What the broker did, kept across restarts, for the simulation's assertions.
@@ -130,6 +163,11 @@ pub struct Broker {
     pub oracle: Oracle,
     /// Client misbehaviour seen (undecodable bytes, unexpected packets): fails the run.
     pub violations: Vec<String>,
+    /// Announced in every MQTT 5 CONNACK from now on, and enforced.
+    pub limits: Limits,
+    /// Hold PUBACK and PUBCOMP until [`Broker::release_acks`].
+    pub hold_acks: bool,
+    held_acks: Vec<(ConnId, Packet)>,
 }
 
 impl Broker {
@@ -144,7 +182,42 @@ impl Broker {
             out: VecDeque::new(),
             oracle: Oracle::default(),
             violations: Vec::new(),
+            limits: Limits::default(),
+            hold_acks: false,
+            held_acks: Vec::new(),
         }
+    }
+
+    /// Sends the PUBACKs and PUBCOMPs held back (see [`Broker::hold_acks`]).
+    pub fn release_acks(&mut self) {
+        for (conn, packet) in std::mem::take(&mut self.held_acks) {
+            self.send_ack(conn, packet);
+        }
+    }
+
+    /// Whether acks are held back, waiting for [`Broker::release_acks`].
+    pub fn holds_acks(&self) -> bool {
+        !self.held_acks.is_empty()
+    }
+
+    /// Sends (or holds) a PUBACK / PUBCOMP: the client's send quota is given back.
+    fn ack(&mut self, conn: ConnId, packet: Packet) {
+        if self.hold_acks {
+            self.held_acks.push((conn, packet));
+        } else {
+            self.send_ack(conn, packet);
+        }
+    }
+
+    fn send_ack(&mut self, conn: ConnId, packet: Packet) {
+        let pkid = match &packet {
+            Packet::PubAck(ack) | Packet::PubComp(ack) => ack.pkid,
+            _ => 0,
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.unacked.remove(&pkid);
+        }
+        self.send(conn, &packet);
     }
 
     pub fn poll_output(&mut self) -> Option<BrokerOutput> {
@@ -159,6 +232,9 @@ impl Broker {
                 codec: Codec::new(version, 1 << 20),
                 inbuf: BytesMut::new(),
                 client_id: None,
+                limits: Limits::default(),
+                unacked: BTreeSet::new(),
+                aliases: BTreeMap::new(),
             },
         );
     }
@@ -190,6 +266,7 @@ impl Broker {
             self.closed(*conn);
         }
         self.out.clear();
+        self.held_acks.clear();
         if !self.persistent {
             let ids: Vec<String> = self.sessions.keys().cloned().collect();
             for id in ids {
@@ -272,8 +349,22 @@ impl Broker {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
+            let before = c.inbuf.len();
             match c.codec.decode(&mut c.inbuf) {
-                Ok(Some(packet)) => self.handle_packet(conn, packet),
+                Ok(Some(packet)) => {
+                    let size = before - c.inbuf.len();
+                    if let Some(max) = c.limits.maximum_packet_size {
+                        if size > max as usize {
+                            let what = format!(
+                                "{} of {size} bytes, over the maximum packet size {max}",
+                                packet.name()
+                            );
+                            self.violation(conn, what);
+                            return;
+                        }
+                    }
+                    self.handle_packet(conn, packet)
+                }
                 Ok(None) => return,
                 Err(error) => {
                     self.violation(conn, format!("undecodable bytes from the client: {error}"));
@@ -330,7 +421,7 @@ impl Broker {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.incoming_qos2.remove(&ack.pkid);
                 }
-                self.send(conn, &Packet::PubComp(Ack::success(ack.pkid)));
+                self.ack(conn, Packet::PubComp(Ack::success(ack.pkid)));
             }
             Packet::PubAck(ack) => {
                 if let Some(s) = self.sessions.get_mut(&id) {
@@ -474,6 +565,8 @@ impl Broker {
             connect.clean_start
         };
         let present = self.sessions.contains_key(&id);
+        let limits = if v5 { self.limits } else { Limits::default() };
+        self.conns.get_mut(&conn).expect("open").limits = limits;
         let window = match connect.properties.receive_maximum {
             Some(max) if v5 => self.window.min(usize::from(max)),
             _ => self.window,
@@ -488,7 +581,12 @@ impl Broker {
             &Packet::ConnAck(ConnAck {
                 session_present: present,
                 code: ReasonCode::SUCCESS,
-                properties: ConnAckProperties::default(),
+                properties: ConnAckProperties {
+                    receive_maximum: limits.receive_maximum,
+                    maximum_packet_size: limits.maximum_packet_size,
+                    topic_alias_maximum: limits.topic_alias_maximum,
+                    ..ConnAckProperties::default()
+                },
             }),
         );
         // Resume: what was in flight goes again first, in order.
@@ -509,7 +607,41 @@ impl Broker {
         self.pump(&id);
     }
 
-    fn handle_publish(&mut self, conn: ConnId, id: &str, publish: Publish) {
+    fn handle_publish(&mut self, conn: ConnId, id: &str, mut publish: Publish) {
+        if let Some(alias) = publish.properties.topic_alias {
+            let c = self.conns.get_mut(&conn).expect("open");
+            let max = c.limits.topic_alias_maximum.unwrap_or(0);
+            if alias == 0 || alias > max {
+                let what = format!("topic alias {alias}, the broker accepts 1..={max}");
+                self.violation(conn, what);
+                return;
+            }
+            if publish.topic.is_empty() {
+                match c.aliases.get(&alias) {
+                    Some(topic) => publish.topic.clone_from(topic),
+                    None => {
+                        self.violation(conn, format!("unknown topic alias {alias}"));
+                        return;
+                    }
+                }
+            } else {
+                c.aliases.insert(alias, publish.topic.clone());
+            }
+        }
+        if publish.qos != QoS::AtMostOnce {
+            let c = self.conns.get_mut(&conn).expect("open");
+            c.unacked.insert(publish.pkid);
+            if let Some(max) = c.limits.receive_maximum {
+                if c.unacked.len() > usize::from(max) {
+                    let what = format!(
+                        "{} unacknowledged QoS 1/2 PUBLISHes, over the receive maximum {max}",
+                        c.unacked.len()
+                    );
+                    self.violation(conn, what);
+                    return;
+                }
+            }
+        }
         if TopicName::new(publish.topic.as_str()).is_err() {
             self.violation(
                 conn,
@@ -543,7 +675,7 @@ impl Broker {
             QoS::AtMostOnce => self.route(message),
             QoS::AtLeastOnce => {
                 self.route(message);
-                self.send(conn, &Packet::PubAck(Ack::success(publish.pkid)));
+                self.ack(conn, Packet::PubAck(Ack::success(publish.pkid)));
             }
             QoS::ExactlyOnce => {
                 let first = self

@@ -1,0 +1,242 @@
+//! What one seed runs: the broker (persistence, window, announced limits, held acks), the
+//! link, the two clients' bounds and protocol versions, the subscriptions, the publish plan
+//! and the fault plan. Every choice is drawn here, from the seed, before anything runs.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use jamey_mqtt::core::reconnect::ReconnectConfig;
+use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
+use jamey_mqtt_sim::broker::{Broker, Limits};
+use jamey_mqtt_sim::link::LinkProfile;
+use jamey_mqtt_sim::{IoProfile, SimRuntime};
+
+pub const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
+/// Filters the long-lived subscriptions draw from (overlapping wildcards).
+const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
+/// Filters of the subscriptions made and dropped during the run.
+const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
+
+pub const SUB_ID: &str = "sub";
+pub const PUB_ID: &str = "pub";
+
+/// One publish of the plan.
+#[derive(Debug, Clone)]
+pub struct PlannedPublish {
+    pub delay: Duration,
+    pub topic: &'static str,
+    pub qos: QoS,
+    pub payload: Bytes,
+    /// MQTT 5 topic alias asked for.
+    pub alias: Option<u16>,
+    /// Spawned on its own (concurrent) instead of awaited in order.
+    pub detached: bool,
+}
+
+/// A publisher task's plan.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    pub publishes: Vec<PlannedPublish>,
+}
+
+/// A subscription made, read a little, then dropped or unsubscribed.
+#[derive(Debug, Clone)]
+pub struct Churn {
+    pub delay: Duration,
+    pub filter: &'static str,
+    pub qos: QoS,
+    pub reads: usize,
+    pub unsubscribe: bool,
+}
+
+/// A subscription kept for the whole run, read by its own task.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub filter: &'static str,
+    pub qos: QoS,
+    /// Virtual pause after each message (back-pressure when the buffer is small).
+    pub pause: Option<Duration>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub seed: u64,
+    pub persistent: bool,
+    pub limits: Limits,
+    pub hold_acks: bool,
+    pub window: usize,
+    pub profile: LinkProfile,
+    pub io: IoProfile,
+    pub net_seed: u64,
+    pub pub_config: Config,
+    pub sub_config: Config,
+    pub readers: Vec<Reader>,
+    pub churn: Vec<Churn>,
+    pub publishers: Vec<Publisher>,
+    /// The publishes made right before the publisher's `disconnect()`, in a healthy phase.
+    pub burst: Vec<PlannedPublish>,
+    pub fault_span: Duration,
+    pub fault_gap: Duration,
+}
+
+fn qos(rng: &mut fastrand::Rng) -> QoS {
+    QoS::from_u8(rng.u8(0..3)).expect("0..=2")
+}
+
+fn client_config(rng: &mut fastrand::Rng, id: &str, clean_start: bool) -> Config {
+    let protocol = if rng.bool() {
+        ProtocolVersion::V5
+    } else {
+        ProtocolVersion::V311
+    };
+    let mut config = Config::new("broker.sim", 1883);
+    config.mqtt = ClientConfig {
+        protocol,
+        client_id: id.to_owned(),
+        clean_start,
+        keep_alive: Duration::from_secs(10),
+        max_inflight: rng.u16(1..=10),
+        max_queued: rng.usize(1..=40),
+        max_buffered_bytes: if rng.bool() {
+            rng.usize(32..=4096)
+        } else {
+            64 * 1024
+        },
+        reconnect: ReconnectConfig {
+            connect_timeout: Duration::from_secs(5),
+            ..ReconnectConfig::default()
+        },
+        seed: rng.u64(..),
+        ..ClientConfig::default()
+    };
+    config.subscription_capacity = rng.usize(1..=8);
+    config.unmatched_capacity = rng.usize(0..=64);
+    config.command_capacity = rng.usize(1..=16);
+    config
+}
+
+fn payload(rng: &mut fastrand::Rng, tag: &str) -> Bytes {
+    // Mostly small; sometimes big enough to meet the packet size and buffer bounds.
+    let pad = match rng.u8(0..10) {
+        0 => rng.usize(200..=2500),
+        1..=3 => rng.usize(0..=200),
+        _ => 0,
+    };
+    let mut text = format!("{tag}|");
+    text.extend(std::iter::repeat_n('x', pad));
+    Bytes::from(text)
+}
+
+fn planned(rng: &mut fastrand::Rng, tag: String, v5: bool, span: Duration) -> PlannedPublish {
+    PlannedPublish {
+        delay: span.mul_f64(rng.f64()),
+        topic: TOPICS[rng.usize(0..TOPICS.len())],
+        qos: qos(rng),
+        payload: payload(rng, &tag),
+        alias: (v5 && rng.u8(0..4) == 0).then(|| rng.u16(1..=3)),
+        detached: rng.u8(0..3) == 0,
+    }
+}
+
+impl Scenario {
+    pub fn new(seed: u64) -> Scenario {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let persistent = rng.bool();
+        let publisher_clean = rng.u8(0..4) == 0;
+        let pub_config = client_config(&mut rng, PUB_ID, publisher_clean);
+        let sub_config = client_config(&mut rng, SUB_ID, false);
+        let fault_span = Duration::from_millis(rng.u64(3_000..=15_000));
+        let v5 = pub_config.mqtt.protocol == ProtocolVersion::V5;
+        let mut taken = Vec::new();
+        let readers = (0..rng.usize(1..=3))
+            .filter_map(|_| {
+                let filter = LONG_FILTERS[rng.usize(0..LONG_FILTERS.len())];
+                if taken.contains(&filter) {
+                    return None;
+                }
+                taken.push(filter);
+                Some(Reader {
+                    filter,
+                    qos: qos(&mut rng),
+                    pause: rng.bool().then(|| Duration::from_millis(rng.u64(1..=300))),
+                })
+            })
+            .collect();
+        let churn = (0..rng.usize(0..=3))
+            .map(|_| Churn {
+                delay: fault_span.mul_f64(rng.f64()),
+                filter: CHURN_FILTERS[rng.usize(0..CHURN_FILTERS.len())],
+                qos: qos(&mut rng),
+                reads: rng.usize(0..=3),
+                unsubscribe: rng.bool(),
+            })
+            .collect();
+        let publishers = (0..rng.usize(1..=3))
+            .map(|p| {
+                let mut publishes: Vec<PlannedPublish> = (0..rng.usize(1..=12))
+                    .map(|i| planned(&mut rng, format!("p{p}-{i}"), v5, fault_span))
+                    .collect();
+                publishes.sort_by_key(|p| p.delay);
+                Publisher { publishes }
+            })
+            .collect();
+        let burst_max = pub_config.command_capacity.clamp(1, 6);
+        let burst = (0..rng.usize(1..=burst_max))
+            .map(|i| planned(&mut rng, format!("final-{i}"), v5, Duration::ZERO))
+            .collect();
+        Scenario {
+            seed,
+            persistent,
+            limits: Limits::random(&mut rng),
+            hold_acks: rng.bool(),
+            window: rng.usize(1..=10),
+            profile: LinkProfile::random(&mut rng),
+            io: IoProfile::random(&mut rng),
+            net_seed: rng.u64(..),
+            pub_config,
+            sub_config,
+            readers,
+            churn,
+            publishers,
+            burst,
+            fault_span,
+            fault_gap: Duration::from_millis(rng.u64(200..=3_000)),
+        }
+    }
+
+    /// Both publisher and broker keep QoS 2 state across connections: QoS 2 is exactly once.
+    pub fn exactly_once(&self) -> bool {
+        self.persistent && !self.pub_config.mqtt.clean_start
+    }
+
+    /// The bound on bytes buffered that the fuzz harness uses (fuzz/src/client.rs): requests
+    /// stop at `max_buffered_bytes` (or one packet alone), plus the acks owed. The largest
+    /// packet is the largest this run can make (not the configured maximum, which is far
+    /// bigger than any packet here and would make the bound toothless).
+    pub fn buffer_bound(&self, config: &ClientConfig) -> u64 {
+        let biggest_payload = self
+            .publishers
+            .iter()
+            .flat_map(|p| &p.publishes)
+            .chain(&self.burst)
+            .map(|p| p.payload.len())
+            .max()
+            .unwrap_or(0);
+        // Fixed header, topic, packet id and properties fit in 64 bytes here.
+        let largest = config.max_buffered_bytes.max(biggest_payload + 64);
+        (largest * (2 + usize::from(config.max_inflight)) + 16 * 1024) as u64
+    }
+
+    pub fn runtime(&self) -> SimRuntime {
+        let mut broker = Broker::new(self.persistent, self.window);
+        broker.limits = self.limits;
+        broker.hold_acks = self.hold_acks;
+        let rt = SimRuntime::new(
+            fastrand::Rng::with_seed(self.net_seed),
+            broker,
+            self.profile.clone(),
+        );
+        rt.with_net(|net| net.io = self.io);
+        rt
+    }
+}
