@@ -90,12 +90,12 @@ impl Handles {
             } => self
                 .deliveries
                 .push_back(Delivery::Message(message, subscriptions)),
+            Event::SubscriptionEnded { id, end } if !end.is_error() => self.unsubscribed(id),
             Event::SubscriptionEnded { id, end } => {
-                let error = self.streams.get(&id).filter(|_| end.is_error()).map(|s| {
-                    Error::SubscriptionEnded {
-                        filter: s.filter.clone(),
-                        end,
-                    }
+                // After the messages already on their way to it.
+                let error = self.streams.get(&id).map(|s| Error::SubscriptionEnded {
+                    filter: s.filter.clone(),
+                    end,
                 });
                 self.deliveries.push_back(Delivery::End(id, error));
             }
@@ -142,6 +142,25 @@ impl Handles {
             other => return Some(other),
         }
         None
+    }
+
+    /// The application unsubscribed: its stream ends now, after what it holds. Messages still
+    /// on their way to it are dropped (it asked for no more, and may not be reading: a stream
+    /// nobody reads must not hold the UNSUBACK back).
+    fn unsubscribed(&mut self, id: SubscriptionId) {
+        self.streams.remove(&id);
+        if self
+            .blocked
+            .as_ref()
+            .is_some_and(|(blocked, _)| *blocked == id)
+        {
+            self.blocked = None;
+        }
+        for delivery in &mut self.deliveries {
+            if let Delivery::Message(_, ids) = delivery {
+                ids.retain(|target| *target != id);
+            }
+        }
     }
 
     /// Moves deliveries into their streams until one is full. Returns the ids of streams the

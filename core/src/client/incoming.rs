@@ -288,18 +288,25 @@ impl Client {
             self.routing.take_resubscribe();
         }
         let mut results = Vec::with_capacity(filters.len());
+        let mut adopted = Vec::new();
         for (index, (filter, reason)) in filters.into_iter().zip(suback.reasons).enumerate() {
             let result = match QoS::from_u8(reason.0) {
                 Some(granted) if reason.is_success() => Ok(granted),
                 _ => Err(reason),
             };
             match (result, again) {
-                (Ok(_), false) => self.routing.granted(token, index, &filter),
+                (Ok(_), false) => {
+                    let id = SubscriptionId::new(token, index);
+                    let messages = self.routing.granted(token, index);
+                    adopted.extend(messages.into_iter().map(|m| (m, id)));
+                }
                 (Ok(_), true) => {}
                 (Err(code), false) => {
+                    // Unless the application unsubscribed it meanwhile (it ended then).
                     let id = SubscriptionId::new(token, index);
-                    self.routing.remove(id);
-                    self.end_subscriptions(vec![id], SubscriptionEnd::Refused(code));
+                    if self.routing.remove(id) {
+                        self.end_subscriptions(vec![id], SubscriptionEnd::Refused(code));
+                    }
                 }
                 (Err(code), true) => {
                     // Nothing more will arrive for it: its streams end with the reason.
@@ -315,6 +322,14 @@ impl Client {
             self.events.push_back(Event::Subscribed {
                 token,
                 results: results.into_iter().map(|(_, r)| r).collect(),
+            });
+        }
+        // What waited for these subscriptions comes right after the answer, before anything
+        // newer (the adapter has handed out their streams by then).
+        for (message, id) in adopted {
+            self.events.push_back(Event::Message {
+                message,
+                subscriptions: vec![id],
             });
         }
         self.close_if_drained();
@@ -345,17 +360,17 @@ impl Client {
             self.session.requeue_front(vec![entry]);
             return Err(error);
         };
-        let mut results = Vec::with_capacity(reasons.len());
-        for (filter, reason) in filters.iter().zip(reasons) {
-            if reason.is_success() {
-                // From now on the broker sends nothing for it: those streams end.
-                let ended = self.routing.unsubscribed(filter);
-                self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);
-                results.push(Ok(()));
-            } else {
-                results.push(Err(reason));
-            }
-        }
+        // The subscriptions ended when the UNSUBSCRIBE was accepted (`Client::unsubscribe`).
+        let results = reasons
+            .into_iter()
+            .map(|reason| {
+                if reason.is_success() {
+                    Ok(())
+                } else {
+                    Err(reason)
+                }
+            })
+            .collect();
         self.events.push_back(Event::Unsubscribed {
             token: entry.token,
             results,

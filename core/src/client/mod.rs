@@ -402,8 +402,9 @@ impl Client {
 
     /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
     /// result per filter. Filter `i` is the subscription [`SubscriptionId::new(token, i)`]:
-    /// messages that match it carry that id from now on (the unmatched messages it matches
-    /// are delivered at once), until [`Event::SubscriptionEnded`].
+    /// once the broker granted it, messages that match it carry that id (first the unmatched
+    /// messages it matches, right after [`Event::Subscribed`]), until
+    /// [`Event::SubscriptionEnded`].
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -432,12 +433,7 @@ impl Client {
             filters: filters.clone(),
             properties: SubscribeProperties::default(),
         })?;
-        for (message, id) in self.routing.add(token, &filters) {
-            self.events.push_back(Event::Message {
-                message,
-                subscriptions: vec![id],
-            });
-        }
+        self.routing.add(token, &filters);
         Ok(token)
     }
 
@@ -449,7 +445,11 @@ impl Client {
         self.routing.remove(id);
     }
 
-    /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`].
+    /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`]. The subscriptions with
+    /// exactly these filters end at once ([`Event::SubscriptionEnded`] with
+    /// [`SubscriptionEnd::Unsubscribed`]): the application stops reading them now, so a stream
+    /// it no longer reads cannot hold the UNSUBACK back. Messages still on their way to them
+    /// are dropped by the adapter.
     pub fn unsubscribe(
         &mut self,
         _now: Instant,
@@ -462,10 +462,15 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
-        self.admit(Outgoing::Unsubscribe {
-            filters,
+        let token = self.admit(Outgoing::Unsubscribe {
+            filters: filters.clone(),
             user_properties: Vec::new(),
-        })
+        })?;
+        for filter in &filters {
+            let ended = self.routing.unsubscribe(filter);
+            self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);
+        }
+        Ok(token)
     }
 
     /// Graceful shutdown. When connected, requests already accepted get until the connect

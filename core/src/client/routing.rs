@@ -2,9 +2,13 @@
 //! them an incoming message goes to, the bounded buffer for messages that match none yet, and
 //! which filters to subscribe again when the broker lost the session.
 //!
-//! An entry is made when a SUBSCRIBE is admitted (one per filter) and ends with exactly one
-//! [`Event::SubscriptionEnded`](super::Event): unsubscribed, refused (at SUBACK, or when a
-//! re-subscription after a session loss is refused), failed, or dropped by the application
+//! An entry is made when a SUBSCRIBE is admitted (one per filter). Messages are routed to it
+//! once the broker granted it (SUBACK): before that the application has no stream to read it
+//! from, so a message matching only subscriptions still waiting for their SUBACK waits in the
+//! unmatched buffer, and the grant hands it over. An entry ends with exactly one
+//! [`Event::SubscriptionEnded`](super::Event): unsubscribed (when the application asks, not at
+//! UNSUBACK: it stops reading at once), refused (at SUBACK, or when a re-subscription after a
+//! session loss is refused), failed, or dropped by the application
 //! ([`Client::drop_subscription`](super::Client::drop_subscription), which ends it silently).
 //! Closing the client ends every stream in the adapter; no event is needed for that.
 
@@ -54,32 +58,19 @@ impl Routing {
         }
     }
 
-    /// Registers the filters of an admitted SUBSCRIBE (`filters` were validated), returning
-    /// buffered messages each new subscription matches, to deliver to it now.
-    pub(crate) fn add(
-        &mut self,
-        token: Token,
-        filters: &[SubscribeFilter],
-    ) -> Vec<(Message, SubscriptionId)> {
-        let mut adopted = Vec::new();
+    /// Registers the filters of an admitted SUBSCRIBE (`filters` were validated); they get
+    /// messages once granted.
+    pub(crate) fn add(&mut self, token: Token, filters: &[SubscribeFilter]) {
         for (index, options) in filters.iter().enumerate() {
-            let Ok(filter) = TopicFilter::new(options.filter.as_str()) else {
-                continue;
-            };
-            let id = SubscriptionId::new(token, index);
-            let (matching, kept) = std::mem::take(&mut self.unmatched)
-                .into_iter()
-                .partition(|m: &Message| matches(&filter, &m.topic));
-            self.unmatched = kept;
-            adopted.extend(matching.into_iter().map(|m| (m, id)));
-            self.entries.push(Entry {
-                id,
-                filter,
-                options: options.clone(),
-                granted: false,
-            });
+            if let Ok(filter) = TopicFilter::new(options.filter.as_str()) {
+                self.entries.push(Entry {
+                    id: SubscriptionId::new(token, index),
+                    filter,
+                    options: options.clone(),
+                    granted: false,
+                });
+            }
         }
-        adopted
     }
 
     /// The subscriptions `topic` goes to, or what happened to it when it goes to none.
@@ -87,7 +78,7 @@ impl Routing {
         let ids: Vec<SubscriptionId> = self
             .entries
             .iter()
-            .filter(|e| matches(&e.filter, &message.topic))
+            .filter(|e| e.granted && matches(&e.filter, &message.topic))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {
@@ -104,14 +95,21 @@ impl Routing {
         (Routed::Kept { dropped_oldest }, None)
     }
 
-    /// SUBACK for filter `index` of request `token`: granted entries are kept for
-    /// re-subscribing; a refused one ends.
-    pub(crate) fn granted(&mut self, token: Token, index: usize, options: &SubscribeFilter) {
+    /// SUBACK granted filter `index` of request `token`: messages are routed to it from now
+    /// on and it is subscribed again after a session loss. Returns the buffered unmatched
+    /// messages it matches, handed over to it (oldest first).
+    pub(crate) fn granted(&mut self, token: Token, index: usize) -> Vec<Message> {
         let id = SubscriptionId::new(token, index);
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) {
-            entry.granted = true;
-            entry.options = options.clone();
-        }
+        let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) else {
+            // Unsubscribed or dropped before its SUBACK.
+            return Vec::new();
+        };
+        entry.granted = true;
+        let (adopted, kept) = std::mem::take(&mut self.unmatched)
+            .into_iter()
+            .partition(|m: &Message| matches(&entry.filter, &m.topic));
+        self.unmatched = kept;
+        adopted.into()
     }
 
     /// Removes the subscription `id`; whether it was there.
@@ -126,10 +124,10 @@ impl Routing {
         self.remove_where(|e| e.id.request() == token)
     }
 
-    /// UNSUBACK for `filter`: the granted subscriptions with exactly this filter end (one made
-    /// after the UNSUBSCRIBE was sent, still waiting for its SUBACK, stays).
-    pub(crate) fn unsubscribed(&mut self, filter: &str) -> Vec<SubscriptionId> {
-        self.remove_where(|e| e.granted && e.options.filter == filter)
+    /// The application unsubscribes `filter`: every subscription with exactly this filter
+    /// ends now (one made later is not affected by this UNSUBSCRIBE).
+    pub(crate) fn unsubscribe(&mut self, filter: &str) -> Vec<SubscriptionId> {
+        self.remove_where(|e| e.options.filter == filter)
     }
 
     /// The re-subscription failed as a whole: every granted subscription ends.
@@ -139,7 +137,7 @@ impl Routing {
 
     /// A re-subscription of `filter` was refused: every granted subscription with it ends.
     pub(crate) fn refused_again(&mut self, filter: &str) -> Vec<SubscriptionId> {
-        self.unsubscribed(filter)
+        self.remove_where(|e| e.granted && e.options.filter == filter)
     }
 
     fn remove_where(&mut self, ends: impl Fn(&Entry) -> bool) -> Vec<SubscriptionId> {

@@ -288,4 +288,3 @@ impl Pair {
         self.send(Packet::PubAck(Ack::success(pkid)));
     }
 }
-

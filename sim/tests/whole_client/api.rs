@@ -14,7 +14,7 @@ use jamey_mqtt_sim::{SimRuntime, Sleep};
 
 /// The next item of a subscription: `None` once it ended; an error item also ends it.
 pub async fn next_message(sub: &mut Subscription) -> Option<Result<Message, Error>> {
-    sub.recv().await.map(Ok)
+    sub.recv().await
 }
 
 /// `future`'s output, or `None` if the virtual clock reaches `deadline` first.

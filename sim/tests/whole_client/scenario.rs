@@ -110,7 +110,7 @@ fn client_config(rng: &mut fastrand::Rng, id: &str, clean_start: bool) -> Config
         ..ClientConfig::default()
     };
     config.subscription_capacity = rng.usize(1..=8);
-    config.unmatched_capacity = rng.usize(0..=64);
+    config.mqtt.unmatched_capacity = rng.usize(0..=64);
     config.command_capacity = rng.usize(1..=16);
     config
 }
