@@ -18,6 +18,10 @@
 //! encoded (they wait in the bounded queue), and a QoS 0 publish completes only when its last
 //! byte was taken, so "published" never means "sitting in a buffer".
 //!
+//! Where the rest lives: admission checks (`admission.rs`), the send path (`transmit.rs`),
+//! packets from the broker (`incoming.rs`), attempts, losses and closing (`lifecycle.rs`, over
+//! the transition function in `state.rs`), the values handed out (`events.rs`).
+//!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
 //! the subscriptions it matched; one that matches none waits, bounded, for a later one.
 
@@ -36,16 +40,18 @@ use crate::packet::{
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
-use crate::session::{Outgoing, Request, Sent, Session};
+use crate::session::{Outgoing, Session};
 use crate::state::{ConnectionState, Input, Lifecycle};
 use crate::stats::{Health, Stats};
 use crate::topic::{TopicFilter, TopicName};
 
+mod admission;
 mod events;
 mod flow;
 mod incoming;
 mod lifecycle;
 mod routing;
+mod transmit;
 
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
@@ -521,29 +527,6 @@ impl Client {
         Output::Timeout(self.poll_timeout())
     }
 
-    fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
-        let start = out.len();
-        self.encode_control(out);
-        if self.state().is_established() {
-            self.send_queued(out, start);
-            // Draining and everything sent: DISCONNECT goes out in this same write.
-            self.close_if_drained();
-            self.encode_control(out);
-        }
-        let written = out.len() - start;
-        if written == 0 {
-            return None;
-        }
-        self.flow.handed_out(written);
-        self.stats.buffered_bytes_high_water = self
-            .stats
-            .buffered_bytes_high_water
-            .max(self.flow.buffered() as u64);
-        self.last_sent = now;
-        self.stats.bytes_sent += written as u64;
-        Some(written)
-    }
-
     /// The next instant [`Client::handle_timeout`] must be called, if any (also the last
     /// output of [`Client::poll_output`]).
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -568,156 +551,12 @@ impl Client {
         earliest(state_deadline, self.lifecycle.close_deadline())
     }
 
-    // ---- internals: admission ------------------------------------------------------------
-
-    fn check_open(&self) -> Result<(), ClientError> {
-        match self.state() {
-            ConnectionState::Closed | ConnectionState::Draining | ConnectionState::Closing => {
-                Err(ClientError::Closed)
-            }
-            // Lost with reconnect disabled: nothing would ever send it.
-            ConnectionState::Disconnected if self.reconnect.is_stopped() => {
-                Err(ClientError::NotConnected)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// With permissions from the JWT and no token yet, mint one now to learn them.
-    fn load_token_permissions(&mut self, now: Instant) -> Result<(), ClientError> {
-        if self.permissions.is_none() {
-            if let Some(permissions) = self
-                .credentials
-                .token_permissions(now)
-                .map_err(ClientError::Auth)?
-            {
-                self.permissions = Some(permissions);
-            }
-        }
-        Ok(())
-    }
-
-    fn check_properties_allowed(&self, uses_v5_features: bool) -> Result<(), ClientError> {
-        if uses_v5_features && self.config.protocol == ProtocolVersion::V311 {
-            return Err(ClientError::Unsupported(
-                "MQTT 5 properties or subscription options on an MQTT 3.1.1 connection",
-            ));
-        }
-        Ok(())
-    }
-
-    fn denied(&mut self, action: PermissionAction, topic: &str) -> ClientError {
-        self.stats.permission_denied += 1;
-        ClientError::PermissionDenied {
-            action,
-            topic: topic.to_owned(),
-        }
-    }
-
-    /// The one admission check: encodable (`Codec::encoded_len`, which names a field that is
-    /// too long), within the packet size in force, and room in the queue. Then queue it.
-    fn admit(&mut self, body: Outgoing) -> Result<Token, ClientError> {
-        let size = self.measure(&body).map_err(ClientError::Unencodable)?;
-        if size > self.max_outgoing {
-            return Err(ClientError::PacketTooLarge {
-                size,
-                max: self.max_outgoing,
-            });
-        }
-        if self.session.queue_is_full() {
-            self.stats.queue_full += 1;
-            return Err(ClientError::QueueFull {
-                capacity: self.session.max_queued(),
-            });
-        }
-        let token = self.new_token();
-        self.session.enqueue(Request::new(token, body, size));
-        Ok(token)
-    }
-
-    /// The encoded size of a request, or why it cannot be encoded. Measured with packet id 1:
-    /// the id's value does not change the size, and the real one is allocated when it is sent.
-    pub(super) fn measure(&self, body: &Outgoing) -> Result<usize, crate::codec::EncodeError> {
-        self.codec.encoded_len(&body.packet(1, false, u16::MAX))
-    }
-
-    fn new_token(&mut self) -> Token {
-        self.next_token += 1;
-        Token(self.next_token)
-    }
-
-    /// Encodes the control packets (CONNECT, acks, PINGREQ, replays, DISCONNECT). The client
-    /// builds them itself, so they encode; one that did not would be dropped, never half-sent.
-    fn encode_control(&mut self, out: &mut BytesMut) {
-        while let Some(packet) = self.control.pop_front() {
-            if let Err(error) = self.codec.encode(&packet, out) {
-                self.last_error = Some(format!("cannot encode {}: {error}", packet.name()));
-            }
-        }
-    }
-
-    /// Moves queued requests into flight while the in-flight bound and the buffer bound allow,
-    /// encoding each. `start`: where this call's output began in `out`.
-    fn send_queued(&mut self, out: &mut BytesMut, start: usize) {
-        loop {
-            let Some(next) = self.session.peek_queued() else {
-                return;
-            };
-            // Measured at admission; dropping a topic alias (see `Outgoing::packet`) only
-            // makes it smaller.
-            if next.size > self.max_outgoing {
-                // The broker's limits (CONNACK) are below what was admitted.
-                let error = RequestError::PacketTooLarge {
-                    size: next.size,
-                    max: self.max_outgoing,
-                };
-                if let Some(request) = self.session.pop_queued() {
-                    self.fail(request.token, error);
-                }
-                continue;
-            }
-            let size = next.size;
-            let buffered = self.flow.buffered() + (out.len() - start);
-            if buffered > 0 && buffered.saturating_add(size) > self.config.max_buffered_bytes {
-                return;
-            }
-            let alias_max = self.topic_alias_max;
-            let result = match self.session.next_to_send(self.max_in_flight) {
-                None => return,
-                Some(Sent::InFlight { pkid, body }) => self
-                    .codec
-                    .encode(&body.packet(pkid, false, alias_max), out)
-                    .map(|_| ())
-                    .map_err(|e| (pkid, e)),
-                Some(Sent::AtMostOnce(request)) => {
-                    match self
-                        .codec
-                        .encode(&request.body.packet(0, false, alias_max), out)
-                    {
-                        Ok(_) => {
-                            let pending = self.flow.buffered() + out.len() - start;
-                            self.flow.track_qos0(pending, request);
-                            Ok(())
-                        }
-                        Err(e) => {
-                            self.fail(request.token, RequestError::Unencodable(e));
-                            Ok(())
-                        }
-                    }
-                }
-            };
-            if let Err((pkid, error)) = result {
-                if let Some(token) = self.session.abandon(pkid) {
-                    self.fail(token, RequestError::Unencodable(error));
-                }
-            }
-        }
-    }
+    // ---- internals ------------------------------------------------------------------------
 
     /// Fails request `token`. A SUBSCRIBE's subscriptions end with it; the internal
     /// re-subscription is not the application's request, so the subscriptions it carried end
     /// instead.
-    fn fail(&mut self, token: Token, error: RequestError) {
+    pub(super) fn fail(&mut self, token: Token, error: RequestError) {
         let ended = if self.routing.is_resubscribe(token) {
             self.routing.take_resubscribe();
             self.routing.remove_granted()

@@ -1,0 +1,104 @@
+//! The send path: control packets first (CONNECT, acks, PINGREQ, replays, DISCONNECT), then
+//! queued requests while the in-flight and buffer bounds allow, all appended to one buffer.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+
+use super::{Client, RequestError};
+use crate::session::Sent;
+
+impl Client {
+    /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
+    /// `None` when there is nothing to send.
+    pub(super) fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
+        let start = out.len();
+        self.encode_control(out);
+        if self.state().is_established() {
+            self.send_queued(out, start);
+            // Draining and everything sent: DISCONNECT goes out in this same write.
+            self.close_if_drained();
+            self.encode_control(out);
+        }
+        let written = out.len() - start;
+        if written == 0 {
+            return None;
+        }
+        self.flow.handed_out(written);
+        self.stats.buffered_bytes_high_water = self
+            .stats
+            .buffered_bytes_high_water
+            .max(self.flow.buffered() as u64);
+        self.last_sent = now;
+        self.stats.bytes_sent += written as u64;
+        Some(written)
+    }
+
+    /// Encodes the control packets (CONNECT, acks, PINGREQ, replays, DISCONNECT). The client
+    /// builds them itself, so they encode; one that did not would be dropped, never half-sent.
+    pub(super) fn encode_control(&mut self, out: &mut BytesMut) {
+        while let Some(packet) = self.control.pop_front() {
+            if let Err(error) = self.codec.encode(&packet, out) {
+                self.last_error = Some(format!("cannot encode {}: {error}", packet.name()));
+            }
+        }
+    }
+
+    /// Moves queued requests into flight while the in-flight bound and the buffer bound allow,
+    /// encoding each. `start`: where this call's output began in `out`.
+    pub(super) fn send_queued(&mut self, out: &mut BytesMut, start: usize) {
+        loop {
+            let Some(next) = self.session.peek_queued() else {
+                return;
+            };
+            // Measured at admission; dropping a topic alias (see `Outgoing::packet`) only
+            // makes it smaller.
+            if next.size > self.max_outgoing {
+                // The broker's limits (CONNACK) are below what was admitted.
+                let error = RequestError::PacketTooLarge {
+                    size: next.size,
+                    max: self.max_outgoing,
+                };
+                if let Some(request) = self.session.pop_queued() {
+                    self.fail(request.token, error);
+                }
+                continue;
+            }
+            let size = next.size;
+            let buffered = self.flow.buffered() + (out.len() - start);
+            if buffered > 0 && buffered.saturating_add(size) > self.config.max_buffered_bytes {
+                return;
+            }
+            let alias_max = self.topic_alias_max;
+            let result = match self.session.next_to_send(self.max_in_flight) {
+                None => return,
+                Some(Sent::InFlight { pkid, body }) => self
+                    .codec
+                    .encode(&body.packet(pkid, false, alias_max), out)
+                    .map(|_| ())
+                    .map_err(|e| (pkid, e)),
+                Some(Sent::AtMostOnce(request)) => {
+                    match self
+                        .codec
+                        .encode(&request.body.packet(0, false, alias_max), out)
+                    {
+                        Ok(_) => {
+                            let pending = self.flow.buffered() + out.len() - start;
+                            self.flow.track_qos0(pending, request);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            self.fail(request.token, RequestError::Unencodable(e));
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err((pkid, error)) = result {
+                if let Some(token) = self.session.abandon(pkid) {
+                    self.fail(token, RequestError::Unencodable(error));
+                }
+            }
+        }
+    }
+}
