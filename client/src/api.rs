@@ -199,7 +199,11 @@ impl<R: Runtime> Client<R> {
         })
     }
 
-    /// Unsubscribes `filter`; on UNSUBACK every [`Subscription`] with exactly this filter ends.
+    /// Unsubscribes `filter` and resolves on UNSUBACK. Every [`Subscription`] with exactly this
+    /// filter ends as soon as the request is accepted: it yields the messages it already holds,
+    /// then `None`; messages still on their way to it are dropped (so a stream the application
+    /// stopped reading cannot hold the UNSUBACK back). A later `subscribe` of the same filter
+    /// is not affected.
     pub async fn unsubscribe(&self, filter: impl Into<String>) -> Result<(), Error> {
         let filter = filter.into();
         self.request(|reply| Command::Unsubscribe { filter, reply })
