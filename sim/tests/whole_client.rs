@@ -7,7 +7,9 @@
 //! unsubscribed; publisher tasks at QoS 0/1/2 (some detached, some with topic aliases); a
 //! broker with or without persistence that announces (or not) a receive maximum, a maximum
 //! packet size and a topic alias maximum; faults for a while, then settling, a final burst of
-//! publishes and a graceful `disconnect()`. The invariants are in `whole_client/checks.rs`.
+//! publishes and a graceful `disconnect()`. On some seeds the broker refuses some long-lived
+//! filters on SUBSCRIBE after its first restart (a policy change), so a subscriber that lost
+//! its session is refused them when it re-subscribes. The invariants are in `whole_client/checks.rs`.
 //!
 //! `SIM_SEEDS=n` (default 1000) sets how many seeds run, `SIM_FIRST_SEED` the first; a failing
 //! seed prints the command that replays it alone with a trace:
@@ -46,6 +48,9 @@ struct Totals {
     hangs: u64,
     kicks: u64,
     stalls: u64,
+    /// Filters the broker refused on re-subscription; resumes of sessions the client never saw.
+    resubscribe_refusals: u64,
+    blind_resumes: u64,
     simulated: Duration,
 }
 
@@ -61,6 +66,8 @@ impl Totals {
         self.hangs += o.hangs;
         self.kicks += o.kicks;
         self.stalls += o.stalls;
+        self.resubscribe_refusals += o.resubscribe_refusals;
+        self.blind_resumes += o.blind_resumes;
         self.simulated += o.simulated;
     }
 }
@@ -98,6 +105,14 @@ fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
             hangs: net.stats.hangs,
             kicks: net.stats.kicks,
             stalls: net.stats.stalls,
+            resubscribe_refusals: net.broker.oracle.refusals.len() as u64,
+            blind_resumes: net
+                .broker
+                .oracle
+                .blind_resumes
+                .values()
+                .map(|n| u64::from(*n))
+                .sum(),
             simulated,
         };
         (
@@ -180,7 +195,8 @@ fn the_whole_client_loses_nothing_under_faults() {
     eprintln!(
         "whole client: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
          deliveries; {} connections, {} cuts, {} broker restarts, {} refused connects, {} hung \
-         connects, {} kicks, {} stalls; {:.0?} simulated",
+         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {:.0?} \
+         simulated",
         started.elapsed(),
         totals.seeds,
         totals.publishes,
@@ -192,6 +208,8 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.hangs,
         totals.kicks,
         totals.stalls,
+        totals.resubscribe_refusals,
+        totals.blind_resumes,
         totals.simulated,
     );
     if let Some((seed, _)) = failures.first() {

@@ -9,9 +9,15 @@
 //!   every long-lived subscription whose filter matches it;
 //! - QoS 2: exactly once per subscription when broker and publisher both keep their sessions;
 //!   otherwise never more often at QoS 2 than the broker sent it at QoS 2;
+//! - a long-lived subscription whose re-subscription the broker refused ends with exactly one
+//!   `SubscriptionEnded { end: ResubscribeRefused }` item, its last (`tasks.rs`), and carries
+//!   no message the broker accepted after the refusal; one never refused never ends so;
+//! - once settled, the subscriber's live session at the broker holds every filter the
+//!   application still holds, and nothing else but filters of dropped subscriptions
+//!   ([`settled_subscriptions`]);
 //! - bytes buffered never beyond the bound; the broker saw no violation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use jamey_mqtt::core::topic::{TopicFilter, TopicName};
@@ -93,7 +99,25 @@ fn check_subscriber(
         .collect();
     let owed = broker.oracle.owed.get(SUB_ID);
     let exactly_once = scenario.exactly_once();
+    let mut first_accepted: BTreeMap<&Bytes, usize> = BTreeMap::new();
+    for (at, payload) in broker.oracle.accepted_log.iter().enumerate() {
+        first_accepted.entry(payload).or_insert(at);
+    }
     for (i, reader) in scenario.readers.iter().enumerate() {
+        let refused_at = refused_at(broker, reader.filter);
+        let ended_refused = record.refused.get(i).copied().unwrap_or(false);
+        if refused_at.is_some() != ended_refused {
+            failures.push(format!(
+                "{:?}: re-subscription refused by the broker {}, the stream ended refused \
+                 {ended_refused}",
+                reader.filter,
+                refused_at.is_some()
+            ));
+        }
+        // Accepted by the broker after it refused this filter: never for this subscription.
+        let after_refusal = |payload: &Bytes| {
+            refused_at.is_some_and(|at| first_accepted.get(payload).is_none_or(|i| *i >= at))
+        };
         let filter = TopicFilter::new(reader.filter).expect("valid filter");
         let matches = |topic: &str| filter.matches(&TopicName::new(topic).expect("valid topic"));
         let mut counts: BTreeMap<&Bytes, (u32, u32)> = BTreeMap::new();
@@ -112,6 +136,13 @@ fn check_subscriber(
                 )),
                 Some(_) => {}
             }
+            if after_refusal(&m.payload) {
+                failures.push(format!(
+                    "{:?} received {}, accepted by the broker after it refused the filter",
+                    reader.filter,
+                    short(&m.payload)
+                ));
+            }
             let count = counts.entry(&m.payload).or_default();
             count.0 += 1;
             count.1 += u32::from(m.qos == QoS::ExactlyOnce);
@@ -120,7 +151,7 @@ fn check_subscriber(
             let Some(topic) = topics.get(payload) else {
                 continue;
             };
-            if matches(topic) && !counts.contains_key(payload) {
+            if matches(topic) && !counts.contains_key(payload) && !after_refusal(payload) {
                 failures.push(format!(
                     "{} was routed into {SUB_ID}'s session at QoS >= 1 and never reached the \
                      subscription {:?}",
@@ -130,7 +161,7 @@ fn check_subscriber(
             }
         }
         for (payload, topic) in &topics {
-            if !matches(topic) {
+            if !matches(topic) || after_refusal(payload) {
                 continue;
             }
             let routed = broker
@@ -159,4 +190,58 @@ fn check_subscriber(
             }
         }
     }
+}
+
+/// Where in the broker's `accepted_log` it first refused the subscriber's `filter`.
+fn refused_at(broker: &Broker, filter: &str) -> Option<usize> {
+    broker
+        .oracle
+        .refusals
+        .iter()
+        .find(|(id, f, _)| id == SUB_ID && f == filter)
+        .map(|(_, _, at)| *at)
+}
+
+/// Once the run settled (faults over, subscriber connected and idle): the subscriber's
+/// session at the broker holds every filter the application still holds (the long-lived
+/// ones not refused) and nothing but those and the filters of subscriptions dropped without
+/// an unsubscribe (the broker keeps those until the session ends). A client that forgets a
+/// filter when it re-subscribes, or re-subscribes one it was refused, fails here.
+pub fn settled_subscriptions(scenario: &Scenario, record: &Record, broker: &Broker) -> Vec<String> {
+    let Some(at_broker) = broker.live_subscriptions(SUB_ID) else {
+        return vec![format!(
+            "settled, but {SUB_ID} has no live session at the broker"
+        )];
+    };
+    let held: BTreeSet<String> = scenario
+        .readers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !record.refused.get(*i).copied().unwrap_or(false))
+        .map(|(_, r)| r.filter.to_owned())
+        .collect();
+    let mut failures = Vec::new();
+    // The CONNACK that created the session may have been lost: the client then cannot know
+    // that the session it resumes is not its own.
+    let blind = broker
+        .oracle
+        .blind_resumes
+        .get(SUB_ID)
+        .copied()
+        .unwrap_or(0);
+    for filter in held.difference(&at_broker).filter(|_| blind == 0) {
+        failures.push(format!(
+            "settled: the application holds {filter:?}, the broker's session does not \
+             (broker: {at_broker:?})"
+        ));
+    }
+    for filter in at_broker.difference(&held) {
+        if !record.dropped.contains(filter.as_str()) {
+            failures.push(format!(
+                "settled: the broker's session holds {filter:?}, the application does not \
+                 (held: {held:?})"
+            ));
+        }
+    }
+    failures
 }

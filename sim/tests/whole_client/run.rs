@@ -9,6 +9,7 @@ use jamey_mqtt::core::ConnectionState;
 use jamey_mqtt::{Client, ClientStats, Runtime};
 
 use crate::api::{until, yield_now};
+use crate::checks;
 use crate::record::{App, Outcome};
 use crate::scenario::{Scenario, SUB_ID};
 use crate::tasks::{churn, publish_one, publisher, reader, request, SimClient};
@@ -104,9 +105,10 @@ pub fn readers_complete(app: &App, scenario: &Scenario) -> bool {
         };
         let topic = TopicName::new(p.topic).expect("valid topic");
         scenario.readers.iter().enumerate().all(|(i, r)| {
-            !TopicFilter::new(r.filter)
-                .expect("valid filter")
-                .matches(&topic)
+            record.refused[i]
+                || !TopicFilter::new(r.filter)
+                    .expect("valid filter")
+                    .matches(&topic)
                 || record.received[i].iter().any(|m| m.payload == *payload)
         })
     })
@@ -126,6 +128,7 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
         return finish;
     };
     app.record().received = vec![Vec::new(); scenario.readers.len()];
+    app.record().refused = vec![false; scenario.readers.len()];
     for (i, r) in scenario.readers.iter().enumerate() {
         let deadline = rt.now() + STEP;
         match request(app, deadline, &mut rng, || sub.subscribe(r.filter, r.qos)).await {
@@ -194,6 +197,13 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
             "not settled {SETTLE:?} after the faults (faults on {faults_on}):\n{describe}"
         ));
         return finish;
+    }
+    let held = {
+        let record = app.record();
+        rt.with_net(|net| checks::settled_subscriptions(scenario, &record, &net.broker))
+    };
+    for failure in held {
+        app.fail(failure);
     }
     let step = rt.now() + STEP;
     finish.publisher = until(rt, step, publisher_client.stats())

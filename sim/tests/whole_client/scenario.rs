@@ -77,6 +77,9 @@ pub struct Scenario {
     pub burst: Vec<PlannedPublish>,
     pub fault_span: Duration,
     pub fault_gap: Duration,
+    /// Long-lived filters the broker refuses on SUBSCRIBE after its first restart (a policy
+    /// change): without persistence the subscriber re-subscribes and is refused these.
+    pub refuse_after_restart: Vec<&'static str>,
 }
 
 fn qos(rng: &mut fastrand::Rng) -> QoS {
@@ -162,6 +165,7 @@ impl Scenario {
                 })
             })
             .collect();
+        let reader_filters: Vec<&'static str> = taken.clone();
         let churn = (0..rng.usize(0..=3))
             .map(|_| Churn {
                 delay: fault_span.mul_f64(rng.f64()),
@@ -201,6 +205,20 @@ impl Scenario {
             burst,
             fault_span,
             fault_gap: Duration::from_millis(rng.u64(200..=3_000)),
+            // Drawn last: the other draws of a seed stay as they were.
+            refuse_after_restart: if rng.bool() {
+                let mut refused: Vec<&'static str> = reader_filters
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.bool())
+                    .collect();
+                if refused.is_empty() {
+                    refused.push(reader_filters[rng.usize(0..reader_filters.len())]);
+                }
+                refused
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -231,6 +249,11 @@ impl Scenario {
         let mut broker = Broker::new(self.persistent, self.window);
         broker.limits = self.limits;
         broker.hold_acks = self.hold_acks;
+        broker.refuse_after_restart = self
+            .refuse_after_restart
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
         let rt = SimRuntime::new(
             fastrand::Rng::with_seed(self.net_seed),
             broker,
