@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::SimRuntime;
 use bytes::Bytes;
 use jamey_mqtt::QoS;
-use jamey_mqtt_sim::SimRuntime;
 
 /// How a publish ended, as the application saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,11 +8,11 @@ use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::core::ConnectionState;
 use jamey_mqtt::{Client, ClientStats, Runtime};
 
-use crate::api::{until, yield_now};
-use crate::checks;
-use crate::record::{App, Outcome};
-use crate::scenario::{Scenario, SUB_ID};
-use crate::tasks::{churn, publish_one, publisher, reader, request, SimClient};
+use crate::whole::api::{until, yield_now};
+use crate::whole::checks;
+use crate::whole::record::{App, Outcome};
+use crate::whole::scenario::{Scenario, SUB_ID};
+use crate::whole::tasks::{churn, publish_one, publisher, reader, request, SimClient};
 
 /// Virtual time after the faults for everything to settle (reconnect backoff is at most 30 s
 /// and the circuit breaker stays open 60 s).

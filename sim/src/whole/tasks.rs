@@ -6,14 +6,14 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::SimRuntime;
 use jamey_mqtt::core::packet::PublishProperties;
 use jamey_mqtt::core::SubscriptionEnd;
 use jamey_mqtt::{Client, ClientError, Error, PublishRequest, RequestError, Runtime, Subscription};
-use jamey_mqtt_sim::SimRuntime;
 
-use crate::api::{next_message, until};
-use crate::record::{App, Outcome, Received};
-use crate::scenario::{Churn, PlannedPublish, Publisher};
+use crate::whole::api::{next_message, until};
+use crate::whole::record::{App, Outcome, Received};
+use crate::whole::scenario::{Churn, PlannedPublish, Publisher};
 
 pub type SimClient = Client<SimRuntime>;
 

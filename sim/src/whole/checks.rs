@@ -19,15 +19,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::broker::Broker;
 use bytes::Bytes;
 use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::QoS;
-use jamey_mqtt_sim::broker::Broker;
 
-use crate::record::{Outcome, Record};
-use crate::run::Finish;
-use crate::scenario::{Scenario, SUB_ID};
-use crate::tasks::short;
+use crate::whole::record::{Outcome, Record};
+use crate::whole::run::Finish;
+use crate::whole::scenario::{Scenario, SUB_ID};
+use crate::whole::tasks::short;
 
 pub fn check(
     scenario: &Scenario,

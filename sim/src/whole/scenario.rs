@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
+use crate::broker::{Broker, Limits};
+use crate::link::LinkProfile;
+use crate::{IoProfile, SimRuntime};
 use bytes::Bytes;
 use jamey_mqtt::core::reconnect::ReconnectConfig;
 use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
-use jamey_mqtt_sim::broker::{Broker, Limits};
-use jamey_mqtt_sim::link::LinkProfile;
-use jamey_mqtt_sim::{IoProfile, SimRuntime};
 
 pub const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Filters the long-lived subscriptions draw from (overlapping wildcards).
