@@ -26,6 +26,7 @@ mod stream;
 pub mod whole;
 
 pub use clock::Sleep;
+pub use faults::Fault;
 pub use net::{IoProfile, NetStats, Network};
 pub use runtime::{SimError, SimRuntime};
 pub use stream::SimStream;
