@@ -15,7 +15,8 @@
 //! - once settled, the subscriber's live session at the broker holds every filter the
 //!   application still holds, and nothing else but filters of dropped subscriptions
 //!   ([`settled_subscriptions`]);
-//! - bytes buffered never beyond the bound; the broker saw no violation.
+//! - bytes buffered never beyond the bound; no illegal lifecycle transition; the broker saw no
+//!   violation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -73,6 +74,12 @@ pub fn check(
         let Some(stats) = stats else {
             continue;
         };
+        if stats.core.illegal_transitions > 0 {
+            failures.push(format!(
+                "{name}: {} illegal lifecycle transitions",
+                stats.core.illegal_transitions
+            ));
+        }
         let bound = scenario.buffer_bound(&config.mqtt);
         let high = stats.core.buffered_bytes_high_water;
         if high > bound {

@@ -13,6 +13,7 @@ use crate::whole::checks;
 use crate::whole::record::{App, Outcome};
 use crate::whole::scenario::{Scenario, SUB_ID};
 use crate::whole::tasks::{churn, publish_one, publisher, reader, request, SimClient};
+use crate::Fault;
 
 /// Virtual time after the faults for everything to settle (reconnect backoff is at most 30 s
 /// and the circuit breaker stays open 60 s).
@@ -119,6 +120,18 @@ fn broker_idle(app: &App) -> bool {
         .with_net(|net| !net.faults_on() && net.quiet() && net.broker.idle())
 }
 
+/// Injects the scripted faults at their instants within `span`, then stops the faults.
+async fn scripted_faults(app: App, mut script: Vec<(Duration, Fault)>, span: Duration) {
+    let start = app.rt.now();
+    script.sort_by_key(|(at, _)| *at);
+    for (at, fault) in script.into_iter().filter(|(at, _)| *at < span) {
+        app.rt.sleep_until(start + at).await;
+        app.rt.inject(fault);
+    }
+    app.rt.sleep_until(start + span).await;
+    app.rt.stop_faults();
+}
+
 pub async fn run(app: &App, scenario: &Scenario) -> Finish {
     let mut finish = Finish::default();
     let rt = &app.rt;
@@ -148,7 +161,14 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
 
     // Faults, with the application running.
     app.log(format_args!("faults start"));
-    rt.start_faults(scenario.fault_span, scenario.fault_gap);
+    match &scenario.script {
+        None => rt.start_faults(scenario.fault_span, scenario.fault_gap),
+        Some(script) => rt.spawn(scripted_faults(
+            app.clone(),
+            script.clone(),
+            scenario.fault_span,
+        )),
+    }
     let deadline = rt.now() + scenario.fault_span + SETTLE;
     for plan in &scenario.publishers {
         let task = publisher(

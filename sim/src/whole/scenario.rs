@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::broker::{Broker, Limits};
 use crate::link::LinkProfile;
+use crate::Fault;
 use crate::{IoProfile, SimRuntime};
 use bytes::Bytes;
 use jamey_mqtt::core::reconnect::ReconnectConfig;
@@ -80,6 +81,9 @@ pub struct Scenario {
     /// Long-lived filters the broker refuses on SUBSCRIBE after its first restart (a policy
     /// change): without persistence the subscriber re-subscribes and is refused these.
     pub refuse_after_restart: Vec<&'static str>,
+    /// Scripted faults (instant from the start of the fault span, fault) instead of the
+    /// random plan; `None` from [`Scenario::new`]. The fuzz target `client_async` sets it.
+    pub script: Option<Vec<(Duration, Fault)>>,
 }
 
 fn qos(rng: &mut fastrand::Rng) -> QoS {
@@ -219,6 +223,7 @@ impl Scenario {
             } else {
                 Vec::new()
             },
+            script: None,
         }
     }
 
