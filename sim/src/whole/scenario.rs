@@ -14,9 +14,9 @@ use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
 
 pub const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Filters the long-lived subscriptions draw from (overlapping wildcards).
-const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
+pub const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
 /// Filters of the subscriptions made and dropped during the run.
-const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
+pub const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
 
 pub const SUB_ID: &str = "sub";
 pub const PUB_ID: &str = "pub";
