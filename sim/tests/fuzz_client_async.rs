@@ -16,7 +16,9 @@ use std::path::PathBuf;
 fn one_input_from_the_environment() {
     if let Some(path) = std::env::var_os("FUZZ_INPUT") {
         // Relative to the workspace root (tests run in the package's folder).
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(path);
         client_async::run(&std::fs::read(path).expect("readable FUZZ_INPUT"));
     }
 }
