@@ -21,6 +21,10 @@
 //!   the broker holds PUBACK and PUBCOMP until [`Broker::release_acks`], so that the client's
 //!   send quota is actually used up.
 //!
+//! - a subscription policy ([`Broker::refuse_after_restart`]): from the next restart on, a
+//!   SUBSCRIBE of one of those filters gets the SUBACK failure code (0x80 on 3.1.1,
+//!   NOT_AUTHORIZED on 5) and the others are granted; each refusal is logged in the oracle.
+//!
 //! Its outputs are pulled like the client's ([`Broker::poll_output`]). It also keeps an oracle
 //! log that survives restarts: which messages it accepted from publishers and which it routed
 //! into each session, and which of those a session still owes (cleared when the broker forgets
@@ -83,6 +87,8 @@ struct Session {
     incoming_seen: BTreeMap<u16, (String, Bytes)>,
     next_pkid: u16,
     window: usize,
+    /// The client sent a packet after this session's CONNACK: it knows the session exists.
+    confirmed: bool,
 }
 
 impl Session {
@@ -146,6 +152,13 @@ pub struct Oracle {
     pub owed: BTreeMap<String, BTreeSet<Bytes>>,
     /// Sessions forgotten while they owed messages (restart without persistence).
     pub sessions_forgotten: u32,
+    /// Every SUBSCRIBE filter refused by the policy: (client id, filter, length of
+    /// `accepted_log` then: what was accepted from that index on came after the refusal).
+    pub refusals: Vec<(String, String, usize)>,
+    /// client id -> CONNACKs with session present for a session the client never confirmed
+    /// (no packet after the CONNACK that created it, which may have been lost): the client
+    /// cannot tell such a session from its own, and does not re-subscribe into it.
+    pub blind_resumes: BTreeMap<String, u32>,
 }
 
 #[derive(Debug)]
@@ -168,6 +181,10 @@ pub struct Broker {
     /// Hold PUBACK and PUBCOMP until [`Broker::release_acks`].
     pub hold_acks: bool,
     held_acks: Vec<(ConnId, Packet)>,
+    /// Filters refused on SUBSCRIBE from the next restart on (a policy change).
+    pub refuse_after_restart: BTreeSet<String>,
+    /// Filters refused on SUBSCRIBE now.
+    pub refused_filters: BTreeSet<String>,
 }
 
 impl Broker {
@@ -185,6 +202,8 @@ impl Broker {
             limits: Limits::default(),
             hold_acks: false,
             held_acks: Vec::new(),
+            refuse_after_restart: BTreeSet::new(),
+            refused_filters: BTreeSet::new(),
         }
     }
 
@@ -267,6 +286,7 @@ impl Broker {
         }
         self.out.clear();
         self.held_acks.clear();
+        self.refused_filters.clone_from(&self.refuse_after_restart);
         if !self.persistent {
             let ids: Vec<String> = self.sessions.keys().cloned().collect();
             for id in ids {
@@ -317,6 +337,14 @@ impl Broker {
             .iter()
             .map(|(t, m)| (t.clone(), m.payload.clone()))
             .collect()
+    }
+
+    /// The filters of client `id`'s session while it has a connection (`None`: no session,
+    /// or no connection).
+    pub fn live_subscriptions(&self, id: &str) -> Option<BTreeSet<String>> {
+        let session = self.sessions.get(id)?;
+        session.conn?;
+        Some(session.subscriptions.keys().cloned().collect())
     }
 
     /// A description of the sessions, for failure reports.
@@ -415,6 +443,9 @@ impl Broker {
             }
             return;
         };
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.confirmed |= s.conn == Some(conn);
+        }
         match packet {
             Packet::Publish(publish) => self.handle_publish(conn, &id, publish),
             Packet::PubRel(ack) => {
@@ -467,6 +498,17 @@ impl Broker {
                         self.violation(conn, format!("invalid filter {:?}", f.filter));
                         return;
                     };
+                    if self.refused_filters.contains(&f.filter) {
+                        reasons.push(match self.version(conn) {
+                            ProtocolVersion::V5 => ReasonCode::NOT_AUTHORIZED,
+                            _ => ReasonCode::UNSPECIFIED_ERROR,
+                        });
+                        let at = self.oracle.accepted_log.len();
+                        self.oracle
+                            .refusals
+                            .push((id.clone(), f.filter.clone(), at));
+                        continue;
+                    }
                     reasons.push(ReasonCode(f.qos as u8));
                     for m in self.retained.values() {
                         let name = TopicName::new(m.topic.as_str()).expect("retained topic");
@@ -572,6 +614,9 @@ impl Broker {
             _ => self.window,
         };
         let session = self.sessions.entry(id.clone()).or_default();
+        if present && !session.confirmed {
+            *self.oracle.blind_resumes.entry(id.clone()).or_default() += 1;
+        }
         session.conn = Some(conn);
         session.expires = expires;
         session.window = window;

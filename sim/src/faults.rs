@@ -10,6 +10,28 @@ use crate::broker::Limits;
 use crate::link::{ConnId, LinkProfile};
 use crate::net::Network;
 
+/// One fault. `pick` chooses among the connections open at the broker's end (modulo their
+/// number; none open: nothing happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Cut a connection mid-packet.
+    Cut { pick: usize },
+    /// The broker restarts (keeping its state only if persistent) and is down for `down`.
+    Restart { down: Duration },
+    /// CONNACK "server unavailable" for the next `n` connects.
+    RefuseConnack { n: u32 },
+    /// TCP refuses the next `n` connects.
+    RefuseTcp { n: u32 },
+    /// The next connect hangs until the client's timeout.
+    HangConnect,
+    /// Latency `spike` added for `span`.
+    Spike { spike: Duration, span: Duration },
+    /// Writes on a connection stall for `span`.
+    Stall { pick: usize, span: Duration },
+    /// The broker ends a connection (DISCONNECT on MQTT 5).
+    Kick { pick: usize },
+}
+
 /// Fault state: the plan's schedule and the faults waiting for the next connects.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
@@ -71,23 +93,60 @@ impl Network {
         }
         let gap = mean_gap.mul_f64(2.0 * self.rng.f64());
         self.faults.schedule = Some((now + gap.max(Duration::from_millis(1)), end, mean_gap));
-        let live: Vec<ConnId> = self
-            .conns
+        let fault = self.draw_fault();
+        self.apply_fault(now, fault, wake);
+    }
+
+    /// A fault at random (the draws in the order the plan has always made them).
+    fn draw_fault(&mut self) -> Fault {
+        let live = self.live().len();
+        let rng = &mut self.rng;
+        let pick = |rng: &mut fastrand::Rng| rng.usize(0..live.max(1));
+        match rng.u8(0..100) {
+            0..=34 => Fault::Cut { pick: pick(rng) },
+            35..=46 => Fault::Restart {
+                down: Duration::from_millis(rng.u64(0..=3_000)),
+            },
+            47..=54 => Fault::RefuseConnack { n: rng.u32(1..=3) },
+            55..=62 => Fault::RefuseTcp { n: rng.u32(1..=3) },
+            63..=67 => Fault::HangConnect,
+            68..=77 => Fault::Spike {
+                spike: Duration::from_millis(rng.u64(500..=8_000)),
+                span: Duration::from_millis(rng.u64(500..=10_000)),
+            },
+            78..=87 => {
+                let pick = pick(rng);
+                Fault::Stall {
+                    pick,
+                    span: Duration::from_millis(rng.u64(100..=6_000)),
+                }
+            }
+            _ => Fault::Kick { pick: pick(rng) },
+        }
+    }
+
+    /// The connections still open at the broker's end.
+    fn live(&self) -> Vec<ConnId> {
+        self.conns
             .iter()
             .filter(|(_, c)| !c.link.broker_done)
             .map(|(id, _)| *id)
-            .collect();
-        let pick = |rng: &mut fastrand::Rng| live.get(rng.usize(0..live.len().max(1))).copied();
-        match self.rng.u8(0..100) {
-            0..=34 => {
-                if let Some(id) = pick(&mut self.rng) {
+            .collect()
+    }
+
+    /// Injects one fault now (from the plan, or scripted: [`crate::SimRuntime::inject`]).
+    pub(crate) fn apply_fault(&mut self, now: Instant, fault: Fault, wake: &mut Vec<Waker>) {
+        let live = self.live();
+        let pick = |i: usize| (!live.is_empty()).then(|| live[i % live.len()]);
+        match fault {
+            Fault::Cut { pick: i } => {
+                if let Some(id) = pick(i) {
                     self.log(now, format_args!("fault: cut connection {id}"));
                     self.stats.cuts += 1;
                     self.cut(id, true, now, wake);
                 }
             }
-            35..=46 => {
-                let down = Duration::from_millis(self.rng.u64(0..=3_000));
+            Fault::Restart { down } => {
                 self.log(
                     now,
                     format_args!(
@@ -110,8 +169,7 @@ impl Network {
                 }
                 self.faults.down_until = Some(now + down);
             }
-            47..=54 => {
-                let n = self.rng.u32(1..=3);
+            Fault::RefuseConnack { n } => {
                 self.log(
                     now,
                     format_args!("fault: CONNACK refuses the next {n} connects"),
@@ -119,29 +177,25 @@ impl Network {
                 self.stats.refused_connack += u64::from(n);
                 self.broker.refuse_connects += n;
             }
-            55..=62 => {
-                let n = self.rng.u32(1..=3);
+            Fault::RefuseTcp { n } => {
                 self.log(
                     now,
                     format_args!("fault: TCP refuses the next {n} connects"),
                 );
                 self.faults.refuse_tcp += n;
             }
-            63..=67 => {
+            Fault::HangConnect => {
                 self.log(now, format_args!("fault: the next connect hangs"));
                 self.faults.hang_opens += 1;
             }
-            68..=77 => {
-                let spike = Duration::from_millis(self.rng.u64(500..=8_000));
-                let span = Duration::from_millis(self.rng.u64(500..=10_000));
+            Fault::Spike { spike, span } => {
                 self.log(now, format_args!("fault: latency +{spike:?} for {span:?}"));
                 self.stats.spikes += 1;
                 self.profile.spike = spike;
                 self.profile.spike_until = Some(now + span);
             }
-            78..=87 => {
-                if let Some(id) = pick(&mut self.rng) {
-                    let span = Duration::from_millis(self.rng.u64(100..=6_000));
+            Fault::Stall { pick: i, span } => {
+                if let Some(id) = pick(i) {
                     self.log(
                         now,
                         format_args!("fault: writes on {id} stall for {span:?}"),
@@ -152,8 +206,8 @@ impl Network {
                     }
                 }
             }
-            _ => {
-                if let Some(id) = pick(&mut self.rng) {
+            Fault::Kick { pick: i } => {
+                if let Some(id) = pick(i) {
                     self.log(now, format_args!("fault: broker ends connection {id}"));
                     self.stats.kicks += 1;
                     self.broker.kick(id);

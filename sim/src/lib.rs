@@ -7,7 +7,9 @@
 //! - [`link`]: byte pipes with seeded latency and splitting, as the core simulation uses them;
 //! - [`SimRuntime`]: a [`jamey_mqtt::Runtime`] with a virtual clock, a single-threaded FIFO
 //!   executor and an in-memory faulty network whose far end is the simulated broker, so the
-//!   whole async client (API and driver) runs under the simulation.
+//!   whole async client (API and driver) runs under the simulation;
+//! - [`whole`]: the whole-client simulation (scenario, application tasks, invariants), shared
+//!   by the seeded test and the fuzz target `client_async`.
 //!
 //! What it does **not** do: read the real clock for any decision, use threads, or use TLS
 //! (`wrap_tls` is a pass-through). Everything follows from one `u64` seed.
@@ -21,8 +23,10 @@ mod faults;
 pub mod net;
 mod runtime;
 mod stream;
+pub mod whole;
 
 pub use clock::Sleep;
+pub use faults::Fault;
 pub use net::{IoProfile, NetStats, Network};
 pub use runtime::{SimError, SimRuntime};
 pub use stream::SimStream;

@@ -16,6 +16,7 @@ use rustls_pki_types::ServerName;
 use crate::broker::Broker;
 use crate::clock::{Clock, Sleep};
 use crate::executor::{Executor, MAIN};
+use crate::faults::Fault;
 use crate::link::LinkProfile;
 use crate::net::Network;
 use crate::stream::{self, SimStream};
@@ -117,6 +118,26 @@ impl SimRuntime {
         let mut world = self.shared.world();
         let now = world.clock.now();
         world.net.start_faults(now, span, mean_gap);
+    }
+
+    /// Injects `fault` now (a scripted fault, outside any plan).
+    pub fn inject(&self, fault: Fault) {
+        let mut wake = Vec::new();
+        {
+            let mut world = self.shared.world();
+            let now = world.clock.now();
+            world.net.apply_fault(now, fault, &mut wake);
+        }
+        for waker in wake {
+            waker.wake();
+        }
+    }
+
+    /// Stops the faults now: a calm link, nothing refused (what was injected stays done).
+    pub fn stop_faults(&self) {
+        let mut world = self.shared.world();
+        let now = world.clock.now();
+        world.net.stop_faults(now);
     }
 
     /// Virtual time since the runtime was made.

@@ -1,123 +1,27 @@
 //! The whole-client simulation: the real async `jamey_mqtt::Client` (API and driver) on the
 //! deterministic `SimRuntime`, against the simulated broker through a seeded faulty network.
 //!
-//! Per seed (`whole_client/scenario.rs`): a publisher client and a subscriber client with random
+//! Per seed (`sim/src/whole/scenario.rs`): a publisher client and a subscriber client with random
 //! bounds, protocol versions and session modes; long-lived subscriptions with overlapping
 //! wildcard filters, some read slowly (back-pressure); subscriptions made and dropped or
 //! unsubscribed; publisher tasks at QoS 0/1/2 (some detached, some with topic aliases); a
 //! broker with or without persistence that announces (or not) a receive maximum, a maximum
 //! packet size and a topic alias maximum; faults for a while, then settling, a final burst of
-//! publishes and a graceful `disconnect()`. The invariants are in `whole_client/checks.rs`.
+//! publishes and a graceful `disconnect()`. On some seeds the broker refuses some long-lived
+//! filters on SUBSCRIBE after its first restart (a policy change), so a subscriber that lost
+//! its session is refused them when it re-subscribes. The invariants are in `sim/src/whole/checks.rs`.
 //!
 //! `SIM_SEEDS=n` (default 1000) sets how many seeds run, `SIM_FIRST_SEED` the first; a failing
 //! seed prints the command that replays it alone with a trace:
 //! `SIM_SEED=1234 cargo test -p jamey-mqtt-sim --test whole_client -- --nocapture`.
 
-#[path = "whole_client/api.rs"]
-mod api;
-#[path = "whole_client/checks.rs"]
-mod checks;
-#[path = "whole_client/record.rs"]
-mod record;
-#[path = "whole_client/run.rs"]
-mod run;
-#[path = "whole_client/scenario.rs"]
-mod scenario;
-#[path = "whole_client/tasks.rs"]
-mod tasks;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use record::App;
-use scenario::Scenario;
-
-/// What the seeds did, summed.
-#[derive(Debug, Default, Clone)]
-struct Totals {
-    seeds: u64,
-    publishes: u64,
-    deliveries: u64,
-    connects: u64,
-    cuts: u64,
-    restarts: u64,
-    refusals: u64,
-    hangs: u64,
-    kicks: u64,
-    stalls: u64,
-    simulated: Duration,
-}
-
-impl Totals {
-    fn add(&mut self, o: &Totals) {
-        self.seeds += o.seeds;
-        self.publishes += o.publishes;
-        self.deliveries += o.deliveries;
-        self.connects += o.connects;
-        self.cuts += o.cuts;
-        self.restarts += o.restarts;
-        self.refusals += o.refusals;
-        self.hangs += o.hangs;
-        self.kicks += o.kicks;
-        self.stalls += o.stalls;
-        self.simulated += o.simulated;
-    }
-}
-
-/// Runs one seed. `Err`: what failed.
-fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
-    let scenario = Scenario::new(seed);
-    if trace {
-        eprintln!("{scenario:#?}");
-    }
-    let rt = scenario.runtime();
-    rt.trace(trace);
-    let app = App::new(rt.clone(), trace);
-    let limit = scenario.fault_span + run::SETTLE + Duration::from_secs(600);
-    let outcome = rt.block_on(run::run(&app, &scenario), limit);
-    let mut failures = Vec::new();
-    let finish = match outcome {
-        Ok(finish) => finish,
-        Err(e) => {
-            failures.push(format!("simulation: {e}"));
-            run::Finish::default()
-        }
-    };
-    let record = app.record();
-    let simulated = rt.elapsed();
-    let (checked, totals) = rt.with_net(|net| {
-        let totals = Totals {
-            seeds: 1,
-            publishes: record.publishes.len() as u64,
-            deliveries: record.received.iter().map(|r| r.len() as u64).sum(),
-            connects: net.stats.connects,
-            cuts: net.stats.cuts,
-            restarts: net.stats.restarts,
-            refusals: net.stats.refused_tcp + net.stats.refused_connack,
-            hangs: net.stats.hangs,
-            kicks: net.stats.kicks,
-            stalls: net.stats.stalls,
-            simulated,
-        };
-        (
-            checks::check(&scenario, &record, &net.broker, &finish),
-            totals,
-        )
-    });
-    failures.extend(checked);
-    if failures.is_empty() {
-        return Ok(totals);
-    }
-    let mut report = format!("seed {seed}:\n");
-    for f in failures.iter().take(8) {
-        report.push_str(&format!("  - {f}\n"));
-    }
-    if failures.len() > 8 {
-        report.push_str(&format!("  ... and {} more\n", failures.len() - 8));
-    }
-    Err(report)
-}
+use jamey_mqtt_sim::whole::record::App;
+use jamey_mqtt_sim::whole::scenario::Scenario;
+use jamey_mqtt_sim::whole::{run, simulate, Totals};
 
 fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
@@ -134,7 +38,7 @@ fn replay_command(seed: u64) -> String {
 
 /// `simulate`, with a panic turned into a failure of that seed.
 fn simulate_caught(seed: u64, trace: bool) -> Result<Totals, String> {
-    std::panic::catch_unwind(|| simulate(seed, trace)).unwrap_or_else(|panic| {
+    std::panic::catch_unwind(|| simulate(&Scenario::new(seed), trace)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
             .cloned()
@@ -180,7 +84,8 @@ fn the_whole_client_loses_nothing_under_faults() {
     eprintln!(
         "whole client: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
          deliveries; {} connections, {} cuts, {} broker restarts, {} refused connects, {} hung \
-         connects, {} kicks, {} stalls; {:.0?} simulated",
+         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {:.0?} \
+         simulated",
         started.elapsed(),
         totals.seeds,
         totals.publishes,
@@ -192,6 +97,8 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.hangs,
         totals.kicks,
         totals.stalls,
+        totals.resubscribe_refusals,
+        totals.blind_resumes,
         totals.simulated,
     );
     if let Some((seed, _)) = failures.first() {

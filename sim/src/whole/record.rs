@@ -1,11 +1,12 @@
 //! What the application tasks saw, shared between them and the checks: every publish and its
 //! outcome, every message each long-lived subscription delivered, failures seen on the way.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::SimRuntime;
 use bytes::Bytes;
 use jamey_mqtt::QoS;
-use jamey_mqtt_sim::SimRuntime;
 
 /// How a publish ended, as the application saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +50,11 @@ pub struct Record {
     pub received: Vec<Vec<Received>>,
     /// Readers whose stream ended.
     pub readers_ended: usize,
+    /// Per long-lived reader: its stream ended with `ResubscribeRefused` (then `None`).
+    pub refused: Vec<bool>,
+    /// Churn filters whose subscription was dropped without an unsubscribe: the broker may
+    /// keep them until the session ends.
+    pub dropped: BTreeSet<&'static str>,
     /// Publisher and churn tasks finished.
     pub tasks_done: usize,
     pub failures: Vec<String>,

@@ -8,10 +8,12 @@ use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::core::ConnectionState;
 use jamey_mqtt::{Client, ClientStats, Runtime};
 
-use crate::api::{until, yield_now};
-use crate::record::{App, Outcome};
-use crate::scenario::{Scenario, SUB_ID};
-use crate::tasks::{churn, publish_one, publisher, reader, request, SimClient};
+use crate::whole::api::{until, yield_now};
+use crate::whole::checks;
+use crate::whole::record::{App, Outcome};
+use crate::whole::scenario::{Scenario, SUB_ID};
+use crate::whole::tasks::{churn, publish_one, publisher, reader, request, SimClient};
+use crate::Fault;
 
 /// Virtual time after the faults for everything to settle (reconnect backoff is at most 30 s
 /// and the circuit breaker stays open 60 s).
@@ -104,9 +106,10 @@ pub fn readers_complete(app: &App, scenario: &Scenario) -> bool {
         };
         let topic = TopicName::new(p.topic).expect("valid topic");
         scenario.readers.iter().enumerate().all(|(i, r)| {
-            !TopicFilter::new(r.filter)
-                .expect("valid filter")
-                .matches(&topic)
+            record.refused[i]
+                || !TopicFilter::new(r.filter)
+                    .expect("valid filter")
+                    .matches(&topic)
                 || record.received[i].iter().any(|m| m.payload == *payload)
         })
     })
@@ -115,6 +118,18 @@ pub fn readers_complete(app: &App, scenario: &Scenario) -> bool {
 fn broker_idle(app: &App) -> bool {
     app.rt
         .with_net(|net| !net.faults_on() && net.quiet() && net.broker.idle())
+}
+
+/// Injects the scripted faults at their instants within `span`, then stops the faults.
+async fn scripted_faults(app: App, mut script: Vec<(Duration, Fault)>, span: Duration) {
+    let start = app.rt.now();
+    script.sort_by_key(|(at, _)| *at);
+    for (at, fault) in script.into_iter().filter(|(at, _)| *at < span) {
+        app.rt.sleep_until(start + at).await;
+        app.rt.inject(fault);
+    }
+    app.rt.sleep_until(start + span).await;
+    app.rt.stop_faults();
 }
 
 pub async fn run(app: &App, scenario: &Scenario) -> Finish {
@@ -126,6 +141,7 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
         return finish;
     };
     app.record().received = vec![Vec::new(); scenario.readers.len()];
+    app.record().refused = vec![false; scenario.readers.len()];
     for (i, r) in scenario.readers.iter().enumerate() {
         let deadline = rt.now() + STEP;
         match request(app, deadline, &mut rng, || sub.subscribe(r.filter, r.qos)).await {
@@ -145,7 +161,14 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
 
     // Faults, with the application running.
     app.log(format_args!("faults start"));
-    rt.start_faults(scenario.fault_span, scenario.fault_gap);
+    match &scenario.script {
+        None => rt.start_faults(scenario.fault_span, scenario.fault_gap),
+        Some(script) => rt.spawn(scripted_faults(
+            app.clone(),
+            script.clone(),
+            scenario.fault_span,
+        )),
+    }
     let deadline = rt.now() + scenario.fault_span + SETTLE;
     for plan in &scenario.publishers {
         let task = publisher(
@@ -194,6 +217,13 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
             "not settled {SETTLE:?} after the faults (faults on {faults_on}):\n{describe}"
         ));
         return finish;
+    }
+    let held = {
+        let record = app.record();
+        rt.with_net(|net| checks::settled_subscriptions(scenario, &record, &net.broker))
+    };
+    for failure in held {
+        app.fail(failure);
     }
     let step = rt.now() + STEP;
     finish.publisher = until(rt, step, publisher_client.stats())

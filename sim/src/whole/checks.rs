@@ -9,19 +9,26 @@
 //!   every long-lived subscription whose filter matches it;
 //! - QoS 2: exactly once per subscription when broker and publisher both keep their sessions;
 //!   otherwise never more often at QoS 2 than the broker sent it at QoS 2;
-//! - bytes buffered never beyond the bound; the broker saw no violation.
+//! - a long-lived subscription whose re-subscription the broker refused ends with exactly one
+//!   `SubscriptionEnded { end: ResubscribeRefused }` item, its last (`tasks.rs`), and carries
+//!   no message the broker accepted after the refusal; one never refused never ends so;
+//! - once settled, the subscriber's live session at the broker holds every filter the
+//!   application still holds, and nothing else but filters of dropped subscriptions
+//!   ([`settled_subscriptions`]);
+//! - bytes buffered never beyond the bound; no illegal lifecycle transition; the broker saw no
+//!   violation.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::broker::Broker;
 use bytes::Bytes;
 use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::QoS;
-use jamey_mqtt_sim::broker::Broker;
 
-use crate::record::{Outcome, Record};
-use crate::run::Finish;
-use crate::scenario::{Scenario, SUB_ID};
-use crate::tasks::short;
+use crate::whole::record::{Outcome, Record};
+use crate::whole::run::Finish;
+use crate::whole::scenario::{Scenario, SUB_ID};
+use crate::whole::tasks::short;
 
 pub fn check(
     scenario: &Scenario,
@@ -67,6 +74,12 @@ pub fn check(
         let Some(stats) = stats else {
             continue;
         };
+        if stats.core.illegal_transitions > 0 {
+            failures.push(format!(
+                "{name}: {} illegal lifecycle transitions",
+                stats.core.illegal_transitions
+            ));
+        }
         let bound = scenario.buffer_bound(&config.mqtt);
         let high = stats.core.buffered_bytes_high_water;
         if high > bound {
@@ -93,7 +106,33 @@ fn check_subscriber(
         .collect();
     let owed = broker.oracle.owed.get(SUB_ID);
     let exactly_once = scenario.exactly_once();
+    // Where each payload was first and last accepted (a publisher may send a message again
+    // as new after a session loss: the broker then accepts it twice).
+    let mut accepted_at: BTreeMap<&Bytes, (usize, usize)> = BTreeMap::new();
+    for (at, payload) in broker.oracle.accepted_log.iter().enumerate() {
+        accepted_at.entry(payload).or_insert((at, at)).1 = at;
+    }
     for (i, reader) in scenario.readers.iter().enumerate() {
+        let refused_at = refused_at(broker, reader.filter);
+        let ended_refused = record.refused.get(i).copied().unwrap_or(false);
+        if refused_at.is_some() != ended_refused {
+            failures.push(format!(
+                "{:?}: re-subscription refused by the broker {}, the stream ended refused \
+                 {ended_refused}",
+                reader.filter,
+                refused_at.is_some()
+            ));
+        }
+        // Accepted by the broker only after it refused this filter: never for this
+        // subscription.
+        let only_after_refusal = |payload: &Bytes| {
+            refused_at.is_some_and(|at| accepted_at.get(payload).is_none_or(|(i, _)| *i >= at))
+        };
+        // Accepted (again) after the refusal: routed into the session after it, so not owed to
+        // this subscription.
+        let again_after_refusal = |payload: &Bytes| {
+            refused_at.is_some_and(|at| accepted_at.get(payload).is_none_or(|(_, i)| *i >= at))
+        };
         let filter = TopicFilter::new(reader.filter).expect("valid filter");
         let matches = |topic: &str| filter.matches(&TopicName::new(topic).expect("valid topic"));
         let mut counts: BTreeMap<&Bytes, (u32, u32)> = BTreeMap::new();
@@ -112,6 +151,17 @@ fn check_subscriber(
                 )),
                 Some(_) => {}
             }
+            if only_after_refusal(&m.payload) {
+                failures.push(format!(
+                    "{:?} received {}, accepted by the broker (#{:?} of its log) only after it \
+                     refused the filter (at #{:?}; refusals {:?})",
+                    reader.filter,
+                    short(&m.payload),
+                    accepted_at.get(&m.payload),
+                    refused_at,
+                    broker.oracle.refusals
+                ));
+            }
             let count = counts.entry(&m.payload).or_default();
             count.0 += 1;
             count.1 += u32::from(m.qos == QoS::ExactlyOnce);
@@ -120,7 +170,7 @@ fn check_subscriber(
             let Some(topic) = topics.get(payload) else {
                 continue;
             };
-            if matches(topic) && !counts.contains_key(payload) {
+            if matches(topic) && !counts.contains_key(payload) && !again_after_refusal(payload) {
                 failures.push(format!(
                     "{} was routed into {SUB_ID}'s session at QoS >= 1 and never reached the \
                      subscription {:?}",
@@ -130,7 +180,7 @@ fn check_subscriber(
             }
         }
         for (payload, topic) in &topics {
-            if !matches(topic) {
+            if !matches(topic) || again_after_refusal(payload) {
                 continue;
             }
             let routed = broker
@@ -159,4 +209,63 @@ fn check_subscriber(
             }
         }
     }
+}
+
+/// Where in the broker's `accepted_log` it first refused the subscriber's `filter`.
+fn refused_at(broker: &Broker, filter: &str) -> Option<usize> {
+    broker
+        .oracle
+        .refusals
+        .iter()
+        .find(|(id, f, _)| id == SUB_ID && f == filter)
+        .map(|(_, _, at)| *at)
+}
+
+/// Once the run settled (faults over, subscriber connected and idle): the subscriber's
+/// session at the broker holds every filter the application still holds (the long-lived
+/// ones not refused) and nothing but those and the filters of subscriptions dropped without
+/// an unsubscribe (the broker keeps those until the session ends). A client that forgets a
+/// filter when it re-subscribes, or re-subscribes one it was refused, fails here.
+pub fn settled_subscriptions(scenario: &Scenario, record: &Record, broker: &Broker) -> Vec<String> {
+    let Some(at_broker) = broker.live_subscriptions(SUB_ID) else {
+        return vec![format!(
+            "settled, but {SUB_ID} has no live session at the broker"
+        )];
+    };
+    let held: BTreeSet<String> = scenario
+        .readers
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            // Refused: the broker said so; the stream may still hold messages before its end
+            // item (a slow reader), which `check` sees once the run ended.
+            !record.refused.get(*i).copied().unwrap_or(false)
+                && refused_at(broker, r.filter).is_none()
+        })
+        .map(|(_, r)| r.filter.to_owned())
+        .collect();
+    let mut failures = Vec::new();
+    // The CONNACK that created the session may have been lost: the client then cannot know
+    // that the session it resumes is not its own.
+    let blind = broker
+        .oracle
+        .blind_resumes
+        .get(SUB_ID)
+        .copied()
+        .unwrap_or(0);
+    for filter in held.difference(&at_broker).filter(|_| blind == 0) {
+        failures.push(format!(
+            "settled: the application holds {filter:?}, the broker's session does not \
+             (broker: {at_broker:?})"
+        ));
+    }
+    for filter in at_broker.difference(&held) {
+        if !record.dropped.contains(filter.as_str()) {
+            failures.push(format!(
+                "settled: the broker's session holds {filter:?}, the application does not \
+                 (held: {held:?})"
+            ));
+        }
+    }
+    failures
 }

@@ -6,13 +6,14 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::SimRuntime;
 use jamey_mqtt::core::packet::PublishProperties;
+use jamey_mqtt::core::SubscriptionEnd;
 use jamey_mqtt::{Client, ClientError, Error, PublishRequest, RequestError, Runtime, Subscription};
-use jamey_mqtt_sim::SimRuntime;
 
-use crate::api::{next_message, until};
-use crate::record::{App, Outcome, Received};
-use crate::scenario::{Churn, PlannedPublish, Publisher};
+use crate::whole::api::{next_message, until};
+use crate::whole::record::{App, Outcome, Received};
+use crate::whole::scenario::{Churn, PlannedPublish, Publisher};
 
 pub type SimClient = Client<SimRuntime>;
 
@@ -143,10 +144,19 @@ pub async fn publisher(app: App, client: SimClient, plan: Publisher, deadline: I
     app.record().tasks_done += 1;
 }
 
-/// Reads a long-lived subscription until it ends, pausing after each message if slow.
+/// Reads a long-lived subscription until it ends, pausing after each message if slow. The
+/// one error item allowed is a refused re-subscription, and only as the last item.
 pub async fn reader(app: App, mut sub: Subscription, index: usize, pause: Option<Duration>) {
     let filter = sub.topic_filter().to_owned();
+    let mut refused = None;
     while let Some(item) = next_message(&mut sub).await {
+        if let Some(code) = refused {
+            app.fail(format!(
+                "subscription {filter:?} yielded {:?} after its refused re-subscription ({code:?})",
+                item.map(|m| short(&m.payload))
+            ));
+            break;
+        }
         match item {
             Ok(message) => {
                 app.record().received[index].push(Received {
@@ -157,6 +167,16 @@ pub async fn reader(app: App, mut sub: Subscription, index: usize, pause: Option
                 if let Some(pause) = pause {
                     app.rt.sleep(pause).await;
                 }
+            }
+            Err(Error::SubscriptionEnded {
+                filter: ended,
+                end: SubscriptionEnd::ResubscribeRefused(code),
+            }) if ended == filter => {
+                app.log(format_args!(
+                    "subscription {filter:?}: re-subscription refused"
+                ));
+                app.record().refused[index] = true;
+                refused = Some(code);
             }
             Err(e) => {
                 app.fail(format!("subscription {filter:?} ended with an error: {e}"));
@@ -212,6 +232,9 @@ pub async fn churn(app: App, client: SimClient, plan: Churn, deadline: Instant, 
                     }
                     Some(Ok(())) => {}
                 }
+            }
+            if !plan.unsubscribe {
+                app.record().dropped.insert(plan.filter);
             }
             drop(sub);
         }

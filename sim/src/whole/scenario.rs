@@ -4,18 +4,19 @@
 
 use std::time::Duration;
 
+use crate::broker::{Broker, Limits};
+use crate::link::LinkProfile;
+use crate::Fault;
+use crate::{IoProfile, SimRuntime};
 use bytes::Bytes;
 use jamey_mqtt::core::reconnect::ReconnectConfig;
 use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
-use jamey_mqtt_sim::broker::{Broker, Limits};
-use jamey_mqtt_sim::link::LinkProfile;
-use jamey_mqtt_sim::{IoProfile, SimRuntime};
 
 pub const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Filters the long-lived subscriptions draw from (overlapping wildcards).
-const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
+pub const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
 /// Filters of the subscriptions made and dropped during the run.
-const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
+pub const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
 
 pub const SUB_ID: &str = "sub";
 pub const PUB_ID: &str = "pub";
@@ -77,6 +78,12 @@ pub struct Scenario {
     pub burst: Vec<PlannedPublish>,
     pub fault_span: Duration,
     pub fault_gap: Duration,
+    /// Long-lived filters the broker refuses on SUBSCRIBE after its first restart (a policy
+    /// change): without persistence the subscriber re-subscribes and is refused these.
+    pub refuse_after_restart: Vec<&'static str>,
+    /// Scripted faults (instant from the start of the fault span, fault) instead of the
+    /// random plan; `None` from [`Scenario::new`]. The fuzz target `client_async` sets it.
+    pub script: Option<Vec<(Duration, Fault)>>,
 }
 
 fn qos(rng: &mut fastrand::Rng) -> QoS {
@@ -162,6 +169,7 @@ impl Scenario {
                 })
             })
             .collect();
+        let reader_filters: Vec<&'static str> = taken.clone();
         let churn = (0..rng.usize(0..=3))
             .map(|_| Churn {
                 delay: fault_span.mul_f64(rng.f64()),
@@ -201,6 +209,21 @@ impl Scenario {
             burst,
             fault_span,
             fault_gap: Duration::from_millis(rng.u64(200..=3_000)),
+            // Drawn last: the other draws of a seed stay as they were.
+            refuse_after_restart: if rng.bool() {
+                let mut refused: Vec<&'static str> = reader_filters
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.bool())
+                    .collect();
+                if refused.is_empty() {
+                    refused.push(reader_filters[rng.usize(0..reader_filters.len())]);
+                }
+                refused
+            } else {
+                Vec::new()
+            },
+            script: None,
         }
     }
 
@@ -231,6 +254,11 @@ impl Scenario {
         let mut broker = Broker::new(self.persistent, self.window);
         broker.limits = self.limits;
         broker.hold_acks = self.hold_acks;
+        broker.refuse_after_restart = self
+            .refuse_after_restart
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect();
         let rt = SimRuntime::new(
             fastrand::Rng::with_seed(self.net_seed),
             broker,

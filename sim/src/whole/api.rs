@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use crate::{SimRuntime, Sleep};
 use jamey_mqtt::{Error, Message, Runtime, Subscription};
-use jamey_mqtt_sim::{SimRuntime, Sleep};
 
 /// The next item of a subscription: `None` once it ended; an error item also ends it.
 pub async fn next_message(sub: &mut Subscription) -> Option<Result<Message, Error>> {
