@@ -256,3 +256,34 @@ fn a_dropped_subscription_gets_nothing_more_and_is_not_subscribed_again() {
         "a dropped subscription must not be subscribed again"
     );
 }
+
+#[test]
+fn after_a_session_loss_nothing_is_routed_until_the_new_session_grants_the_filter_again() {
+    let mut pair = Pair::connected(config());
+    let kept = subscribe(&mut pair, "k/#");
+    let refused = subscribe(&mut pair, "k/+/r");
+    pair.cut();
+    pair.reconnect(false);
+    let resubscribe = match pair.take_sent().as_slice() {
+        [Packet::Subscribe(s)] => s.clone(),
+        other => panic!("expected the re-SUBSCRIBE, got {other:?}"),
+    };
+    pair.take_events();
+    // Before the answer: the new session may refuse either filter, so neither gets it yet.
+    pair.send(message("k/x/r", b"early"));
+    assert!(deliveries(&pair.take_events()).is_empty());
+    pair.suback(
+        resubscribe.pkid,
+        vec![ReasonCode::GRANTED_QOS_1, ReasonCode::UNSPECIFIED_ERROR],
+    );
+    let events = pair.take_events();
+    // The granted filter gets what waited; the refused one ends and never saw it.
+    assert_eq!(
+        deliveries(&events),
+        vec![(Bytes::from_static(b"early"), vec![kept])]
+    );
+    assert!(events.contains(&Event::SubscriptionEnded {
+        id: refused,
+        end: SubscriptionEnd::ResubscribeRefused(ReasonCode::UNSPECIFIED_ERROR),
+    }));
+}

@@ -151,6 +151,8 @@ impl Client {
             }
         }
         let filters = self.routing.to_resubscribe();
+        // Nothing is routed to them until the new session grants them again.
+        self.routing.session_lost();
         if self.connected_once && !filters.is_empty() {
             let token = self.new_token();
             self.routing.set_resubscribe(token);
@@ -288,19 +290,15 @@ impl Client {
             self.routing.take_resubscribe();
         }
         let mut results = Vec::with_capacity(filters.len());
-        let mut adopted = Vec::new();
+        let mut granted = Vec::new();
         for (index, (filter, reason)) in filters.into_iter().zip(suback.reasons).enumerate() {
             let result = match QoS::from_u8(reason.0) {
-                Some(granted) if reason.is_success() => Ok(granted),
+                Some(qos) if reason.is_success() => Ok(qos),
                 _ => Err(reason),
             };
             match (result, again) {
-                (Ok(_), false) => {
-                    let id = SubscriptionId::new(token, index);
-                    let messages = self.routing.granted(token, index);
-                    adopted.extend(messages.into_iter().map(|m| (m, id)));
-                }
-                (Ok(_), true) => {}
+                (Ok(_), false) => granted.push(SubscriptionId::new(token, index)),
+                (Ok(_), true) => granted.extend(self.routing.regranting(&filter.filter)),
                 (Err(code), false) => {
                     // Unless the application unsubscribed it meanwhile (it ended then).
                     let id = SubscriptionId::new(token, index);
@@ -326,10 +324,10 @@ impl Client {
         }
         // What waited for these subscriptions comes right after the answer, before anything
         // newer (the adapter has handed out their streams by then).
-        for (message, id) in adopted {
+        for (message, subscriptions) in self.routing.grant(&granted) {
             self.events.push_back(Event::Message {
                 message,
-                subscriptions: vec![id],
+                subscriptions,
             });
         }
         self.close_if_drained();

@@ -559,7 +559,7 @@ impl Client {
     pub(super) fn fail(&mut self, token: Token, error: RequestError) {
         let ended = if self.routing.is_resubscribe(token) {
             self.routing.take_resubscribe();
-            self.routing.remove_granted()
+            self.routing.remove_regranting()
         } else {
             self.stats.requests_failed += 1;
             self.events.push_back(Event::RequestFailed {

@@ -23,8 +23,20 @@ struct Entry {
     id: SubscriptionId,
     filter: TopicFilter,
     options: SubscribeFilter,
-    /// The broker granted it (SUBACK): it is subscribed again after a session loss.
-    granted: bool,
+    grant: Grant,
+}
+
+/// Where a subscription stands with the broker's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grant {
+    /// Its SUBSCRIBE is not answered yet.
+    Requested,
+    /// Granted in the session in force: messages are routed to it.
+    Granted,
+    /// Granted in a session the broker lost; the client's re-subscription is not answered
+    /// yet. Not routed to (the new session may refuse it), but subscribed again on every
+    /// further session loss.
+    Regranting,
 }
 
 /// See the module documentation.
@@ -67,7 +79,7 @@ impl Routing {
                     id: SubscriptionId::new(token, index),
                     filter,
                     options: options.clone(),
-                    granted: false,
+                    grant: Grant::Requested,
                 });
             }
         }
@@ -78,7 +90,7 @@ impl Routing {
         let ids: Vec<SubscriptionId> = self
             .entries
             .iter()
-            .filter(|e| e.granted && matches(&e.filter, &message.topic))
+            .filter(|e| e.grant == Grant::Granted && matches(&e.filter, &message.topic))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {
@@ -95,21 +107,53 @@ impl Routing {
         (Routed::Kept { dropped_oldest }, None)
     }
 
-    /// SUBACK granted filter `index` of request `token`: messages are routed to it from now
-    /// on and it is subscribed again after a session loss. Returns the buffered unmatched
-    /// messages it matches, handed over to it (oldest first).
-    pub(crate) fn granted(&mut self, token: Token, index: usize) -> Vec<Message> {
-        let id = SubscriptionId::new(token, index);
-        let Some(entry) = self.entries.iter_mut().find(|e| e.id == id) else {
-            // Unsubscribed or dropped before its SUBACK.
-            return Vec::new();
-        };
-        entry.granted = true;
-        let (adopted, kept) = std::mem::take(&mut self.unmatched)
-            .into_iter()
-            .partition(|m: &Message| matches(&entry.filter, &m.topic));
+    /// SUBACK granted these subscriptions: messages are routed to them from now on and they
+    /// are subscribed again after a session loss. Returns the buffered unmatched messages they
+    /// match, handed over to them (oldest first, each with every id it matches).
+    pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, Vec<SubscriptionId>)> {
+        let mut granted = Vec::new();
+        for entry in self.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
+            entry.grant = Grant::Granted;
+            granted.push(entry.id);
+        }
+        let mut adopted = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.unmatched.len());
+        for message in std::mem::take(&mut self.unmatched) {
+            let matched: Vec<SubscriptionId> = self
+                .entries
+                .iter()
+                .filter(|e| granted.contains(&e.id) && matches(&e.filter, &message.topic))
+                .map(|e| e.id)
+                .collect();
+            if matched.is_empty() {
+                kept.push_back(message);
+            } else {
+                adopted.push((message, matched));
+            }
+        }
         self.unmatched = kept;
-        adopted.into()
+        adopted
+    }
+
+    /// The broker lost the session: every granted subscription waits for its re-subscription
+    /// to be answered before messages are routed to it again.
+    pub(crate) fn session_lost(&mut self) {
+        for entry in self
+            .entries
+            .iter_mut()
+            .filter(|e| e.grant == Grant::Granted)
+        {
+            entry.grant = Grant::Regranting;
+        }
+    }
+
+    /// The subscriptions waiting for the re-subscription of `filter`.
+    pub(crate) fn regranting(&self, filter: &str) -> Vec<SubscriptionId> {
+        self.entries
+            .iter()
+            .filter(|e| e.grant == Grant::Regranting && e.options.filter == filter)
+            .map(|e| e.id)
+            .collect()
     }
 
     /// Removes the subscription `id`; whether it was there.
@@ -130,14 +174,14 @@ impl Routing {
         self.remove_where(|e| e.options.filter == filter)
     }
 
-    /// The re-subscription failed as a whole: every granted subscription ends.
-    pub(crate) fn remove_granted(&mut self) -> Vec<SubscriptionId> {
-        self.remove_where(|e| e.granted)
+    /// The re-subscription failed as a whole: every subscription it carried ends.
+    pub(crate) fn remove_regranting(&mut self) -> Vec<SubscriptionId> {
+        self.remove_where(|e| e.grant == Grant::Regranting)
     }
 
-    /// A re-subscription of `filter` was refused: every granted subscription with it ends.
+    /// A re-subscription of `filter` was refused: every subscription waiting for it ends.
     pub(crate) fn refused_again(&mut self, filter: &str) -> Vec<SubscriptionId> {
-        self.remove_where(|e| e.granted && e.options.filter == filter)
+        self.remove_where(|e| e.grant == Grant::Regranting && e.options.filter == filter)
     }
 
     fn remove_where(&mut self, ends: impl Fn(&Entry) -> bool) -> Vec<SubscriptionId> {
@@ -155,7 +199,7 @@ impl Routing {
     /// the options of its latest grant.
     pub(crate) fn to_resubscribe(&self) -> Vec<SubscribeFilter> {
         let mut filters: Vec<SubscribeFilter> = Vec::new();
-        for entry in self.entries.iter().filter(|e| e.granted) {
+        for entry in self.entries.iter().filter(|e| e.grant != Grant::Requested) {
             match filters
                 .iter_mut()
                 .find(|f| f.filter == entry.options.filter)
