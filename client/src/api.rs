@@ -14,7 +14,7 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::packet::SubscribeFilter;
-use jamey_mqtt_core::{Event, Health, Message, PublishRequest, QoS, Stats};
+use jamey_mqtt_core::{ConnectionInfo, Event, Health, Message, PublishRequest, QoS, Stats};
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
@@ -101,6 +101,7 @@ impl<R: Runtime> Client<R> {
         let (finished_tx, finished_rx) = async_channel::bounded(1);
         let shared = Arc::new(Shared {
             event_streams: Default::default(),
+            connection: Default::default(),
             finished: finished_rx,
         });
         let driver = Driver::new(DriverParts {
@@ -273,6 +274,20 @@ impl<R: Runtime> Client<R> {
         Events {
             events: Box::pin(rx),
         }
+    }
+
+    /// The connection in force, as its CONNACK described it: session present, the client id in
+    /// force (assigned by the broker or configured), the keep-alive in force, the broker's limits,
+    /// response information, server reference, reason string, user properties. Set when
+    /// [`Client::connect`] returns and on every reconnect (also announced as
+    /// [`Event::Connected`]); `None` while disconnected.
+    pub fn connection_info(&self) -> Option<ConnectionInfo> {
+        self.inner
+            .shared
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Whether the driver has stopped (disconnected or gave up).

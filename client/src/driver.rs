@@ -22,7 +22,8 @@ use async_channel::{Receiver, Sender, TrySendError};
 use futures_core::Stream;
 use jamey_mqtt_core::packet::SubscribeFilter;
 use jamey_mqtt_core::{
-    Action, ConnectionState, Event, Output, PublishRequest, TransportError, TransportErrorKind,
+    Action, ConnectionInfo, ConnectionState, Event, Output, PublishRequest, TransportError,
+    TransportErrorKind,
 };
 
 use crate::handles::{Handles, Reply, StreamItem};
@@ -58,6 +59,8 @@ pub(crate) enum Command {
 /// State shared by the handles and the driver without a round trip.
 pub(crate) struct Shared {
     pub event_streams: Mutex<Vec<Sender<Event>>>,
+    /// The connection in force, as its CONNACK described it (`Client::connection_info`).
+    pub connection: Mutex<Option<ConnectionInfo>>,
     /// Closed (its sender dropped) when the driver task has finished: the client is closed and
     /// its transport shut down. `Client::closed` waits on it.
     pub finished: Receiver<()>,
@@ -221,6 +224,18 @@ impl<R: Runtime> Driver<R> {
     }
 
     fn connection_event(&mut self, event: Event) {
+        let in_force = match &event {
+            Event::Connected { info, .. } => Some(Some((**info).clone())),
+            Event::ConnectionLost(_) | Event::GaveUp | Event::Disconnected => Some(None),
+            _ => None,
+        };
+        if let Some(in_force) = in_force {
+            *self
+                .shared
+                .connection
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = in_force;
+        }
         match &event {
             Event::Connected { .. } => {
                 if let Some(reply) = self.first_connect.take() {

@@ -60,8 +60,13 @@ pub enum SessionLostPolicy {
 #[derive(Clone)]
 pub struct ClientConfig {
     pub protocol: ProtocolVersion,
-    /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits).
+    /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits), or, with
+    /// `broker_assigns_client_id`, the broker assigns one.
     pub client_id: String,
+    /// MQTT 5: with an empty `client_id`, CONNECT carries an empty id and the broker assigns
+    /// one (CONNACK); the client keeps it for its reconnects, so the session resumes. Needs an
+    /// empty `client_id` and MQTT 5. Default `false`.
+    pub broker_assigns_client_id: bool,
     /// Clean session (3.1.1) / clean start (5.0) on the *first* connect. Reconnects always ask to
     /// resume the session, so in-flight messages can be replayed.
     pub clean_start: bool,
@@ -122,6 +127,7 @@ impl Default for ClientConfig {
         ClientConfig {
             protocol: ProtocolVersion::V311,
             client_id: String::new(),
+            broker_assigns_client_id: false,
             clean_start: true,
             session_expiry_interval: None,
             keep_alive: Duration::from_secs(30),
@@ -152,6 +158,7 @@ impl fmt::Debug for ClientConfig {
         let ClientConfig {
             protocol,
             client_id,
+            broker_assigns_client_id,
             clean_start,
             session_expiry_interval,
             keep_alive,
@@ -176,6 +183,7 @@ impl fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("protocol", protocol)
             .field("client_id", client_id)
+            .field("broker_assigns_client_id", broker_assigns_client_id)
             .field("clean_start", clean_start)
             .field("session_expiry_interval", session_expiry_interval)
             .field("keep_alive", keep_alive)
@@ -208,6 +216,20 @@ impl ClientConfig {
         }
         if self.client_id.contains('\0') {
             return Err(ConfigError::new("client_id", "contains U+0000"));
+        }
+        if self.broker_assigns_client_id {
+            if self.protocol != ProtocolVersion::V5 {
+                return Err(ConfigError::new(
+                    "broker_assigns_client_id",
+                    "MQTT 5 only (a 3.1.1 broker tells the client no assigned id)",
+                ));
+            }
+            if !self.client_id.is_empty() {
+                return Err(ConfigError::new(
+                    "broker_assigns_client_id",
+                    "needs an empty client_id",
+                ));
+            }
         }
         if self.keep_alive.as_secs() > u64::from(u16::MAX) {
             return Err(ConfigError::new("keep_alive", "more than 65535 seconds"));

@@ -36,6 +36,8 @@ pub struct BrokerOptions {
     /// Keep Mosquitto's default `max_inflight_messages` (20) instead of lifting it, to test the
     /// client against a broker configured as shipped.
     pub default_inflight: bool,
+    /// Lines appended to `mosquitto.conf` as they are (e.g. `max_keepalive 5`).
+    pub extra_config: Vec<String>,
 }
 
 impl BrokerOptions {
@@ -65,6 +67,11 @@ impl BrokerOptions {
     }
     pub fn quiet(mut self) -> BrokerOptions {
         self.quiet = true;
+        self
+    }
+    /// Appends `line` to `mosquitto.conf`.
+    pub fn config_line(mut self, line: impl Into<String>) -> BrokerOptions {
+        self.extra_config.push(line.into());
         self
     }
     pub fn default_inflight(mut self) -> BrokerOptions {
@@ -210,6 +217,9 @@ impl Broker {
             conf.push_str("autosave_interval 1\n");
         } else {
             conf.push_str("persistence false\n");
+        }
+        for line in &options.extra_config {
+            writeln!(conf, "{line}").unwrap();
         }
         let conf_path = dir.write("mosquitto.conf", conf);
         let mut broker = Broker {

@@ -21,7 +21,9 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod mqtt5_connection;
 mod robustness;
+pub use mqtt5_connection::*;
 pub use robustness::*;
 
 /// The bound on any single wait in a scenario.
@@ -959,6 +961,8 @@ macro_rules! suite {
             acl_denial_fails_the_publish_on_mqtt5,
             jwt_refresh_reconnects_gracefully,
             unencodable_publish_is_refused_and_the_client_goes_on,
+            connack_information_reaches_the_application,
+            broker_assigned_client_id_resumes_its_session,
             topic_aliases_are_checked_against_the_broker_maximum,
             connections_dropped_after_connack_back_off_and_open_the_circuit,
             requests_fail_at_once_when_the_client_will_not_reconnect,

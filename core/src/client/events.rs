@@ -162,8 +162,11 @@ pub enum RequestError {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
-    /// CONNACK accepted.
-    Connected { session_present: bool },
+    /// CONNACK accepted: whether the session resumed, and everything the CONNACK said.
+    Connected {
+        session_present: bool,
+        info: Box<super::ConnectionInfo>,
+    },
     /// A connection attempt failed (refused, timed out, transport or protocol error).
     ConnectFailed(ConnectError),
     /// An established connection ended.

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::connection::{BrokerLimits, ConnectionInfo};
 use super::routing::Routed;
 use super::{
     Client, Event, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId, Token,
@@ -74,30 +75,25 @@ impl Client {
             return;
         }
         let props = &connack.properties;
-        self.max_in_flight = usize::from(
-            props
-                .receive_maximum
-                .unwrap_or(u16::MAX)
-                .min(self.config.max_inflight),
-        );
-        self.max_qos = props
-            .maximum_qos
-            .and_then(QoS::from_u8)
-            .unwrap_or(QoS::ExactlyOnce);
-        self.retain_available = props.retain_available != Some(0);
-        self.max_outgoing = props
+        self.limits = BrokerLimits::from_connack(&connack);
+        self.max_in_flight = usize::from(self.limits.receive_maximum.min(self.config.max_inflight));
+        self.max_outgoing = self
+            .limits
             .maximum_packet_size
             .map_or(usize::MAX, |max| max as usize)
             .min(self.config.max_outgoing_packet_size);
+        // Server keep alive: the broker's value replaces ours for this connection.
         self.keep_alive = props
             .server_keep_alive
             .map_or(self.config.keep_alive, |secs| {
                 Duration::from_secs(secs.into())
             });
+        // Kept for reconnects, so that the session the broker made for it resumes.
         if let Some(id) = &props.assigned_client_identifier {
             self.client_id.clone_from(id);
         }
-        self.topic_alias_max = props.topic_alias_maximum.unwrap_or(0);
+        let info = ConnectionInfo::from_connack(&connack, &self.client_id, self.keep_alive);
+        self.connection = Some(info.clone());
         self.transition(Input::Accepted);
         // The backoff resets only once the connection has lasted (see `connection_stable`).
         let stable_after = self.config.reconnect.stable_after;
@@ -113,7 +109,7 @@ impl Client {
         if connack.session_present {
             let replay: Vec<Packet> = self
                 .session
-                .packets_to_resume(self.topic_alias_max)
+                .packets_to_resume(self.limits.topic_alias_maximum)
                 .collect();
             self.stats.packets_replayed += replay.len() as u64;
             self.control.extend(replay);
@@ -123,6 +119,7 @@ impl Client {
         self.connected_once = true;
         self.events.push_back(Event::Connected {
             session_present: connack.session_present,
+            info: Box::new(info),
         });
     }
 

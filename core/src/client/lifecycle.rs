@@ -168,6 +168,7 @@ impl Client {
     /// The transport in force ends (the caller moves the lifecycle on). `close`: it is still
     /// open and must be closed, after `farewell` if any.
     pub(super) fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
+        self.connection = None;
         self.credentials.disarm();
         self.control.clear();
         self.inbuf.clear();

@@ -35,7 +35,7 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
-    Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
+    Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, SubscribeFilter,
     SubscribeProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
@@ -46,6 +46,7 @@ use crate::stats::{Health, Stats};
 use crate::topic::{TopicFilter, TopicName};
 
 mod admission;
+mod connection;
 mod events;
 mod flow;
 mod incoming;
@@ -53,6 +54,7 @@ mod lifecycle;
 mod routing;
 mod transmit;
 
+pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
     SubscriptionId, Token,
@@ -87,13 +89,12 @@ pub struct Client {
     keep_alive: Duration,
     max_in_flight: usize,
     max_outgoing: usize,
-    /// MQTT 5 CONNACK: the highest QoS and whether retain are supported by the broker.
-    max_qos: QoS,
-    retain_available: bool,
+    /// What the broker allows (MQTT 5 CONNACK; everything on 3.1.1).
+    limits: BrokerLimits,
+    /// The connection in force, as its CONNACK described it.
+    connection: Option<ConnectionInfo>,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
-    /// MQTT 5 CONNACK: the highest topic alias the broker accepts from us (0: none).
-    topic_alias_max: u16,
     /// When the connection in force counts as stable (`ReconnectConfig::stable_after`).
     stable_at: Option<Instant>,
     flow: Flow,
@@ -105,7 +106,7 @@ impl Client {
     /// A client in state `Disconnected`. Call [`Client::connect`] to start.
     pub fn new(config: ClientConfig, now: Instant) -> Result<Client, ConfigError> {
         config.validate()?;
-        let client_id = if config.client_id.is_empty() {
+        let client_id = if config.client_id.is_empty() && !config.broker_assigns_client_id {
             let mut rng = fastrand::Rng::with_seed(config.seed);
             format!("jamey-{:016x}", rng.u64(..))
         } else {
@@ -128,11 +129,10 @@ impl Client {
             keep_alive: config.keep_alive,
             max_in_flight: usize::from(config.max_inflight),
             max_outgoing: config.max_outgoing_packet_size,
-            max_qos: QoS::ExactlyOnce,
-            retain_available: true,
+            limits: BrokerLimits::default(),
+            connection: None,
             last_sent: now,
             ping_deadline: None,
-            topic_alias_max: 0,
             stable_at: None,
             flow: Flow::default(),
             stats: Stats::default(),
@@ -155,6 +155,11 @@ impl Client {
     /// The client id sent in CONNECT (generated from the seed when the config left it empty).
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The connection in force, as its CONNACK described it (`None` while not connected).
+    pub fn connection(&self) -> Option<&ConnectionInfo> {
+        self.connection.as_ref()
     }
 
     pub fn health(&self) -> Health {
@@ -378,21 +383,21 @@ impl Client {
             }
         }
         self.check_properties_allowed(request.properties != PublishProperties::default())?;
-        if request.qos > self.max_qos {
+        if request.qos > self.limits.maximum_qos {
             return Err(ClientError::Unsupported(
                 "QoS above the maximum QoS the broker announced",
             ));
         }
-        if request.retain && !self.retain_available {
+        if request.retain && !self.limits.retain_available {
             return Err(ClientError::Unsupported(
                 "retain: the broker announced it does not support it",
             ));
         }
         if let Some(alias) = request.properties.topic_alias {
-            if alias == 0 || alias > self.topic_alias_max {
+            if alias == 0 || alias > self.limits.topic_alias_maximum {
                 return Err(ClientError::InvalidTopicAlias {
                     alias,
-                    max: self.topic_alias_max,
+                    max: self.limits.topic_alias_maximum,
                 });
             }
         }
@@ -423,6 +428,17 @@ impl Client {
         }
         for filter in &filters {
             let valid = TopicFilter::new(filter.filter.as_str())?;
+            // What the broker said it cannot serve is refused here, not sent to be refused.
+            if valid.has_wildcards() && !self.limits.wildcard_subscription_available {
+                return Err(ClientError::Unsupported(
+                    "wildcard subscriptions: the broker announced they are not available",
+                ));
+            }
+            if valid.is_shared() && !self.limits.shared_subscription_available {
+                return Err(ClientError::Unsupported(
+                    "shared subscriptions: the broker announced they are not available",
+                ));
+            }
             if let Some(permissions) = &self.permissions {
                 if !permissions.allows_subscribe(&valid) {
                     return Err(self.denied(PermissionAction::Subscribe, &filter.filter));

@@ -69,7 +69,7 @@ impl Client {
             if buffered > 0 && buffered.saturating_add(size) > self.config.max_buffered_bytes {
                 return;
             }
-            let alias_max = self.topic_alias_max;
+            let alias_max = self.limits.topic_alias_maximum;
             let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
                 Some(Sent::InFlight { pkid, body }) => self

@@ -31,6 +31,7 @@
 //! | `MQTT_PROTOCOL` | `3.1.1` (also `311`, `4`) or `5` (also `5.0`) | `3.1.1` |
 //! | `MQTT_CLIENT_ID` | text | generated from the seed |
 //! | `MQTT_CLEAN_START` | boolean | `true` |
+//! | `MQTT_BROKER_ASSIGNS_CLIENT_ID` | boolean, MQTT 5 with no `MQTT_CLIENT_ID`: the broker assigns it | `false` |
 //! | `MQTT_SESSION_EXPIRY` | duration in whole seconds, or `never` (MQTT 5) | see `ClientConfig` |
 //! | `MQTT_KEEP_ALIVE` | duration in whole seconds, `0` disables | `30s` |
 //! | `MQTT_PING_TIMEOUT` | duration | half the keep-alive |
@@ -92,6 +93,7 @@ pub const KEYS: &[&str] = &[
     "PROTOCOL",
     "CLIENT_ID",
     "CLEAN_START",
+    "BROKER_ASSIGNS_CLIENT_ID",
     "SESSION_EXPIRY",
     "KEEP_ALIVE",
     "PING_TIMEOUT",
@@ -132,6 +134,7 @@ pub const KEYS: &[&str] = &[
 /// Which variable sets each field `validate()` can complain about.
 const FIELD_KEYS: &[(&str, &str)] = &[
     ("client_id", "CLIENT_ID"),
+    ("broker_assigns_client_id", "BROKER_ASSIGNS_CLIENT_ID"),
     ("keep_alive", "KEEP_ALIVE"),
     ("ping_timeout", "PING_TIMEOUT"),
     ("password", "PASSWORD"),
@@ -416,6 +419,10 @@ impl ClientConfig {
         );
         set(&mut c.client_id, env.string("CLIENT_ID"));
         set(&mut c.clean_start, env.bool("CLEAN_START")?);
+        set(
+            &mut c.broker_assigns_client_id,
+            env.bool("BROKER_ASSIGNS_CLIENT_ID")?,
+        );
         c.session_expiry_interval = match env.parse(
             "SESSION_EXPIRY",
             "whole seconds like 3600 or 1h, or never",

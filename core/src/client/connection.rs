@@ -1,0 +1,115 @@
+//! What the broker said about the connection in force (its CONNACK), and the limits the client
+//! holds itself to on it: [`ConnectionInfo`] and [`BrokerLimits`].
+//!
+//! MQTT 3.1.1 has no CONNACK properties: everything is available and unlimited there, which is
+//! what [`BrokerLimits::default`] says.
+
+use std::time::Duration;
+
+use crate::packet::{ConnAck, QoS, UserProperties};
+
+/// What the broker allows on this connection (MQTT 5 CONNACK; absent properties mean the
+/// specification's defaults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BrokerLimits {
+    /// The highest QoS the broker accepts in a PUBLISH from us.
+    pub maximum_qos: QoS,
+    pub retain_available: bool,
+    /// How many QoS 1/2 publishes the broker accepts unacknowledged from us.
+    pub receive_maximum: u16,
+    /// The largest packet the broker accepts (`None`: no limit beyond the protocol's).
+    pub maximum_packet_size: Option<u32>,
+    /// The highest topic alias the broker accepts from us (0: none).
+    pub topic_alias_maximum: u16,
+    pub wildcard_subscription_available: bool,
+    pub subscription_identifiers_available: bool,
+    pub shared_subscription_available: bool,
+}
+
+impl Default for BrokerLimits {
+    fn default() -> BrokerLimits {
+        BrokerLimits {
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            receive_maximum: u16::MAX,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            wildcard_subscription_available: true,
+            subscription_identifiers_available: true,
+            shared_subscription_available: true,
+        }
+    }
+}
+
+impl BrokerLimits {
+    /// The limits a CONNACK announces.
+    pub(crate) fn from_connack(connack: &ConnAck) -> BrokerLimits {
+        let p = &connack.properties;
+        let flag = |value: Option<u8>| value != Some(0);
+        BrokerLimits {
+            maximum_qos: p
+                .maximum_qos
+                .and_then(QoS::from_u8)
+                .unwrap_or(QoS::ExactlyOnce),
+            retain_available: flag(p.retain_available),
+            receive_maximum: p.receive_maximum.unwrap_or(u16::MAX),
+            maximum_packet_size: p.maximum_packet_size,
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            wildcard_subscription_available: flag(p.wildcard_subscription_available),
+            subscription_identifiers_available: flag(p.subscription_identifiers_available),
+            shared_subscription_available: flag(p.shared_subscription_available),
+        }
+    }
+}
+
+/// The connection in force, as its CONNACK described it: [`Client::connection`] and
+/// [`Event::Connected`](super::Event::Connected).
+///
+/// [`Client::connection`]: super::Client::connection
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The broker resumed a session it kept for this client id.
+    pub session_present: bool,
+    /// The client id in force: the configured one, or the one the broker assigned.
+    pub client_id: String,
+    /// The client id the broker assigned (MQTT 5, when CONNECT carried an empty one).
+    pub assigned_client_id: Option<String>,
+    /// The keep-alive in force: the broker's `server_keep_alive` when it sent one.
+    pub keep_alive: Duration,
+    /// The keep-alive the broker imposed (MQTT 5), if any.
+    pub server_keep_alive: Option<u16>,
+    /// The session expiry the broker imposed (MQTT 5), if it changed the requested one.
+    pub session_expiry_interval: Option<u32>,
+    pub limits: BrokerLimits,
+    /// MQTT 5 request/response: the basis for response topics, when requested in CONNECT.
+    pub response_information: Option<String>,
+    /// MQTT 5: another server the client may use.
+    pub server_reference: Option<String>,
+    pub reason_string: Option<String>,
+    pub user_properties: UserProperties,
+}
+
+impl ConnectionInfo {
+    pub(crate) fn from_connack(
+        connack: &ConnAck,
+        client_id: &str,
+        keep_alive: Duration,
+    ) -> ConnectionInfo {
+        let p = &connack.properties;
+        ConnectionInfo {
+            session_present: connack.session_present,
+            client_id: client_id.to_owned(),
+            assigned_client_id: p.assigned_client_identifier.clone(),
+            keep_alive,
+            server_keep_alive: p.server_keep_alive,
+            session_expiry_interval: p.session_expiry_interval,
+            limits: BrokerLimits::from_connack(connack),
+            response_information: p.response_information.clone(),
+            server_reference: p.server_reference.clone(),
+            reason_string: p.reason_string.clone(),
+            user_properties: p.user_properties.clone(),
+        }
+    }
+}

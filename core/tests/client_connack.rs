@@ -1,0 +1,169 @@
+//! MQTT 5 CONNACK information: what the application sees of the connection in force
+//! (`Client::connection`, `Event::Connected`), the requests refused locally because the broker
+//! said it cannot serve them, and client ids the broker assigns.
+
+mod support;
+
+use std::time::Duration;
+
+use jamey_mqtt_core::packet::{
+    ConnAck, ConnAckProperties, Packet, ProtocolVersion, QoS, ReasonCode, SubscribeFilter,
+};
+use jamey_mqtt_core::{ClientConfig, ClientError, Event};
+use support::Pair;
+
+fn v5(client_id: &str) -> ClientConfig {
+    ClientConfig {
+        protocol: ProtocolVersion::V5,
+        client_id: client_id.into(),
+        keep_alive: Duration::from_secs(30),
+        ..ClientConfig::default()
+    }
+}
+
+fn connack(properties: ConnAckProperties) -> Packet {
+    Packet::ConnAck(ConnAck {
+        session_present: false,
+        code: ReasonCode::SUCCESS,
+        properties,
+    })
+}
+
+fn subscribe(pair: &mut Pair, filter: &str) -> Result<jamey_mqtt_core::Token, ClientError> {
+    pair.client.subscribe(
+        pair.now,
+        vec![SubscribeFilter::new(filter, QoS::AtLeastOnce)],
+    )
+}
+
+#[test]
+fn every_connack_property_reaches_the_application_and_goes_with_the_connection() {
+    let mut pair = Pair::new(v5("info"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    pair.send(connack(ConnAckProperties {
+        session_expiry_interval: Some(60),
+        receive_maximum: Some(7),
+        maximum_qos: Some(1),
+        retain_available: Some(0),
+        maximum_packet_size: Some(4096),
+        topic_alias_maximum: Some(3),
+        reason_string: Some("welcome".into()),
+        user_properties: vec![("region".into(), "eu".into())],
+        wildcard_subscription_available: Some(0),
+        subscription_identifiers_available: Some(0),
+        shared_subscription_available: Some(0),
+        server_keep_alive: Some(12),
+        response_information: Some("replies/info".into()),
+        server_reference: Some("other.example:1883".into()),
+        ..ConnAckProperties::default()
+    }));
+    let info = match pair.take_events().as_slice() {
+        [Event::Connected {
+            session_present: false,
+            info,
+        }] => (**info).clone(),
+        other => panic!("expected Connected, got {other:?}"),
+    };
+    assert_eq!(pair.client.connection(), Some(&info));
+    assert_eq!(info.client_id, "info");
+    assert_eq!(info.keep_alive, Duration::from_secs(12));
+    assert_eq!(info.server_keep_alive, Some(12));
+    assert_eq!(info.session_expiry_interval, Some(60));
+    assert_eq!(info.reason_string.as_deref(), Some("welcome"));
+    assert_eq!(info.response_information.as_deref(), Some("replies/info"));
+    assert_eq!(info.server_reference.as_deref(), Some("other.example:1883"));
+    assert_eq!(info.user_properties, vec![("region".into(), "eu".into())]);
+    let limits = info.limits;
+    assert_eq!(limits.maximum_qos, QoS::AtLeastOnce);
+    assert!(!limits.retain_available);
+    assert_eq!(limits.receive_maximum, 7);
+    assert_eq!(limits.maximum_packet_size, Some(4096));
+    assert_eq!(limits.topic_alias_maximum, 3);
+    assert!(!limits.wildcard_subscription_available);
+    assert!(!limits.subscription_identifiers_available);
+    assert!(!limits.shared_subscription_available);
+    // The server keep alive is obeyed: PINGREQ after 12 s of silence, not 30.
+    pair.advance(Duration::from_secs(12));
+    assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
+    // The information belongs to the connection in force.
+    pair.cut();
+    assert_eq!(pair.client.connection(), None);
+}
+
+#[test]
+fn what_the_broker_said_it_cannot_serve_is_refused_locally() {
+    let mut pair = Pair::new(v5("limits"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    pair.send(connack(ConnAckProperties {
+        wildcard_subscription_available: Some(0),
+        shared_subscription_available: Some(0),
+        ..ConnAckProperties::default()
+    }));
+    pair.take_events();
+    for filter in ["a/+", "a/#", "$share/g/a"] {
+        assert!(
+            matches!(
+                subscribe(&mut pair, filter),
+                Err(ClientError::Unsupported(_))
+            ),
+            "{filter} must be refused"
+        );
+    }
+    pair.drive();
+    assert!(pair.take_sent().is_empty(), "nothing refused may be sent");
+    assert!(subscribe(&mut pair, "a/b").is_ok());
+}
+
+#[test]
+fn a_broker_assigned_client_id_is_kept_for_reconnects_so_the_session_resumes() {
+    let mut pair = Pair::new(ClientConfig {
+        broker_assigns_client_id: true,
+        clean_start: false,
+        ..v5("")
+    });
+    pair.client.connect(pair.now);
+    pair.drive();
+    assert_eq!(pair.expect_connect().client_id, "");
+    pair.send(connack(ConnAckProperties {
+        assigned_client_identifier: Some("broker-made-42".into()),
+        ..ConnAckProperties::default()
+    }));
+    let events = pair.take_events();
+    let Some(Event::Connected { info, .. }) = events.first() else {
+        panic!("expected Connected, got {events:?}");
+    };
+    assert_eq!(info.assigned_client_id.as_deref(), Some("broker-made-42"));
+    assert_eq!(info.client_id, "broker-made-42");
+    assert_eq!(pair.client.client_id(), "broker-made-42");
+    pair.cut();
+    let again = pair.reconnect_transport();
+    assert_eq!(again.client_id, "broker-made-42");
+    assert!(!again.clean_start, "the reconnect resumes the session");
+}
+
+#[test]
+fn broker_assigned_ids_need_mqtt5_and_an_empty_client_id() {
+    let on_311 = ClientConfig {
+        broker_assigns_client_id: true,
+        ..ClientConfig::default()
+    };
+    assert_eq!(
+        on_311.validate().unwrap_err().field,
+        "broker_assigns_client_id"
+    );
+    let with_id = ClientConfig {
+        broker_assigns_client_id: true,
+        ..v5("mine")
+    };
+    assert_eq!(
+        with_id.validate().unwrap_err().field,
+        "broker_assigns_client_id"
+    );
+    // Without the option, an empty id is generated from the seed, as before.
+    let generated = jamey_mqtt_core::Client::new(v5(""), std::time::Instant::now()).unwrap();
+    assert!(generated.client_id().starts_with("jamey-"));
+}
