@@ -8,6 +8,8 @@
 //! - `src/bin/compare` (`cargo run --release -p jamey-mqtt-benches --bin compare -- 20000`):
 //!   jamey-mqtt-tokio against rumqttc through one real local Mosquitto, wall time and CPU time
 //!   per message.
+//! - `src/bin/alias_bytes.rs` (`cargo run --release -p jamey-mqtt-benches --bin alias_bytes`):
+//!   bytes on the wire with and without automatic topic aliases, exact (no sockets, no clock).
 //! - `src/bin/memory.rs` (`cargo run --release -p jamey-mqtt-benches --bin memory`): peak RSS of
 //!   each client in its own process, publishing through one real local Mosquitto.
 //!

@@ -35,6 +35,15 @@ pub fn config(version: ProtocolVersion) -> ClientConfig {
 /// A client that has connected (CONNECT written, CONNACK handled, events drained) at `now`,
 /// and subscribed to [`TOPIC`] (so that incoming messages are routed to a subscription).
 pub fn connected_client(config: ClientConfig, now: Instant) -> Client {
+    connected_client_with_aliases(config, now, 0)
+}
+
+/// [`connected_client`] whose CONNACK allows `topic_alias_maximum` topic aliases (MQTT 5).
+pub fn connected_client_with_aliases(
+    config: ClientConfig,
+    now: Instant,
+    topic_alias_maximum: u16,
+) -> Client {
     let version = config.protocol;
     let mut client = Client::new(config, now).expect("valid bench config");
     let codec = Codec::new(version, 1 << 20);
@@ -54,7 +63,10 @@ pub fn connected_client(config: ClientConfig, now: Instant) -> Client {
         Packet::ConnAck(ConnAck {
             session_present: false,
             code: ReasonCode::SUCCESS,
-            properties: ConnAckProperties::default(),
+            properties: ConnAckProperties {
+                topic_alias_maximum: Some(topic_alias_maximum).filter(|max| *max > 0),
+                ..ConnAckProperties::default()
+            },
         }),
         Packet::SubAck(SubAck {
             pkid: 1,
@@ -137,10 +149,25 @@ pub fn publish_all(
     payload: &Bytes,
     out: &mut BytesMut,
 ) -> usize {
+    publish_all_to(client, broker, now, n, qos, payload, TOPIC, out)
+}
+
+/// [`publish_all`] to `topic`.
+#[allow(clippy::too_many_arguments)]
+pub fn publish_all_to(
+    client: &mut Client,
+    broker: &mut ScriptedBroker,
+    now: Instant,
+    n: usize,
+    qos: QoS,
+    payload: &Bytes,
+    topic: &str,
+    out: &mut BytesMut,
+) -> usize {
     let (mut submitted, mut completed) = (0, 0);
     while completed < n {
         while submitted < n {
-            let request = PublishRequest::new(TOPIC, payload.clone(), qos);
+            let request = PublishRequest::new(topic, payload.clone(), qos);
             match client.publish(now, request) {
                 Ok(_) => submitted += 1,
                 Err(jamey_mqtt_core::ClientError::QueueFull { .. }) => break,

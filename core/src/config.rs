@@ -67,6 +67,13 @@ pub struct ClientConfig {
     /// one (CONNACK); the client keeps it for its reconnects, so the session resumes. Needs an
     /// empty `client_id` and MQTT 5. Default `false`.
     pub broker_assigns_client_id: bool,
+    /// MQTT 5: the highest topic alias the broker may use in what it sends us (announced in
+    /// CONNECT; 0: none). Default 0.
+    pub topic_alias_maximum: u16,
+    /// MQTT 5: give outgoing publishes topic aliases automatically, within the broker's topic
+    /// alias maximum, least recently used replaced first, fresh on every connection (saves the
+    /// topic's bytes on every repeat). Default `false`.
+    pub auto_topic_alias: bool,
     /// Clean session (3.1.1) / clean start (5.0) on the *first* connect. Reconnects always ask to
     /// resume the session, so in-flight messages can be replayed.
     pub clean_start: bool,
@@ -128,6 +135,8 @@ impl Default for ClientConfig {
             protocol: ProtocolVersion::V311,
             client_id: String::new(),
             broker_assigns_client_id: false,
+            topic_alias_maximum: 0,
+            auto_topic_alias: false,
             clean_start: true,
             session_expiry_interval: None,
             keep_alive: Duration::from_secs(30),
@@ -159,6 +168,8 @@ impl fmt::Debug for ClientConfig {
             protocol,
             client_id,
             broker_assigns_client_id,
+            topic_alias_maximum,
+            auto_topic_alias,
             clean_start,
             session_expiry_interval,
             keep_alive,
@@ -184,6 +195,8 @@ impl fmt::Debug for ClientConfig {
             .field("protocol", protocol)
             .field("client_id", client_id)
             .field("broker_assigns_client_id", broker_assigns_client_id)
+            .field("topic_alias_maximum", topic_alias_maximum)
+            .field("auto_topic_alias", auto_topic_alias)
             .field("clean_start", clean_start)
             .field("session_expiry_interval", session_expiry_interval)
             .field("keep_alive", keep_alive)
@@ -216,6 +229,14 @@ impl ClientConfig {
         }
         if self.client_id.contains('\0') {
             return Err(ConfigError::new("client_id", "contains U+0000"));
+        }
+        if self.protocol != ProtocolVersion::V5 {
+            if self.topic_alias_maximum != 0 {
+                return Err(ConfigError::new("topic_alias_maximum", "MQTT 5 only"));
+            }
+            if self.auto_topic_alias {
+                return Err(ConfigError::new("auto_topic_alias", "MQTT 5 only"));
+            }
         }
         if self.broker_assigns_client_id {
             if self.protocol != ProtocolVersion::V5 {

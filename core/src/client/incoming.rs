@@ -165,11 +165,10 @@ impl Client {
         self.session.requeue_front(requeue);
     }
 
-    pub(super) fn handle_publish(&mut self, publish: Publish) -> Result<(), ProtocolError> {
-        if let Some(alias) = publish.properties.topic_alias {
-            // We announce a topic alias maximum of 0: the broker may not use aliases.
-            return Err(ProtocolError::InvalidTopicAlias(alias));
-        }
+    pub(super) fn handle_publish(&mut self, mut publish: Publish) -> Result<(), ProtocolError> {
+        // Within the maximum we announced (0 unless configured), per connection.
+        self.incoming_aliases
+            .resolve(&mut publish, self.config.topic_alias_maximum)?;
         let pkid = publish.pkid;
         let deliver = match publish.qos {
             QoS::AtMostOnce => true,

@@ -22,6 +22,9 @@ impl Client {
         self.control.clear();
         self.inbuf.clear();
         self.ping_deadline = None;
+        // Topic aliases belong to a connection.
+        self.incoming_aliases.clear();
+        self.outgoing_aliases.clear();
         // A new transport: bytes handed to the old one (a farewell DISCONNECT) are its own.
         // (QoS 0 publishes it never took were requeued when it ended.)
         self.flow.transport_gone();

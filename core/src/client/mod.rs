@@ -46,6 +46,7 @@ use crate::stats::{Health, Stats};
 use crate::topic::{TopicFilter, TopicName};
 
 mod admission;
+mod aliases;
 mod connection;
 mod events;
 mod flow;
@@ -93,6 +94,9 @@ pub struct Client {
     limits: BrokerLimits,
     /// The connection in force, as its CONNACK described it.
     connection: Option<ConnectionInfo>,
+    /// MQTT 5 topic aliases of the connection in force, both directions.
+    incoming_aliases: aliases::Incoming,
+    outgoing_aliases: aliases::Outgoing,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
     /// When the connection in force counts as stable (`ReconnectConfig::stable_after`).
@@ -131,6 +135,8 @@ impl Client {
             max_outgoing: config.max_outgoing_packet_size,
             limits: BrokerLimits::default(),
             connection: None,
+            incoming_aliases: Default::default(),
+            outgoing_aliases: Default::default(),
             last_sent: now,
             ping_deadline: None,
             stable_at: None,
@@ -217,6 +223,7 @@ impl Client {
                         .unwrap_or(if self.config.clean_start { 0 } else { u32::MAX }),
                 ),
                 receive_maximum: Some(self.config.receive_maximum),
+                topic_alias_maximum: Some(self.config.topic_alias_maximum).filter(|max| *max > 0),
                 maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
                 ..ConnectProperties::default()
             },

@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{Client, RequestError};
+use crate::packet::Packet;
 use crate::session::Sent;
 
 impl Client {
@@ -70,18 +71,21 @@ impl Client {
                 return;
             }
             let alias_max = self.limits.topic_alias_maximum;
+            let room = self.max_outgoing.saturating_sub(size);
             let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
-                Some(Sent::InFlight { pkid, body }) => self
-                    .codec
-                    .encode(&body.packet(pkid, false, alias_max), out)
-                    .map(|_| ())
-                    .map_err(|e| (pkid, e)),
+                Some(Sent::InFlight { pkid, body }) => {
+                    let mut packet = body.packet(pkid, false, alias_max);
+                    self.alias_outgoing(&mut packet, room);
+                    self.codec
+                        .encode(&packet, out)
+                        .map(|_| ())
+                        .map_err(|e| (pkid, e))
+                }
                 Some(Sent::AtMostOnce(request)) => {
-                    match self
-                        .codec
-                        .encode(&request.body.packet(0, false, alias_max), out)
-                    {
+                    let mut packet = request.body.packet(0, false, alias_max);
+                    self.alias_outgoing(&mut packet, room);
+                    match self.codec.encode(&packet, out) {
                         Ok(_) => {
                             let pending = self.flow.buffered() + out.len() - start;
                             self.flow.track_qos0(pending, request);
@@ -99,6 +103,14 @@ impl Client {
                     self.fail(token, RequestError::Unencodable(error));
                 }
             }
+        }
+    }
+
+    /// With `auto_topic_alias`, a PUBLISH goes out with an alias (see `aliases.rs`).
+    fn alias_outgoing(&mut self, packet: &mut Packet, room: usize) {
+        if let (true, Packet::Publish(publish)) = (self.config.auto_topic_alias, packet) {
+            let maximum = self.limits.topic_alias_maximum;
+            self.outgoing_aliases.apply(publish, maximum, room);
         }
     }
 }

@@ -31,6 +31,8 @@
 //! | `MQTT_PROTOCOL` | `3.1.1` (also `311`, `4`) or `5` (also `5.0`) | `3.1.1` |
 //! | `MQTT_CLIENT_ID` | text | generated from the seed |
 //! | `MQTT_CLEAN_START` | boolean | `true` |
+//! | `MQTT_TOPIC_ALIAS_MAXIMUM` | MQTT 5: aliases the broker may use towards us | `0` |
+//! | `MQTT_AUTO_TOPIC_ALIAS` | boolean, MQTT 5: alias outgoing topics automatically | `false` |
 //! | `MQTT_BROKER_ASSIGNS_CLIENT_ID` | boolean, MQTT 5 with no `MQTT_CLIENT_ID`: the broker assigns it | `false` |
 //! | `MQTT_SESSION_EXPIRY` | duration in whole seconds, or `never` (MQTT 5) | see `ClientConfig` |
 //! | `MQTT_KEEP_ALIVE` | duration in whole seconds, `0` disables | `30s` |
@@ -94,6 +96,8 @@ pub const KEYS: &[&str] = &[
     "CLIENT_ID",
     "CLEAN_START",
     "BROKER_ASSIGNS_CLIENT_ID",
+    "TOPIC_ALIAS_MAXIMUM",
+    "AUTO_TOPIC_ALIAS",
     "SESSION_EXPIRY",
     "KEEP_ALIVE",
     "PING_TIMEOUT",
@@ -135,6 +139,8 @@ pub const KEYS: &[&str] = &[
 const FIELD_KEYS: &[(&str, &str)] = &[
     ("client_id", "CLIENT_ID"),
     ("broker_assigns_client_id", "BROKER_ASSIGNS_CLIENT_ID"),
+    ("topic_alias_maximum", "TOPIC_ALIAS_MAXIMUM"),
+    ("auto_topic_alias", "AUTO_TOPIC_ALIAS"),
     ("keep_alive", "KEEP_ALIVE"),
     ("ping_timeout", "PING_TIMEOUT"),
     ("password", "PASSWORD"),
@@ -419,6 +425,8 @@ impl ClientConfig {
         );
         set(&mut c.client_id, env.string("CLIENT_ID"));
         set(&mut c.clean_start, env.bool("CLEAN_START")?);
+        set(&mut c.topic_alias_maximum, env.uint("TOPIC_ALIAS_MAXIMUM")?);
+        set(&mut c.auto_topic_alias, env.bool("AUTO_TOPIC_ALIAS")?);
         set(
             &mut c.broker_assigns_client_id,
             env.bool("BROKER_ASSIGNS_CLIENT_ID")?,

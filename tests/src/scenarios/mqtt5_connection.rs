@@ -1,6 +1,7 @@
-//! Issue 12, CONNACK information against a real Mosquitto (MQTT 5): what the application sees
-//! of the connection in force, the broker's keep-alive obeyed, and a client id the broker
-//! assigns kept for the reconnect so that the session resumes.
+//! Issue 12 against a real Mosquitto (MQTT 5): what the application sees of the connection in
+//! force (CONNACK), the broker's keep-alive obeyed, a client id the broker assigns kept for the
+//! reconnect so that the session resumes, and automatic topic aliases within the broker's
+//! maximum.
 
 use std::time::Duration;
 
@@ -92,4 +93,41 @@ pub async fn broker_assigned_client_id_resumes_its_session<R: Runtime + Default>
     assert_eq!(next::<R>(&mut sub).await.payload, "while away".as_bytes());
     publisher.disconnect().await.unwrap();
     client.disconnect().await.unwrap();
+}
+
+/// A publisher with `auto_topic_alias` sends 50 messages to a long topic through Mosquitto
+/// (topic alias maximum 10): the subscriber gets every one with the full topic, and the
+/// publisher sent fewer bytes than one without aliases sending the same.
+pub async fn automatic_topic_aliases_reach_subscribers_with_the_full_topic<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let topic = format!("aliases/{}", "long-topic-level/".repeat(6));
+    let subscriber = connect::<R>(v5(broker.port(), "alias-sub")).await;
+    let mut sub = subscriber
+        .subscribe("aliases/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut bytes = Vec::new();
+    for auto_topic_alias in [false, true] {
+        let mut config = v5(broker.port(), &format!("alias-pub-{auto_topic_alias}"));
+        config.mqtt.auto_topic_alias = auto_topic_alias;
+        let publisher = connect::<R>(config).await;
+        for i in 0..50 {
+            publisher
+                .publish(topic.as_str(), format!("{i}"), QoS::AtLeastOnce)
+                .await
+                .unwrap();
+        }
+        for i in 0..50 {
+            let message = next::<R>(&mut sub).await;
+            assert_eq!(message.topic, topic);
+            assert_eq!(message.payload, format!("{i}").as_bytes());
+        }
+        bytes.push(publisher.stats().await.unwrap().core.bytes_sent);
+        publisher.disconnect().await.unwrap();
+    }
+    assert!(
+        bytes[1] + 40 * 50 < bytes[0],
+        "aliases save the topic on every repeat: {bytes:?}"
+    );
+    subscriber.disconnect().await.unwrap();
 }

@@ -1,0 +1,204 @@
+//! MQTT 5 topic aliases through the whole core: what we announce, the broker's aliases
+//! resolved per connection, and automatic outgoing aliases within the broker's maximum.
+
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use jamey_mqtt_core::packet::{
+    ConnAck, ConnAckProperties, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
+    ReasonCode,
+};
+use jamey_mqtt_core::{ClientConfig, Event, LostReason, ProtocolError, PublishRequest};
+use support::Pair;
+
+fn v5(config: ClientConfig) -> Pair {
+    let mut pair = Pair::new(ClientConfig {
+        protocol: ProtocolVersion::V5,
+        client_id: "aliases".into(),
+        keep_alive: Duration::from_secs(30),
+        ..config
+    });
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    pair
+}
+
+fn connack(pair: &mut Pair, topic_alias_maximum: u16) {
+    pair.send(Packet::ConnAck(ConnAck {
+        session_present: false,
+        code: ReasonCode::SUCCESS,
+        properties: ConnAckProperties {
+            topic_alias_maximum: Some(topic_alias_maximum),
+            ..ConnAckProperties::default()
+        },
+    }));
+    pair.take_events();
+}
+
+fn incoming(topic: &str, alias: u16, payload: &'static [u8]) -> Packet {
+    Packet::Publish(Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: topic.into(),
+        pkid: 0,
+        payload: Bytes::from_static(payload),
+        properties: PublishProperties {
+            topic_alias: Some(alias),
+            ..PublishProperties::default()
+        },
+    })
+}
+
+fn sent_topics(pair: &mut Pair) -> Vec<(String, Option<u16>)> {
+    pair.take_sent()
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some((p.topic, p.properties.topic_alias)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn the_brokers_aliases_resolve_within_what_we_announced_and_per_connection() {
+    let mut pair = Pair::new(ClientConfig {
+        protocol: ProtocolVersion::V5,
+        client_id: "aliases".into(),
+        topic_alias_maximum: 5,
+        ..ClientConfig::default()
+    });
+    pair.client.connect(pair.now);
+    pair.drive();
+    assert_eq!(
+        pair.expect_connect().properties.topic_alias_maximum,
+        Some(5)
+    );
+    connack(&mut pair, 0);
+    pair.subscribe_everything();
+    pair.send(incoming("sensors/long/topic", 2, b"first"));
+    pair.send(incoming("", 2, b"second"));
+    let topics: Vec<String> = pair
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Message { message, .. } => Some(message.topic),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(topics, ["sensors/long/topic", "sensors/long/topic"]);
+    // A new connection starts with no mapping: the same alias alone is a protocol error.
+    pair.cut();
+    pair.reconnect(true);
+    pair.take_events();
+    pair.send(incoming("", 2, b"stale"));
+    assert!(matches!(
+        pair.take_events().first(),
+        Some(Event::ConnectionLost(LostReason::Protocol(
+            ProtocolError::InvalidTopicAlias(2)
+        )))
+    ));
+}
+
+#[test]
+fn an_alias_above_what_we_announced_is_a_protocol_error() {
+    let mut pair = v5(ClientConfig {
+        topic_alias_maximum: 5,
+        ..ClientConfig::default()
+    });
+    connack(&mut pair, 0);
+    pair.send(incoming("t", 6, b"x"));
+    assert!(matches!(
+        pair.take_events().first(),
+        Some(Event::ConnectionLost(LostReason::Protocol(
+            ProtocolError::InvalidTopicAlias(6)
+        )))
+    ));
+}
+
+#[test]
+fn automatic_aliases_drop_repeated_topics_within_the_brokers_maximum_and_reset_per_connection() {
+    let mut pair = v5(ClientConfig {
+        auto_topic_alias: true,
+        ..ClientConfig::default()
+    });
+    connack(&mut pair, 2);
+    for topic in [
+        "a/long/topic",
+        "b/long/topic",
+        "a/long/topic",
+        "c/long/topic",
+    ] {
+        pair.client
+            .publish(pair.now, PublishRequest::new(topic, "x", QoS::AtMostOnce))
+            .unwrap();
+        pair.drive();
+    }
+    assert_eq!(
+        sent_topics(&mut pair),
+        vec![
+            ("a/long/topic".into(), Some(1)),
+            ("b/long/topic".into(), Some(2)),
+            (String::new(), Some(1)),
+            // Both aliases taken: the least recently used ("b", alias 2) is replaced.
+            ("c/long/topic".into(), Some(2)),
+        ]
+    );
+    pair.cut();
+    pair.reconnect(true);
+    pair.take_sent();
+    first_publish_after_a_reconnect_carries_its_topic(&mut pair);
+}
+
+/// After a reconnect, the first publish carries its topic again (the broker forgot the
+/// aliases with the connection).
+fn first_publish_after_a_reconnect_carries_its_topic(pair: &mut Pair) {
+    pair.client
+        .publish(
+            pair.now,
+            PublishRequest::new("a/long/topic", "x", QoS::AtMostOnce),
+        )
+        .unwrap();
+    pair.drive();
+    let sent = sent_topics(pair);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, "a/long/topic");
+}
+
+#[test]
+fn without_a_broker_maximum_nothing_is_aliased() {
+    let mut pair = v5(ClientConfig {
+        auto_topic_alias: true,
+        ..ClientConfig::default()
+    });
+    connack(&mut pair, 0);
+    for _ in 0..2 {
+        pair.client
+            .publish(pair.now, PublishRequest::new("t/x", "x", QoS::AtMostOnce))
+            .unwrap();
+        pair.drive();
+    }
+    assert_eq!(
+        sent_topics(&mut pair),
+        vec![("t/x".into(), None), ("t/x".into(), None)]
+    );
+}
+
+#[test]
+fn alias_options_are_mqtt5_only() {
+    for config in [
+        ClientConfig {
+            topic_alias_maximum: 1,
+            ..ClientConfig::default()
+        },
+        ClientConfig {
+            auto_topic_alias: true,
+            ..ClientConfig::default()
+        },
+    ] {
+        assert!(config.validate().is_err());
+    }
+}
