@@ -5,7 +5,6 @@
 //! the command to the core, so all checks (topic validity, permissions, queue bounds) and all
 //! protocol decisions are the core's.
 
-use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -37,11 +36,13 @@ pub struct ClientStats {
     pub health: Health,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     commands: Sender<Command>,
     shared: Arc<Shared>,
     subscription_capacity: usize,
     event_capacity: usize,
+    /// Numbers the requests of [`Client::request`] (response topics, correlation data).
+    pub(crate) next_request: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -54,15 +55,16 @@ impl Drop for Inner {
 /// A handle to a connected MQTT client. Cheap to clone; the connection is shared. Dropping the
 /// last handle disconnects cleanly (DISCONNECT, then close) in the background.
 pub struct Client<R: Runtime> {
-    inner: Arc<Inner>,
-    _runtime: PhantomData<fn() -> R>,
+    pub(crate) inner: Arc<Inner>,
+    /// For the timers of helpers such as [`Client::request`].
+    pub(crate) runtime: R,
 }
 
 impl<R: Runtime> Clone for Client<R> {
     fn clone(&self) -> Self {
         Client {
             inner: self.inner.clone(),
-            _runtime: PhantomData,
+            runtime: self.runtime.clone(),
         }
     }
 }
@@ -124,8 +126,9 @@ impl<R: Runtime> Client<R> {
                 shared,
                 subscription_capacity: config.subscription_capacity.max(1),
                 event_capacity: config.event_capacity.max(1),
+                next_request: Default::default(),
             }),
-            _runtime: PhantomData,
+            runtime: runtime.clone(),
         };
         match ready_rx.await {
             Ok(Ok(())) => Ok(client),
@@ -135,7 +138,7 @@ impl<R: Runtime> Client<R> {
         }
     }
 
-    async fn request<T>(
+    async fn call<T>(
         &self,
         make: impl FnOnce(futures_channel::oneshot::Sender<Result<T, Error>>) -> Command,
     ) -> Result<T, Error> {
@@ -165,8 +168,7 @@ impl<R: Runtime> Client<R> {
     /// [`Client::publish`] with retain and MQTT 5 properties.
     pub async fn publish_request(&self, request: PublishRequest) -> Result<PublishOutcome, Error> {
         let request = Box::new(request);
-        self.request(|reply| Command::Publish { request, reply })
-            .await
+        self.call(|reply| Command::Publish { request, reply }).await
     }
 
     /// Subscribes and resolves on SUBACK with a stream of the messages `filter` matches.
@@ -187,7 +189,7 @@ impl<R: Runtime> Client<R> {
         let (messages, rx) = async_channel::bounded(self.inner.subscription_capacity);
         let name = filter.filter.clone();
         let granted = self
-            .request(|reply| Command::Subscribe {
+            .call(|reply| Command::Subscribe {
                 filter,
                 messages,
                 reply,
@@ -207,7 +209,7 @@ impl<R: Runtime> Client<R> {
     /// is not affected.
     pub async fn unsubscribe(&self, filter: impl Into<String>) -> Result<(), Error> {
         let filter = filter.into();
-        self.request(|reply| Command::Unsubscribe { filter, reply })
+        self.call(|reply| Command::Unsubscribe { filter, reply })
             .await
     }
 

@@ -50,6 +50,9 @@ pub enum Error {
         filter: String,
         end: SubscriptionEnd,
     },
+    /// A helper's own deadline passed (e.g. no response to [`Client::request`](crate::Client)).
+    #[error("no answer within {after:?}")]
+    TimedOut { after: std::time::Duration },
     /// The client is closed (disconnected, gave up, or the driver stopped).
     #[error("the client is closed")]
     Closed,

@@ -34,6 +34,7 @@ mod env;
 mod error;
 mod handles;
 mod link;
+mod request;
 mod runtime;
 mod transport;
 

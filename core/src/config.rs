@@ -74,6 +74,10 @@ pub struct ClientConfig {
     /// alias maximum, least recently used replaced first, fresh on every connection (saves the
     /// topic's bytes on every repeat). Default `false`.
     pub auto_topic_alias: bool,
+    /// MQTT 5: ask the broker for response information in CONNECT (the broker's answer is in
+    /// `ConnectionInfo::response_information`; `Client::request` uses it as the prefix of its
+    /// response topics). Default `false`.
+    pub request_response_information: bool,
     /// Clean session (3.1.1) / clean start (5.0) on the *first* connect. Reconnects always ask to
     /// resume the session, so in-flight messages can be replayed.
     pub clean_start: bool,
@@ -137,6 +141,7 @@ impl Default for ClientConfig {
             broker_assigns_client_id: false,
             topic_alias_maximum: 0,
             auto_topic_alias: false,
+            request_response_information: false,
             clean_start: true,
             session_expiry_interval: None,
             keep_alive: Duration::from_secs(30),
@@ -170,6 +175,7 @@ impl fmt::Debug for ClientConfig {
             broker_assigns_client_id,
             topic_alias_maximum,
             auto_topic_alias,
+            request_response_information,
             clean_start,
             session_expiry_interval,
             keep_alive,
@@ -197,6 +203,7 @@ impl fmt::Debug for ClientConfig {
             .field("broker_assigns_client_id", broker_assigns_client_id)
             .field("topic_alias_maximum", topic_alias_maximum)
             .field("auto_topic_alias", auto_topic_alias)
+            .field("request_response_information", request_response_information)
             .field("clean_start", clean_start)
             .field("session_expiry_interval", session_expiry_interval)
             .field("keep_alive", keep_alive)
@@ -236,6 +243,12 @@ impl ClientConfig {
             }
             if self.auto_topic_alias {
                 return Err(ConfigError::new("auto_topic_alias", "MQTT 5 only"));
+            }
+            if self.request_response_information {
+                return Err(ConfigError::new(
+                    "request_response_information",
+                    "MQTT 5 only",
+                ));
             }
         }
         if self.broker_assigns_client_id {

@@ -167,3 +167,48 @@ fn broker_assigned_ids_need_mqtt5_and_an_empty_client_id() {
     let generated = jamey_mqtt_core::Client::new(v5(""), std::time::Instant::now()).unwrap();
     assert!(generated.client_id().starts_with("jamey-"));
 }
+
+#[test]
+fn response_information_is_requested_when_asked_and_a_response_carries_the_correlation() {
+    let mut pair = Pair::new(ClientConfig {
+        request_response_information: true,
+        ..v5("asks")
+    });
+    pair.client.connect(pair.now);
+    pair.drive();
+    assert_eq!(
+        pair.expect_connect()
+            .properties
+            .request_response_information,
+        Some(1)
+    );
+    let request = jamey_mqtt_core::Message {
+        topic: "service/x".into(),
+        payload: "q".into(),
+        qos: QoS::AtLeastOnce,
+        retain: false,
+        dup: false,
+        properties: jamey_mqtt_core::packet::PublishProperties {
+            response_topic: Some("replies/7".into()),
+            correlation_data: Some(bytes::Bytes::from_static(b"c7")),
+            ..Default::default()
+        },
+    };
+    let response = request.response("a", QoS::AtMostOnce).unwrap();
+    assert_eq!(response.topic, "replies/7");
+    assert_eq!(
+        response.properties.correlation_data.as_deref(),
+        Some(&b"c7"[..])
+    );
+    let no_topic = jamey_mqtt_core::Message {
+        properties: Default::default(),
+        ..request
+    };
+    assert!(no_topic.response("a", QoS::AtMostOnce).is_none());
+    assert!(ClientConfig {
+        request_response_information: true,
+        ..ClientConfig::default()
+    }
+    .validate()
+    .is_err());
+}

@@ -964,6 +964,7 @@ macro_rules! suite {
             connack_information_reaches_the_application,
             broker_assigned_client_id_resumes_its_session,
             automatic_topic_aliases_reach_subscribers_with_the_full_topic,
+            request_response_matches_answers_and_times_out,
             topic_aliases_are_checked_against_the_broker_maximum,
             connections_dropped_after_connack_back_off_and_open_the_circuit,
             requests_fail_at_once_when_the_client_will_not_reconnect,

@@ -219,6 +219,20 @@ pub enum Event {
     Disconnected,
 }
 
+impl Message {
+    /// The response to this request (MQTT 5 request/response): a publish to its response
+    /// topic carrying its correlation data; `None` when it names no response topic.
+    pub fn response(&self, payload: impl Into<Bytes>, qos: QoS) -> Option<PublishRequest> {
+        let topic = self.properties.response_topic.clone()?;
+        Some(
+            PublishRequest::new(topic, payload, qos).properties(PublishProperties {
+                correlation_data: self.properties.correlation_data.clone(),
+                ..PublishProperties::default()
+            }),
+        )
+    }
+}
+
 /// A publish as the application hands it over.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishRequest {

@@ -224,6 +224,7 @@ impl Client {
                 ),
                 receive_maximum: Some(self.config.receive_maximum),
                 topic_alias_maximum: Some(self.config.topic_alias_maximum).filter(|max| *max > 0),
+                request_response_information: self.config.request_response_information.then_some(1),
                 maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
                 ..ConnectProperties::default()
             },

@@ -131,3 +131,45 @@ pub async fn automatic_topic_aliases_reach_subscribers_with_the_full_topic<R: Ru
     );
     subscriber.disconnect().await.unwrap();
 }
+
+/// Request/response through Mosquitto: a responder answers each request with
+/// `Message::response`; two concurrent requests each get their own answer (matched by
+/// correlation data), and a request nobody answers fails with `Error::TimedOut`.
+pub async fn request_response_matches_answers_and_times_out<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let responder = connect::<R>(v5(broker.port(), "responder")).await;
+    let mut requests = responder
+        .subscribe("service/echo", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let requester = connect::<R>(v5(broker.port(), "requester")).await;
+    let answer_two = async {
+        for _ in 0..2 {
+            let request = next::<R>(&mut requests).await;
+            let mut body = b"echo:".to_vec();
+            body.extend_from_slice(&request.payload);
+            let response = request
+                .response(body, QoS::AtLeastOnce)
+                .expect("a request names its response topic");
+            responder.publish_request(response).await.unwrap();
+        }
+    };
+    let ask = |text: &'static str| requester.request("service/echo", text, WAIT);
+    let (answers, ()) = futures_util::future::join(
+        futures_util::future::join(ask("one"), ask("two")),
+        answer_two,
+    )
+    .await;
+    assert_eq!(answers.0.unwrap().payload, "echo:one".as_bytes());
+    assert_eq!(answers.1.unwrap().payload, "echo:two".as_bytes());
+    let unanswered = requester
+        .request("service/nobody", "hello?", Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unanswered, jamey_mqtt::Error::TimedOut { .. }),
+        "{unanswered:?}"
+    );
+    requester.disconnect().await.unwrap();
+    responder.disconnect().await.unwrap();
+}
