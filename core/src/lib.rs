@@ -32,7 +32,7 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    Action, Client, Event, LostReason, Message, Output, PublishRequest, RequestError,
+    Action, Client, DisconnectOptions, Event, LostReason, Message, Output, PublishRequest, RequestError,
     SubscriptionEnd, SubscriptionId, Token,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};

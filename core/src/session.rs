@@ -10,6 +10,7 @@
 //! reconnect ([`Session::resume`] / [`Session::reset_for_new_session`]).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -118,16 +119,45 @@ pub(crate) struct Request {
     /// Connections in a row the broker ended with an error while this was the oldest request
     /// it had not acknowledged (see `ClientConfig::poison_threshold`).
     pub(crate) strikes: u32,
+    /// When the application handed it over: a publish's message expiry interval counts from
+    /// here while it waits in the client's queue.
+    pub(crate) admitted_at: Instant,
 }
 
 impl Request {
-    pub(crate) fn new(token: Token, body: Outgoing, size: usize) -> Request {
+    pub(crate) fn new(token: Token, body: Outgoing, size: usize, admitted_at: Instant) -> Request {
         Request {
             token,
             body,
             size,
             strikes: 0,
+            admitted_at,
         }
+    }
+
+    /// When a publish with a message expiry interval expires, waiting here (`None`: never).
+    pub(crate) fn expires_at(&self) -> Option<Instant> {
+        match &self.body {
+            Outgoing::Publish {
+                properties: Some(properties),
+                ..
+            } => properties
+                .message_expiry_interval
+                .map(|secs| self.admitted_at + Duration::from_secs(u64::from(secs))),
+            _ => None,
+        }
+    }
+
+    /// Whether its message expiry interval has passed at `now` (it must not be sent then).
+    pub(crate) fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at().is_some_and(|at| now >= at)
+    }
+
+    /// The whole seconds it has waited at `now`: the expiry interval it carries is reduced by
+    /// this much when it is sent (as a broker does for a message it forwards).
+    pub(crate) fn waited_secs(&self, now: Instant) -> u32 {
+        let waited = now.saturating_duration_since(self.admitted_at).as_secs();
+        u32::try_from(waited).unwrap_or(u32::MAX)
     }
 }
 
@@ -148,6 +178,8 @@ pub(crate) struct InFlight {
     pub(crate) pkid: u16,
     pub(crate) stage: Stage,
     pub(crate) strikes: u32,
+    /// When it was first admitted (kept for a requeue after a session loss).
+    pub(crate) admitted_at: Instant,
 }
 
 impl InFlight {
@@ -159,6 +191,7 @@ impl InFlight {
                 body,
                 size,
                 strikes: self.strikes,
+                admitted_at: self.admitted_at,
             }),
             Stage::AwaitingComplete => None,
         }
@@ -326,12 +359,14 @@ impl Session {
             body,
             size,
             strikes,
+            admitted_at,
         } = self.queue.pop_front()?;
         self.in_flight.push_back(InFlight {
             token,
             pkid,
             stage: Stage::AwaitingAck { body, size },
             strikes,
+            admitted_at,
         });
         match self.in_flight.back() {
             Some(InFlight {
@@ -403,6 +438,28 @@ impl Session {
     pub(crate) fn abandon(&mut self, pkid: u16) -> Option<Token> {
         let index = self.in_flight.iter().rposition(|e| e.pkid == pkid)?;
         self.take(index).map(|entry| entry.token)
+    }
+
+    /// Takes every queued request whose message expiry interval has passed at `now` out of the
+    /// queue, in order (they are failed, never sent).
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<Request> {
+        if !self.queue.iter().any(|request| request.is_expired(now)) {
+            return Vec::new();
+        }
+        let mut expired = Vec::new();
+        for request in std::mem::take(&mut self.queue) {
+            if request.is_expired(now) {
+                expired.push(request);
+            } else {
+                self.queue.push_back(request);
+            }
+        }
+        expired
+    }
+
+    /// The earliest instant a queued publish expires, if any waits with an expiry interval.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        self.queue.iter().filter_map(Request::expires_at).min()
     }
 
     /// Drops a queued (not yet sent) request.

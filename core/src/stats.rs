@@ -41,6 +41,9 @@ pub struct Stats {
     /// Requests failed as poison: outstanding on `poison_threshold` connections in a row that
     /// the broker ended with an error reason.
     pub requests_poisoned: u64,
+    /// Publishes whose MQTT 5 message expiry interval passed while they waited in the client's
+    /// queue: never sent, their requests failed with `RequestError::Expired`.
+    pub messages_expired: u64,
     /// The most bytes ever buffered between `poll_output` and the transport (see
     /// `ClientConfig::max_buffered_bytes`). A gauge of the peak, not a counter.
     pub buffered_bytes_high_water: u64,
@@ -78,7 +81,7 @@ impl Stats {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 21] = [
+        let counters: [(&str, &str, u64); 22] = [
             (
                 "publishes_completed",
                 "Publishes whose QoS flow completed.",
@@ -160,6 +163,11 @@ impl Stats {
                 "requests_poisoned",
                 "Requests failed after the broker ended several connections over them.",
                 self.requests_poisoned,
+            ),
+            (
+                "messages_expired",
+                "Publishes whose message expiry interval passed before they were sent.",
+                self.messages_expired,
             ),
             (
                 "messages_unmatched",

@@ -45,11 +45,18 @@ impl Client {
             Packet::UnsubAck(unsuback) => return self.handle_unsuback(unsuback),
             Packet::PingResp => self.ping_deadline = None,
             Packet::Disconnect(disconnect) => {
-                let reason = LostReason::ServerDisconnect(disconnect.reason);
+                let code = disconnect.reason;
+                let properties = disconnect.properties;
+                let reason = LostReason::ServerDisconnect {
+                    reason: code,
+                    reason_string: properties.reason_string,
+                    server_reference: properties.server_reference,
+                    user_properties: properties.user_properties,
+                };
                 match self.state() {
                     ConnectionState::Connecting => self.attempt_failed(
                         now,
-                        ConnectError::Refused(disconnect.reason),
+                        ConnectError::Refused(code),
                         true,
                         None,
                     ),
@@ -118,7 +125,7 @@ impl Client {
             self.stats.packets_replayed += replay.len() as u64;
             self.control.extend(replay);
         } else {
-            self.session_lost();
+            self.session_lost(now);
         }
         self.connected_once = true;
         self.events.push_back(Event::Connected {
@@ -128,7 +135,7 @@ impl Client {
 
     /// The broker has no session: apply the session-lost policy to what was in flight, and
     /// subscribe the application's subscriptions again.
-    pub(super) fn session_lost(&mut self) {
+    pub(super) fn session_lost(&mut self, now: Instant) {
         // An earlier re-subscribe that never completed is replaced by the one made below.
         let previous_resubscribe = self.routing.take_resubscribe();
         if let Some(token) = previous_resubscribe {
@@ -163,7 +170,7 @@ impl Client {
             // Each filter was admitted alone; together they may exceed the packet size, and
             // then the re-subscribe fails when it is due (`send_queued`), never silently.
             let size = self.measure(&body).unwrap_or(usize::MAX);
-            requeue.insert(0, Request::new(token, body, size));
+            requeue.insert(0, Request::new(token, body, size, now));
         }
         self.session.requeue_front(requeue);
     }

@@ -6,7 +6,8 @@
 //!   [`Client::handle_written`], [`Client::handle_closed`], [`Client::handle_disconnected`],
 //!   [`Client::handle_timeout`];
 //! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
-//!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
+//!   [`Client::unsubscribe`], [`Client::disconnect`] (or [`Client::disconnect_with`] a reason
+//!   code and properties), each checked before anything is queued;
 //! - one output call, [`Client::poll_output`], called after any input or command until it
 //!   returns [`Output::Timeout`] (str0m's model): bytes to write, a transport action, an event,
 //!   and last the instant `handle_timeout` must be called.
@@ -35,7 +36,7 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
-    Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
     SubscribeProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
@@ -47,6 +48,7 @@ use crate::topic::{TopicFilter, TopicName};
 
 mod admission;
 mod events;
+mod farewell;
 mod flow;
 mod incoming;
 mod lifecycle;
@@ -57,6 +59,7 @@ pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
     SubscriptionId, Token,
 };
+pub use farewell::DisconnectOptions;
 use flow::Flow;
 use lifecycle::earliest;
 use routing::Routing;
@@ -99,6 +102,8 @@ pub struct Client {
     flow: Flow,
     stats: Stats,
     last_error: Option<String>,
+    /// The final DISCONNECT (normal unless `disconnect_with` chose a reason or properties).
+    farewell: Disconnect,
 }
 
 impl Client {
@@ -137,6 +142,7 @@ impl Client {
             flow: Flow::default(),
             stats: Stats::default(),
             last_error: None,
+            farewell: Disconnect::normal(),
             client_id,
             config,
         })
@@ -206,11 +212,7 @@ impl Client {
         let properties = match self.config.protocol {
             ProtocolVersion::V311 => ConnectProperties::default(),
             ProtocolVersion::V5 => ConnectProperties {
-                session_expiry_interval: Some(
-                    self.config
-                        .session_expiry_interval
-                        .unwrap_or(if self.config.clean_start { 0 } else { u32::MAX }),
-                ),
+                session_expiry_interval: Some(self.connect_session_expiry()),
                 receive_maximum: Some(self.config.receive_maximum),
                 maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
                 ..ConnectProperties::default()
@@ -318,9 +320,11 @@ impl Client {
             && !self.flow.delivery_blocked()
     }
 
-    /// Timers: connect timeout, keep-alive, reconnect, close deadline. Safe to call early or
-    /// more than once: only deadlines that have passed do anything.
+    /// Timers: connect timeout, keep-alive, reconnect, close deadline, and the message expiry
+    /// of queued MQTT 5 publishes. Safe to call early or more than once: only deadlines that
+    /// have passed do anything.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_queued(now);
         if self.lifecycle.close_deadline().is_some_and(|d| now >= d) {
             match self.state() {
                 // Requests still outstanding fail; DISCONNECT goes out after what is owed.
@@ -396,7 +400,7 @@ impl Client {
                 });
             }
         }
-        self.admit(Outgoing::Publish {
+        self.admit(now, Outgoing::Publish {
             qos: request.qos,
             retain: request.retain,
             topic: topic.into_string(),
@@ -435,7 +439,7 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
-        let token = self.admit(Outgoing::Subscribe {
+        let token = self.admit(now, Outgoing::Subscribe {
             filters: filters.clone(),
             properties: SubscribeProperties::default(),
         })?;
@@ -458,7 +462,7 @@ impl Client {
     /// are dropped by the adapter.
     pub fn unsubscribe(
         &mut self,
-        _now: Instant,
+        now: Instant,
         filters: Vec<String>,
     ) -> Result<Token, ClientError> {
         self.check_open()?;
@@ -468,7 +472,7 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
-        let token = self.admit(Outgoing::Unsubscribe {
+        let token = self.admit(now, Outgoing::Unsubscribe {
             filters: filters.clone(),
             user_properties: Vec::new(),
         })?;
@@ -548,7 +552,8 @@ impl Client {
             ConnectionState::Waiting => self.lifecycle.retry_at(),
             _ => None,
         };
-        earliest(state_deadline, self.lifecycle.close_deadline())
+        let deadline = earliest(state_deadline, self.lifecycle.close_deadline());
+        earliest(deadline, self.session.next_expiry())
     }
 
     // ---- internals ------------------------------------------------------------------------

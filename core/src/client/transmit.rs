@@ -1,12 +1,17 @@
 //! The send path: control packets first (CONNECT, acks, PINGREQ, replays, DISCONNECT), then
 //! queued requests while the in-flight and buffer bounds allow, all appended to one buffer.
+//!
+//! Message expiry (MQTT 5): a queued publish whose message expiry interval passed while it
+//! waited here is never sent (its request fails with [`RequestError::Expired`]); one sent after
+//! waiting carries its interval reduced by the whole seconds it waited, as a broker does.
 
 use std::time::Instant;
 
 use bytes::BytesMut;
 
 use super::{Client, RequestError};
-use crate::session::Sent;
+use crate::packet::Packet;
+use crate::session::{Request, Sent};
 
 impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
@@ -15,7 +20,7 @@ impl Client {
         let start = out.len();
         self.encode_control(out);
         if self.state().is_established() {
-            self.send_queued(out, start);
+            self.send_queued(now, out, start);
             // Draining and everything sent: DISCONNECT goes out in this same write.
             self.close_if_drained();
             self.encode_control(out);
@@ -46,11 +51,18 @@ impl Client {
 
     /// Moves queued requests into flight while the in-flight bound and the buffer bound allow,
     /// encoding each. `start`: where this call's output began in `out`.
-    pub(super) fn send_queued(&mut self, out: &mut BytesMut, start: usize) {
+    pub(super) fn send_queued(&mut self, now: Instant, out: &mut BytesMut, start: usize) {
         loop {
             let Some(next) = self.session.peek_queued() else {
                 return;
             };
+            if next.is_expired(now) {
+                if let Some(request) = self.session.pop_queued() {
+                    self.expired(request);
+                }
+                continue;
+            }
+            let waited = next.waited_secs(now);
             // Measured at admission; dropping a topic alias (see `Outgoing::packet`) only
             // makes it smaller.
             if next.size > self.max_outgoing {
@@ -74,13 +86,13 @@ impl Client {
                 None => return,
                 Some(Sent::InFlight { pkid, body }) => self
                     .codec
-                    .encode(&body.packet(pkid, false, alias_max), out)
+                    .encode(&aged(body.packet(pkid, false, alias_max), waited), out)
                     .map(|_| ())
                     .map_err(|e| (pkid, e)),
                 Some(Sent::AtMostOnce(request)) => {
                     match self
                         .codec
-                        .encode(&request.body.packet(0, false, alias_max), out)
+                        .encode(&aged(request.body.packet(0, false, alias_max), waited), out)
                     {
                         Ok(_) => {
                             let pending = self.flow.buffered() + out.len() - start;
@@ -101,4 +113,32 @@ impl Client {
             }
         }
     }
+}
+
+impl Client {
+    /// Fails every queued publish whose message expiry interval has passed at `now` (from
+    /// `handle_timeout`, so a request stuck behind a full in-flight window or a reconnect
+    /// still fails on time).
+    pub(super) fn expire_queued(&mut self, now: Instant) {
+        for request in self.session.take_expired(now) {
+            self.expired(request);
+        }
+    }
+
+    /// A queued publish expired before it could be sent: counted, and its request fails.
+    fn expired(&mut self, request: Request) {
+        self.stats.messages_expired += 1;
+        self.fail(request.token, RequestError::Expired);
+    }
+}
+
+/// `packet` with its message expiry interval reduced by the `waited` whole seconds it spent in
+/// the queue (the request is not expired, so at least one second is left).
+fn aged(mut packet: Packet, waited: u32) -> Packet {
+    if let Packet::Publish(publish) = &mut packet {
+        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+            *interval = interval.saturating_sub(waited).max(1);
+        }
+    }
+    packet
 }
