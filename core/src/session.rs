@@ -109,6 +109,18 @@ impl Outgoing {
     }
 }
 
+/// `packet` with its message expiry interval reduced by the `waited` whole seconds since the
+/// application handed it over (at least one second is left: a queued publish past its interval
+/// is failed before it gets here, and one in flight was sent in time).
+pub(crate) fn aged(mut packet: Packet, waited: u32) -> Packet {
+    if let Packet::Publish(publish) = &mut packet {
+        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+            *interval = interval.saturating_sub(waited).max(1);
+        }
+    }
+    packet
+}
+
 /// A request the application handed over, waiting to be sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -516,11 +528,22 @@ impl Session {
     }
 
     /// The broker still has our session: everything in flight is sent again in its original
-    /// order, publishes with DUP=1, PUBREL for a QoS 2 publish past PUBREC. `alias_max`: the
-    /// topic alias maximum of the new connection.
-    pub(crate) fn packets_to_resume(&self, alias_max: u16) -> impl Iterator<Item = Packet> + '_ {
+    /// order, publishes with DUP=1 (a message expiry interval reduced by the whole seconds
+    /// since admission, never expired: it was sent), PUBREL for a QoS 2 publish past PUBREC.
+    /// `alias_max`: the topic alias maximum of the new connection.
+    pub(crate) fn packets_to_resume(
+        &self,
+        now: Instant,
+        alias_max: u16,
+    ) -> impl Iterator<Item = Packet> + '_ {
         self.in_flight.iter().map(move |entry| match &entry.stage {
-            Stage::AwaitingAck { body, .. } => body.packet(entry.pkid, true, alias_max),
+            Stage::AwaitingAck { body, .. } => {
+                let waited = now.saturating_duration_since(entry.admitted_at).as_secs();
+                aged(
+                    body.packet(entry.pkid, true, alias_max),
+                    u32::try_from(waited).unwrap_or(u32::MAX),
+                )
+            }
             Stage::AwaitingComplete => Packet::PubRel(Ack::success(entry.pkid)),
         })
     }

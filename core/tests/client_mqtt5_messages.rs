@@ -400,3 +400,26 @@ fn the_brokers_disconnect_reason_and_properties_reach_the_application() {
     );
     assert!(lost.to_string().contains("maintenance"));
 }
+
+#[test]
+fn publish_replayed_on_resume_carries_its_interval_less_the_time_since_admission() {
+    let mut pair = Pair::connected(v5_config());
+    let admitted = pair.now;
+    pair.client
+        .publish(pair.now, expiring("t", QoS::AtLeastOnce, 100))
+        .expect("admitted");
+    pair.drive();
+    assert_eq!(sent_publishes(&mut pair).len(), 1);
+    pair.advance(Duration::from_secs(4));
+    pair.cut();
+    pair.reconnect(true);
+    let replayed = sent_publishes(&mut pair);
+    assert_eq!(replayed.len(), 1);
+    assert!(replayed[0].dup);
+    let waited = u32::try_from((pair.now - admitted).as_secs()).expect("small");
+    assert!(waited >= 4);
+    assert_eq!(
+        replayed[0].properties.message_expiry_interval,
+        Some(100 - waited)
+    );
+}

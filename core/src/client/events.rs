@@ -105,6 +105,9 @@ pub struct Message {
     pub retain: bool,
     /// The broker says it may have sent this before (QoS 1 redelivery).
     pub dup: bool,
+    /// MQTT 5: as the broker sent them (content type, payload format indicator, message
+    /// expiry interval, response topic, correlation data, user properties in order,
+    /// subscription identifiers). Always empty on 3.1.1.
     pub properties: PublishProperties,
 }
 
@@ -235,7 +238,10 @@ pub struct PublishRequest {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    /// MQTT 5 only; must stay empty on 3.1.1.
+    /// MQTT 5 only; must stay empty on 3.1.1 (refused at admission otherwise). Sent as given,
+    /// except `message_expiry_interval`: a publish that waited in the client's queue carries
+    /// it reduced by the whole seconds it waited, and one whose interval passed while it
+    /// waited is not sent at all ([`RequestError::Expired`]).
     pub properties: PublishProperties,
 }
 

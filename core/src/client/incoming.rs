@@ -120,7 +120,7 @@ impl Client {
         if connack.session_present {
             let replay: Vec<Packet> = self
                 .session
-                .packets_to_resume(self.topic_alias_max)
+                .packets_to_resume(now, self.topic_alias_max)
                 .collect();
             self.stats.packets_replayed += replay.len() as u64;
             self.control.extend(replay);

@@ -372,6 +372,8 @@ impl Client {
 
     /// Queue a publish. Checked first (topic, permissions, size, queue bound): on error nothing
     /// is queued. Completion: [`Event::Published`] or [`Event::RequestFailed`] with the token.
+    /// An MQTT 5 `message_expiry_interval` counts from `now`: if it passes before the publish
+    /// leaves the queue, the request fails with [`RequestError::Expired`] and is never sent.
     pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
         self.check_open()?;
         self.load_token_permissions(now)?;

@@ -10,8 +10,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{Client, RequestError};
-use crate::packet::Packet;
-use crate::session::{Request, Sent};
+use crate::session::{aged, Request, Sent};
 
 impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
@@ -130,15 +129,4 @@ impl Client {
         self.stats.messages_expired += 1;
         self.fail(request.token, RequestError::Expired);
     }
-}
-
-/// `packet` with its message expiry interval reduced by the `waited` whole seconds it spent in
-/// the queue (the request is not expired, so at least one second is left).
-fn aged(mut packet: Packet, waited: u32) -> Packet {
-    if let Packet::Publish(publish) = &mut packet {
-        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
-            *interval = interval.saturating_sub(waited).max(1);
-        }
-    }
-    packet
 }
