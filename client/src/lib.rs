@@ -51,7 +51,7 @@ pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
-    ClientConfig, ClientError, ConnectError, DisconnectOptions, Envelope, EnvelopeError, Event, LostReason, Message,
-    ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError, SubscriptionEnd,
-    SubscriptionId, TransportError, TransportErrorKind,
+    ClientConfig, ClientError, ConnectError, DisconnectOptions, Envelope, EnvelopeError, Event,
+    LostReason, Message, ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError,
+    SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
 };

@@ -54,12 +54,9 @@ impl Client {
                     user_properties: properties.user_properties,
                 };
                 match self.state() {
-                    ConnectionState::Connecting => self.attempt_failed(
-                        now,
-                        ConnectError::Refused(code),
-                        true,
-                        None,
-                    ),
+                    ConnectionState::Connecting => {
+                        self.attempt_failed(now, ConnectError::Refused(code), true, None)
+                    }
                     _ => self.connection_lost(now, reason, None),
                 }
             }

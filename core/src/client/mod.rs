@@ -36,8 +36,8 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
-    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
-    SubscribeProperties,
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PublishProperties, QoS,
+    SubscribeFilter, SubscribeProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
@@ -402,14 +402,17 @@ impl Client {
                 });
             }
         }
-        self.admit(now, Outgoing::Publish {
-            qos: request.qos,
-            retain: request.retain,
-            topic: topic.into_string(),
-            payload: request.payload,
-            properties: (request.properties != PublishProperties::default())
-                .then(|| Box::new(request.properties)),
-        })
+        self.admit(
+            now,
+            Outgoing::Publish {
+                qos: request.qos,
+                retain: request.retain,
+                topic: topic.into_string(),
+                payload: request.payload,
+                properties: (request.properties != PublishProperties::default())
+                    .then(|| Box::new(request.properties)),
+            },
+        )
     }
 
     /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
@@ -441,10 +444,13 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
-        let token = self.admit(now, Outgoing::Subscribe {
-            filters: filters.clone(),
-            properties: SubscribeProperties::default(),
-        })?;
+        let token = self.admit(
+            now,
+            Outgoing::Subscribe {
+                filters: filters.clone(),
+                properties: SubscribeProperties::default(),
+            },
+        )?;
         self.routing.add(token, &filters);
         Ok(token)
     }
@@ -474,10 +480,13 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
-        let token = self.admit(now, Outgoing::Unsubscribe {
-            filters: filters.clone(),
-            user_properties: Vec::new(),
-        })?;
+        let token = self.admit(
+            now,
+            Outgoing::Unsubscribe {
+                filters: filters.clone(),
+                user_properties: Vec::new(),
+            },
+        )?;
         for filter in &filters {
             let ended = self.routing.unsubscribe(filter);
             self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use jamey_mqtt::core::packet::PublishProperties;
 use jamey_mqtt::{
-    Client, Config, DisconnectOptions, ProtocolVersion, PublishRequest, QoS, Runtime,
-    Subscription, Will,
+    Client, Config, DisconnectOptions, ProtocolVersion, PublishRequest, QoS, Runtime, Subscription,
+    Will,
 };
 
 use super::{connect, next, pause, plain, within, WAIT};
