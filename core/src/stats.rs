@@ -214,6 +214,6 @@ mod tests {
         assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
         assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
         assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 22);
+        assert_eq!(text.matches("# TYPE").count(), 23);
     }
 }
