@@ -286,6 +286,9 @@ pub(crate) struct Session {
     /// Waiting to be sent, in the order the application handed them over.
     queue: VecDeque<Request>,
     max_queued: usize,
+    /// How many queued requests have a message expiry interval: the expiry scans of the
+    /// queue run only when some do (most applications never set one).
+    queued_expiring: usize,
     /// Incoming QoS 2 publishes delivered to the application, waiting for PUBREL.
     incoming_qos2: Vec<u16>,
 }
@@ -297,6 +300,7 @@ impl Session {
             in_flight: VecDeque::new(),
             queue: VecDeque::new(),
             max_queued,
+            queued_expiring: 0,
             incoming_qos2: Vec::new(),
         }
     }
@@ -319,7 +323,17 @@ impl Session {
 
     /// Queues a request; the caller checked `queue_is_full` first.
     pub(crate) fn enqueue(&mut self, request: Request) {
+        self.queued_expiring += usize::from(request.expires_at().is_some());
         self.queue.push_back(request);
+    }
+
+    /// Takes the front of the queue, keeping `queued_expiring` right.
+    fn pop_front_queued(&mut self) -> Option<Request> {
+        let request = self.queue.pop_front()?;
+        self.queued_expiring = self
+            .queued_expiring
+            .saturating_sub(usize::from(request.expires_at().is_some()));
+        Some(request)
     }
 
     /// The next request in the queue, without taking it.
@@ -329,7 +343,7 @@ impl Session {
 
     /// Takes the next queued request off the queue whatever the bounds (it is failed).
     pub(crate) fn pop_queued(&mut self) -> Option<Request> {
-        self.queue.pop_front()
+        self.pop_front_queued()
     }
 
     /// The broker ended the connection with an error: the oldest request it had not
@@ -360,7 +374,7 @@ impl Session {
     /// publishes queued behind it wait too: order is kept).
     pub(crate) fn next_to_send(&mut self, max_in_flight: usize) -> Option<Sent<'_>> {
         if !self.queue.front()?.body.needs_packet_id() {
-            return self.queue.pop_front().map(Sent::AtMostOnce);
+            return self.pop_front_queued().map(Sent::AtMostOnce);
         }
         if self.in_flight.len() >= max_in_flight {
             return None;
@@ -372,7 +386,7 @@ impl Session {
             size,
             strikes,
             admitted_at,
-        } = self.queue.pop_front()?;
+        } = self.pop_front_queued()?;
         self.in_flight.push_back(InFlight {
             token,
             pkid,
@@ -455,7 +469,7 @@ impl Session {
     /// Takes every queued request whose message expiry interval has passed at `now` out of the
     /// queue, in order (they are failed, never sent).
     pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<Request> {
-        if !self.queue.iter().any(|request| request.is_expired(now)) {
+        if self.queued_expiring == 0 || !self.queue.iter().any(|r| r.is_expired(now)) {
             return Vec::new();
         }
         let mut expired = Vec::new();
@@ -466,17 +480,28 @@ impl Session {
                 self.queue.push_back(request);
             }
         }
+        self.queued_expiring = self.queued_expiring.saturating_sub(expired.len());
         expired
     }
 
     /// The earliest instant a queued publish expires, if any waits with an expiry interval.
     pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        if self.queued_expiring == 0 {
+            return None;
+        }
         self.queue.iter().filter_map(Request::expires_at).min()
     }
 
     /// Drops a queued (not yet sent) request.
     pub(crate) fn remove_queued(&mut self, token: Token) {
-        self.queue.retain(|request| request.token != token);
+        let expiring = &mut self.queued_expiring;
+        self.queue.retain(|request| {
+            let keep = request.token != token;
+            if !keep {
+                *expiring = expiring.saturating_sub(usize::from(request.expires_at().is_some()));
+            }
+            keep
+        });
     }
 
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?
@@ -563,6 +588,7 @@ impl Session {
     /// requests, plus the client's own re-subscribe after a session loss.
     pub(crate) fn requeue_front(&mut self, requests: Vec<Request>) {
         for request in requests.into_iter().rev() {
+            self.queued_expiring += usize::from(request.expires_at().is_some());
             self.queue.push_front(request);
         }
     }
@@ -572,6 +598,7 @@ impl Session {
     pub(crate) fn drain_all(&mut self) -> Vec<Token> {
         let mut tokens: Vec<Token> = self.in_flight.drain(..).map(|e| e.token).collect();
         tokens.extend(self.queue.drain(..).map(|r| r.token));
+        self.queued_expiring = 0;
         self.ids = PacketIds::new();
         self.incoming_qos2.clear();
         tokens
