@@ -968,6 +968,8 @@ macro_rules! suite {
             publish_properties_round_trip_through_the_broker,
             disconnect_with_will_publishes_the_will_and_a_normal_one_does_not,
             session_expiry_zero_on_disconnect_ends_the_session,
+            queued_publish_expires_while_the_broker_is_frozen,
+            disconnect_with_refusals_keep_the_client_open,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

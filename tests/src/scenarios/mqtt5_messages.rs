@@ -1,15 +1,18 @@
 //! Issue 12, items 6 and 9, end to end against a real Mosquitto with MQTT 5, on every runtime:
 //! PUBLISH properties survive the trip through the broker, DISCONNECT with reason 0x04
-//! publishes the will (a normal one does not), and a session expiry interval of 0 on
-//! DISCONNECT ends a session CONNECT asked the broker to keep.
+//! publishes the will (a normal one does not), a session expiry interval of 0 on DISCONNECT
+//! ends a session CONNECT asked the broker to keep, a queued publish expires, and refusals are
+//! typed. (The broker's DISCONNECT properties are tested with the scripted broker in
+//! `core/tests/client_mqtt5_messages.rs`: Mosquitto 2.0.11 sends no DISCONNECT on a session
+//! takeover or on shutdown, it closes the connection.)
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use jamey_mqtt::core::packet::PublishProperties;
 use jamey_mqtt::{
-    Client, Config, DisconnectOptions, ProtocolVersion, PublishRequest, QoS, Runtime, Subscription,
-    Will,
+    Client, ClientError, Config, DisconnectOptions, Error, ProtocolVersion, PublishRequest, QoS,
+    RequestError, Runtime, Subscription, Will,
 };
 
 use super::{connect, next, pause, plain, within, WAIT};
@@ -192,4 +195,95 @@ pub async fn session_expiry_zero_on_disconnect_ends_the_session<R: Runtime + Def
         "sentinel",
         "the session survived a DISCONNECT with session expiry 0"
     );
+}
+
+/// A publish with a 1 s message expiry interval waits behind a publish in flight to a frozen
+/// broker: it fails with `RequestError::Expired` and is never delivered; one with an hour
+/// waiting with it is sent once the broker thaws, its interval reduced by the wait.
+pub async fn queued_publish_expires_while_the_broker_is_frozen<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let subscriber = connect::<R>(v5(&broker, "expiry-sub")).await;
+    let mut sub = subscriber
+        .subscribe("expiry/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let mut config = v5(&broker, "expiry-pub");
+    config.mqtt.max_inflight = 1;
+    let publisher = connect::<R>(config).await;
+    let expiring = |topic: &str, seconds| {
+        PublishRequest::new(topic, topic.to_owned(), QoS::AtLeastOnce).properties(
+            PublishProperties {
+                message_expiry_interval: Some(seconds),
+                ..PublishProperties::default()
+            },
+        )
+    };
+    broker.freeze();
+    // Polled in this order, so admitted in this order: a takes the one in-flight slot.
+    let first = publisher.publish("expiry/a", "expiry/a", QoS::AtLeastOnce);
+    let short = async {
+        let result = publisher.publish_request(expiring("expiry/short", 1)).await;
+        broker.thaw();
+        result
+    };
+    let long = publisher.publish_request(expiring("expiry/long", 3_600));
+    let (first, short, long) = within::<R, _>(
+        WAIT,
+        "the three publishes resolve",
+        futures_util::future::join3(first, short, long),
+    )
+    .await;
+    first.unwrap();
+    long.unwrap();
+    assert!(
+        matches!(short, Err(Error::Failed(RequestError::Expired))),
+        "{short:?}"
+    );
+    assert_eq!(next::<R>(&mut sub).await.topic, "expiry/a");
+    let kept = next::<R>(&mut sub).await;
+    assert_eq!(
+        kept.topic, "expiry/long",
+        "the expired publish was delivered"
+    );
+    let interval = kept.properties.message_expiry_interval.expect("interval");
+    assert!(interval < 3_600, "not reduced by the wait: {interval}");
+    assert_eq!(publisher.stats().await.unwrap().core.messages_expired, 1);
+    publisher.disconnect().await.unwrap();
+    subscriber.disconnect().await.unwrap();
+}
+
+/// Refusals reach the async caller as typed errors and leave the client open: anything but a
+/// normal DISCONNECT on MQTT 3.1.1, and a non-zero session expiry when CONNECT sent 0.
+pub async fn disconnect_with_refusals_keep_the_client_open<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let v311 = connect::<R>(plain(&broker, "refused-311")).await;
+    let refused = v311.disconnect_with(DisconnectOptions::with_will()).await;
+    assert!(
+        matches!(refused, Err(Error::Request(ClientError::Unsupported(_)))),
+        "{refused:?}"
+    );
+    v311.publish("still/open", "x", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    v311.disconnect().await.unwrap();
+
+    // clean_start and no interval configured: CONNECT sent 0.
+    let v5_client = connect::<R>(v5(&broker, "refused-5")).await;
+    let refused = v5_client
+        .disconnect_with(DisconnectOptions::normal().session_expiry_interval(60))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Request(ClientError::SessionExpiryWasZero {
+                requested: 60
+            }))
+        ),
+        "{refused:?}"
+    );
+    v5_client
+        .publish("still/open", "x", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    v5_client.disconnect().await.unwrap();
 }
