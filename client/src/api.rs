@@ -13,7 +13,9 @@ use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::packet::SubscribeFilter;
-use jamey_mqtt_core::{ConnectionInfo, Event, Health, Message, PublishRequest, QoS, Stats};
+use jamey_mqtt_core::{
+    ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
+};
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
@@ -219,18 +221,32 @@ impl<R: Runtime> Client<R> {
     /// and flushed, DISCONNECT has been written and flushed and the stream closed (TLS
     /// close_notify sent): a program may exit as soon as it returns.
     pub async fn disconnect(&self) -> Result<(), Error> {
+        self.disconnect_with(DisconnectOptions::normal()).await
+    }
+
+    /// [`Client::disconnect`] with a reason code and properties on the final DISCONNECT
+    /// (MQTT 5): e.g. [`DisconnectOptions::with_will`] (reason 0x04) makes the broker publish
+    /// the will, and a session expiry interval replaces the one CONNECT set (0: the broker
+    /// drops the session now). Refused before anything changes, with [`Error::Request`]: on
+    /// MQTT 3.1.1 anything but the normal case (`ClientError::Unsupported`), a reason a client
+    /// may not send, or a non-zero session expiry when CONNECT set 0
+    /// (`ClientError::SessionExpiryWasZero`).
+    pub async fn disconnect_with(&self, options: DisconnectOptions) -> Result<(), Error> {
         let (tx, rx) = async_channel::bounded(1);
         if self
             .inner
             .commands
-            .send(Command::Disconnect { reply: tx })
+            .send(Command::Disconnect { options, reply: tx })
             .await
             .is_err()
         {
             return Ok(()); // already closed
         }
-        let _ = rx.recv().await;
-        Ok(())
+        match rx.recv().await {
+            Ok(Err(refused)) => Err(Error::Request(refused)),
+            // Closed, or the driver ended (its close is over).
+            Ok(Ok(())) | Err(_) => Ok(()),
+        }
     }
 
     /// Resolves when the client is closed for good and its connection shut down: after

@@ -22,8 +22,8 @@ use async_channel::{Receiver, Sender, TrySendError};
 use futures_core::Stream;
 use jamey_mqtt_core::packet::SubscribeFilter;
 use jamey_mqtt_core::{
-    Action, ConnectionInfo, ConnectionState, Event, Output, PublishRequest, TransportError,
-    TransportErrorKind,
+    Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
+    PublishRequest, TransportError, TransportErrorKind,
 };
 
 use crate::handles::{Handles, Reply, StreamItem};
@@ -48,8 +48,11 @@ pub(crate) enum Command {
         filter: String,
         reply: Reply<()>,
     },
+    /// `options`: the final DISCONNECT's reason and properties (normal for `disconnect()`).
+    /// The reply is the core's refusal, or `Ok` once the client is closed.
     Disconnect {
-        reply: Sender<()>,
+        options: DisconnectOptions,
+        reply: Sender<Result<(), ClientError>>,
     },
     Stats {
         reply: Sender<ClientStats>,
@@ -90,7 +93,7 @@ pub(crate) struct Driver<R: Runtime> {
     deadline: Option<Instant>,
     /// `Client::connect` waits on this for the first attempt's outcome.
     first_connect: Option<Reply<()>>,
-    disconnect_waiters: Vec<Sender<()>>,
+    disconnect_waiters: Vec<Sender<Result<(), ClientError>>>,
     /// Dropped when the task ends, which wakes every `Client::closed` future.
     _finished: Sender<()>,
 }
@@ -252,7 +255,7 @@ impl<R: Runtime> Driver<R> {
                     let _ = reply.send(Err(Error::Closed));
                 }
                 for waiter in self.disconnect_waiters.drain(..) {
-                    let _ = waiter.try_send(());
+                    let _ = waiter.try_send(Ok(()));
                 }
             }
             _ => {}
@@ -294,12 +297,16 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
             }
-            Command::Disconnect { reply } => {
+            Command::Disconnect { options, reply } => {
                 if self.core.state() == ConnectionState::Closed {
-                    let _ = reply.try_send(());
+                    let _ = reply.try_send(Ok(()));
                 } else {
-                    self.disconnect_waiters.push(reply);
-                    self.core.disconnect(now);
+                    match self.core.disconnect_with(now, options) {
+                        Ok(()) => self.disconnect_waiters.push(reply),
+                        Err(e) => {
+                            let _ = reply.try_send(Err(e));
+                        }
+                    }
                 }
             }
             Command::Stats { reply } => {
@@ -365,7 +372,7 @@ impl<R: Runtime> Driver<R> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
         for waiter in self.disconnect_waiters.drain(..) {
-            let _ = waiter.try_send(());
+            let _ = waiter.try_send(Ok(()));
         }
     }
 }

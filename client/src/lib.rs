@@ -52,7 +52,7 @@ pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
-    BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, Envelope, EnvelopeError,
-    Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS, ReasonCode, RequestError,
-    SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
+    BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, DisconnectOptions,
+    Envelope, EnvelopeError, Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS,
+    ReasonCode, RequestError, SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
 };

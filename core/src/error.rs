@@ -125,6 +125,14 @@ pub enum ClientError {
     /// call `connect()` first.
     #[error("not connected, and reconnect is disabled")]
     NotConnected,
+    /// `disconnect_with` a reason code a client may not send in DISCONNECT (MQTT 5 allows
+    /// 0x00, 0x04 and some error codes: 0x80..=0x83, 0x90, 0x93..=0x99).
+    #[error("a client may not disconnect with reason {0}")]
+    InvalidDisconnectReason(ReasonCode),
+    /// `disconnect_with` a non-zero session expiry interval, while CONNECT sent 0: the
+    /// specification makes that a protocol error, so it is refused here.
+    #[error("cannot set a session expiry interval of {requested} s on DISCONNECT: CONNECT set 0")]
+    SessionExpiryWasZero { requested: u32 },
     /// The client was told to disconnect, or gave up reconnecting; it takes no more requests.
     #[error("the client is closed")]
     Closed,

@@ -32,8 +32,8 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    Action, BrokerLimits, Client, ConnectionInfo, Event, LostReason, Message, Output,
-    PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
+    Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
+    Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

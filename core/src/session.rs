@@ -10,6 +10,7 @@
 //! reconnect ([`Session::resume`] / [`Session::reset_for_new_session`]).
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -108,6 +109,18 @@ impl Outgoing {
     }
 }
 
+/// `packet` with its message expiry interval reduced by the `waited` whole seconds since the
+/// application handed it over (at least one second is left: a queued publish past its interval
+/// is failed before it gets here, and one in flight was sent in time).
+pub(crate) fn aged(mut packet: Packet, waited: u32) -> Packet {
+    if let Packet::Publish(publish) = &mut packet {
+        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+            *interval = interval.saturating_sub(waited).max(1);
+        }
+    }
+    packet
+}
+
 /// A request the application handed over, waiting to be sent.
 #[derive(Debug, Clone)]
 pub(crate) struct Request {
@@ -118,16 +131,45 @@ pub(crate) struct Request {
     /// Connections in a row the broker ended with an error while this was the oldest request
     /// it had not acknowledged (see `ClientConfig::poison_threshold`).
     pub(crate) strikes: u32,
+    /// When the application handed it over: a publish's message expiry interval counts from
+    /// here while it waits in the client's queue.
+    pub(crate) admitted_at: Instant,
 }
 
 impl Request {
-    pub(crate) fn new(token: Token, body: Outgoing, size: usize) -> Request {
+    pub(crate) fn new(token: Token, body: Outgoing, size: usize, admitted_at: Instant) -> Request {
         Request {
             token,
             body,
             size,
             strikes: 0,
+            admitted_at,
         }
+    }
+
+    /// When a publish with a message expiry interval expires, waiting here (`None`: never).
+    pub(crate) fn expires_at(&self) -> Option<Instant> {
+        match &self.body {
+            Outgoing::Publish {
+                properties: Some(properties),
+                ..
+            } => properties
+                .message_expiry_interval
+                .map(|secs| self.admitted_at + Duration::from_secs(u64::from(secs))),
+            _ => None,
+        }
+    }
+
+    /// Whether its message expiry interval has passed at `now` (it must not be sent then).
+    pub(crate) fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at().is_some_and(|at| now >= at)
+    }
+
+    /// The whole seconds it has waited at `now`: the expiry interval it carries is reduced by
+    /// this much when it is sent (as a broker does for a message it forwards).
+    pub(crate) fn waited_secs(&self, now: Instant) -> u32 {
+        let waited = now.saturating_duration_since(self.admitted_at).as_secs();
+        u32::try_from(waited).unwrap_or(u32::MAX)
     }
 }
 
@@ -148,6 +190,8 @@ pub(crate) struct InFlight {
     pub(crate) pkid: u16,
     pub(crate) stage: Stage,
     pub(crate) strikes: u32,
+    /// When it was first admitted (kept for a requeue after a session loss).
+    pub(crate) admitted_at: Instant,
 }
 
 impl InFlight {
@@ -159,6 +203,7 @@ impl InFlight {
                 body,
                 size,
                 strikes: self.strikes,
+                admitted_at: self.admitted_at,
             }),
             Stage::AwaitingComplete => None,
         }
@@ -241,6 +286,9 @@ pub(crate) struct Session {
     /// Waiting to be sent, in the order the application handed them over.
     queue: VecDeque<Request>,
     max_queued: usize,
+    /// How many queued requests have a message expiry interval: the expiry scans of the
+    /// queue run only when some do (most applications never set one).
+    queued_expiring: usize,
     /// Incoming QoS 2 publishes delivered to the application, waiting for PUBREL.
     incoming_qos2: Vec<u16>,
 }
@@ -252,6 +300,7 @@ impl Session {
             in_flight: VecDeque::new(),
             queue: VecDeque::new(),
             max_queued,
+            queued_expiring: 0,
             incoming_qos2: Vec::new(),
         }
     }
@@ -274,7 +323,17 @@ impl Session {
 
     /// Queues a request; the caller checked `queue_is_full` first.
     pub(crate) fn enqueue(&mut self, request: Request) {
+        self.queued_expiring += usize::from(request.expires_at().is_some());
         self.queue.push_back(request);
+    }
+
+    /// Takes the front of the queue, keeping `queued_expiring` right.
+    fn pop_front_queued(&mut self) -> Option<Request> {
+        let request = self.queue.pop_front()?;
+        self.queued_expiring = self
+            .queued_expiring
+            .saturating_sub(usize::from(request.expires_at().is_some()));
+        Some(request)
     }
 
     /// The next request in the queue, without taking it.
@@ -284,7 +343,7 @@ impl Session {
 
     /// Takes the next queued request off the queue whatever the bounds (it is failed).
     pub(crate) fn pop_queued(&mut self) -> Option<Request> {
-        self.queue.pop_front()
+        self.pop_front_queued()
     }
 
     /// The broker ended the connection with an error: the oldest request it had not
@@ -315,7 +374,7 @@ impl Session {
     /// publishes queued behind it wait too: order is kept).
     pub(crate) fn next_to_send(&mut self, max_in_flight: usize) -> Option<Sent<'_>> {
         if !self.queue.front()?.body.needs_packet_id() {
-            return self.queue.pop_front().map(Sent::AtMostOnce);
+            return self.pop_front_queued().map(Sent::AtMostOnce);
         }
         if self.in_flight.len() >= max_in_flight {
             return None;
@@ -326,12 +385,14 @@ impl Session {
             body,
             size,
             strikes,
-        } = self.queue.pop_front()?;
+            admitted_at,
+        } = self.pop_front_queued()?;
         self.in_flight.push_back(InFlight {
             token,
             pkid,
             stage: Stage::AwaitingAck { body, size },
             strikes,
+            admitted_at,
         });
         match self.in_flight.back() {
             Some(InFlight {
@@ -405,9 +466,42 @@ impl Session {
         self.take(index).map(|entry| entry.token)
     }
 
+    /// Takes every queued request whose message expiry interval has passed at `now` out of the
+    /// queue, in order (they are failed, never sent).
+    pub(crate) fn take_expired(&mut self, now: Instant) -> Vec<Request> {
+        if self.queued_expiring == 0 || !self.queue.iter().any(|r| r.is_expired(now)) {
+            return Vec::new();
+        }
+        let mut expired = Vec::new();
+        for request in std::mem::take(&mut self.queue) {
+            if request.is_expired(now) {
+                expired.push(request);
+            } else {
+                self.queue.push_back(request);
+            }
+        }
+        self.queued_expiring = self.queued_expiring.saturating_sub(expired.len());
+        expired
+    }
+
+    /// The earliest instant a queued publish expires, if any waits with an expiry interval.
+    pub(crate) fn next_expiry(&self) -> Option<Instant> {
+        if self.queued_expiring == 0 {
+            return None;
+        }
+        self.queue.iter().filter_map(Request::expires_at).min()
+    }
+
     /// Drops a queued (not yet sent) request.
     pub(crate) fn remove_queued(&mut self, token: Token) {
-        self.queue.retain(|request| request.token != token);
+        let expiring = &mut self.queued_expiring;
+        self.queue.retain(|request| {
+            let keep = request.token != token;
+            if !keep {
+                *expiring = expiring.saturating_sub(usize::from(request.expires_at().is_some()));
+            }
+            keep
+        });
     }
 
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?
@@ -459,11 +553,22 @@ impl Session {
     }
 
     /// The broker still has our session: everything in flight is sent again in its original
-    /// order, publishes with DUP=1, PUBREL for a QoS 2 publish past PUBREC. `alias_max`: the
-    /// topic alias maximum of the new connection.
-    pub(crate) fn packets_to_resume(&self, alias_max: u16) -> impl Iterator<Item = Packet> + '_ {
+    /// order, publishes with DUP=1 (a message expiry interval reduced by the whole seconds
+    /// since admission, never expired: it was sent), PUBREL for a QoS 2 publish past PUBREC.
+    /// `alias_max`: the topic alias maximum of the new connection.
+    pub(crate) fn packets_to_resume(
+        &self,
+        now: Instant,
+        alias_max: u16,
+    ) -> impl Iterator<Item = Packet> + '_ {
         self.in_flight.iter().map(move |entry| match &entry.stage {
-            Stage::AwaitingAck { body, .. } => body.packet(entry.pkid, true, alias_max),
+            Stage::AwaitingAck { body, .. } => {
+                let waited = now.saturating_duration_since(entry.admitted_at).as_secs();
+                aged(
+                    body.packet(entry.pkid, true, alias_max),
+                    u32::try_from(waited).unwrap_or(u32::MAX),
+                )
+            }
             Stage::AwaitingComplete => Packet::PubRel(Ack::success(entry.pkid)),
         })
     }
@@ -483,6 +588,7 @@ impl Session {
     /// requests, plus the client's own re-subscribe after a session loss.
     pub(crate) fn requeue_front(&mut self, requests: Vec<Request>) {
         for request in requests.into_iter().rev() {
+            self.queued_expiring += usize::from(request.expires_at().is_some());
             self.queue.push_front(request);
         }
     }
@@ -492,6 +598,7 @@ impl Session {
     pub(crate) fn drain_all(&mut self) -> Vec<Token> {
         let mut tokens: Vec<Token> = self.in_flight.drain(..).map(|e| e.token).collect();
         tokens.extend(self.queue.drain(..).map(|r| r.token));
+        self.queued_expiring = 0;
         self.ids = PacketIds::new();
         self.incoming_qos2.clear();
         tokens

@@ -41,6 +41,9 @@ pub struct Stats {
     /// Requests failed as poison: outstanding on `poison_threshold` connections in a row that
     /// the broker ended with an error reason.
     pub requests_poisoned: u64,
+    /// Publishes whose MQTT 5 message expiry interval passed while they waited in the client's
+    /// queue: never sent, their requests failed with `RequestError::Expired`.
+    pub messages_expired: u64,
     /// The most bytes ever buffered between `poll_output` and the transport (see
     /// `ClientConfig::max_buffered_bytes`). A gauge of the peak, not a counter.
     pub buffered_bytes_high_water: u64,
@@ -78,7 +81,7 @@ impl Stats {
             .replace('\\', "\\\\")
             .replace('"', "\\\"")
             .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 21] = [
+        let counters: [(&str, &str, u64); 22] = [
             (
                 "publishes_completed",
                 "Publishes whose QoS flow completed.",
@@ -162,6 +165,11 @@ impl Stats {
                 self.requests_poisoned,
             ),
             (
+                "messages_expired",
+                "Publishes whose message expiry interval passed before they were sent.",
+                self.messages_expired,
+            ),
+            (
                 "messages_unmatched",
                 "Messages that matched no subscription when they arrived.",
                 self.messages_unmatched,
@@ -206,6 +214,6 @@ mod tests {
         assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
         assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
         assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 22);
+        assert_eq!(text.matches("# TYPE").count(), 23);
     }
 }

@@ -22,8 +22,10 @@ use jamey_mqtt::{
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
 mod mqtt5_connection;
+mod mqtt5_messages;
 mod robustness;
 pub use mqtt5_connection::*;
+pub use mqtt5_messages::*;
 pub use robustness::*;
 
 /// The bound on any single wait in a scenario.
@@ -969,6 +971,11 @@ macro_rules! suite {
             connections_dropped_after_connack_back_off_and_open_the_circuit,
             requests_fail_at_once_when_the_client_will_not_reconnect,
             qos2_over_mqtt311_with_default_inflight_loses_nothing,
+            publish_properties_round_trip_through_the_broker,
+            disconnect_with_will_publishes_the_will_and_a_normal_one_does_not,
+            session_expiry_zero_on_disconnect_ends_the_session,
+            queued_publish_expires_while_the_broker_is_frozen,
+            disconnect_with_refusals_keep_the_client_open,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

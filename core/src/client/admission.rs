@@ -60,8 +60,9 @@ impl Client {
     }
 
     /// The one admission check: encodable (`Codec::encoded_len`, which names a field that is
-    /// too long), within the packet size in force, and room in the queue. Then queue it.
-    pub(super) fn admit(&mut self, body: Outgoing) -> Result<Token, ClientError> {
+    /// too long), within the packet size in force, and room in the queue. Then queue it,
+    /// admitted at `now` (a publish's message expiry interval counts from here).
+    pub(super) fn admit(&mut self, now: Instant, body: Outgoing) -> Result<Token, ClientError> {
         let size = self.measure(&body).map_err(ClientError::Unencodable)?;
         if size > self.max_outgoing {
             return Err(ClientError::PacketTooLarge {
@@ -76,7 +77,7 @@ impl Client {
             });
         }
         let token = self.new_token();
-        self.session.enqueue(Request::new(token, body, size));
+        self.session.enqueue(Request::new(token, body, size, now));
         Ok(token)
     }
 

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::auth::AuthError;
 use crate::error::{ConnectError, ProtocolError, TransportError};
-use crate::packet::{PublishProperties, QoS, ReasonCode};
+use crate::packet::{PublishProperties, QoS, ReasonCode, UserProperties};
 
 /// Identifies one command (publish, subscribe, unsubscribe); its completion event carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -105,6 +105,9 @@ pub struct Message {
     pub retain: bool,
     /// The broker says it may have sent this before (QoS 1 redelivery).
     pub dup: bool,
+    /// MQTT 5: as the broker sent them (content type, payload format indicator, message
+    /// expiry interval, response topic, correlation data, user properties in order,
+    /// subscription identifiers). Always empty on 3.1.1.
     pub properties: PublishProperties,
 }
 
@@ -118,8 +121,16 @@ pub enum LostReason {
     KeepAliveTimeout,
     #[error(transparent)]
     Protocol(ProtocolError),
-    #[error("broker sent DISCONNECT: {0}")]
-    ServerDisconnect(ReasonCode),
+    /// The broker sent DISCONNECT (MQTT 5 carries a reason and properties; on 3.1.1 the broker
+    /// closes without one, which is a transport close). `server_reference` names another
+    /// server to use (with 0x9C "use another server" or 0x9D "server moved").
+    #[error("broker sent DISCONNECT: {reason}{}", .reason_string.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())]
+    ServerDisconnect {
+        reason: ReasonCode,
+        reason_string: Option<String>,
+        server_reference: Option<String>,
+        user_properties: UserProperties,
+    },
 }
 
 /// Why a command's token completed without success.
@@ -152,6 +163,10 @@ pub enum RequestError {
         reason: ReasonCode,
         connections: u32,
     },
+    /// A publish with an MQTT 5 message expiry interval that passed while it waited in the
+    /// client's queue (for in-flight room, the buffer bound or a reconnect): it was not sent.
+    #[error("the message expiry interval passed before this publish could be sent")]
+    Expired,
     /// The request could not be encoded when it was due to be sent (admission makes this
     /// unreachable; it is reported rather than lost if it ever happens).
     #[error("cannot encode: {0}")]
@@ -240,7 +255,10 @@ pub struct PublishRequest {
     pub payload: Bytes,
     pub qos: QoS,
     pub retain: bool,
-    /// MQTT 5 only; must stay empty on 3.1.1.
+    /// MQTT 5 only; must stay empty on 3.1.1 (refused at admission otherwise). Sent as given,
+    /// except `message_expiry_interval`: a publish that waited in the client's queue carries
+    /// it reduced by the whole seconds it waited, and one whose interval passed while it
+    /// waited is not sent at all ([`RequestError::Expired`]).
     pub properties: PublishProperties,
 }
 

@@ -46,14 +46,18 @@ impl Client {
             Packet::UnsubAck(unsuback) => return self.handle_unsuback(unsuback),
             Packet::PingResp => self.ping_deadline = None,
             Packet::Disconnect(disconnect) => {
-                let reason = LostReason::ServerDisconnect(disconnect.reason);
+                let code = disconnect.reason;
+                let properties = disconnect.properties;
+                let reason = LostReason::ServerDisconnect {
+                    reason: code,
+                    reason_string: properties.reason_string,
+                    server_reference: properties.server_reference,
+                    user_properties: properties.user_properties,
+                };
                 match self.state() {
-                    ConnectionState::Connecting => self.attempt_failed(
-                        now,
-                        ConnectError::Refused(disconnect.reason),
-                        true,
-                        None,
-                    ),
+                    ConnectionState::Connecting => {
+                        self.attempt_failed(now, ConnectError::Refused(code), true, None)
+                    }
                     _ => self.connection_lost(now, reason, None),
                 }
             }
@@ -109,12 +113,12 @@ impl Client {
         if connack.session_present {
             let replay: Vec<Packet> = self
                 .session
-                .packets_to_resume(self.limits.topic_alias_maximum)
+                .packets_to_resume(now, self.limits.topic_alias_maximum)
                 .collect();
             self.stats.packets_replayed += replay.len() as u64;
             self.control.extend(replay);
         } else {
-            self.session_lost();
+            self.session_lost(now);
         }
         self.connected_once = true;
         self.events.push_back(Event::Connected {
@@ -125,7 +129,7 @@ impl Client {
 
     /// The broker has no session: apply the session-lost policy to what was in flight, and
     /// subscribe the application's subscriptions again.
-    pub(super) fn session_lost(&mut self) {
+    pub(super) fn session_lost(&mut self, now: Instant) {
         // An earlier re-subscribe that never completed is replaced by the one made below.
         let previous_resubscribe = self.routing.take_resubscribe();
         if let Some(token) = previous_resubscribe {
@@ -160,7 +164,7 @@ impl Client {
             // Each filter was admitted alone; together they may exceed the packet size, and
             // then the re-subscribe fails when it is due (`send_queued`), never silently.
             let size = self.measure(&body).unwrap_or(usize::MAX);
-            requeue.insert(0, Request::new(token, body, size));
+            requeue.insert(0, Request::new(token, body, size, now));
         }
         self.session.requeue_front(requeue);
     }

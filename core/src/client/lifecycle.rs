@@ -126,7 +126,7 @@ impl Client {
     ) {
         let close = !matches!(reason, LostReason::Transport(_));
         let draining = self.state() == ConnectionState::Draining;
-        if let LostReason::ServerDisconnect(code) = &reason {
+        if let LostReason::ServerDisconnect { reason: code, .. } = &reason {
             if !code.is_success() {
                 self.strike_oldest_request(*code);
             }
@@ -239,8 +239,9 @@ impl Client {
     }
 
     fn queue_final_disconnect(&mut self, deadline: Option<Instant>) {
+        // Normal, or the reason and properties `disconnect_with` chose.
         self.control
-            .push_back(Packet::Disconnect(Disconnect::normal()));
+            .push_back(Packet::Disconnect(self.farewell.clone()));
         self.actions.push_back(Action::Close);
         match deadline {
             Some(deadline) => self.transition(Input::Close { deadline }),

@@ -6,7 +6,8 @@
 //!   [`Client::handle_written`], [`Client::handle_closed`], [`Client::handle_disconnected`],
 //!   [`Client::handle_timeout`];
 //! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
-//!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
+//!   [`Client::unsubscribe`], [`Client::disconnect`] (or [`Client::disconnect_with`] a reason
+//!   code and properties), each checked before anything is queued;
 //! - one output call, [`Client::poll_output`], called after any input or command until it
 //!   returns [`Output::Timeout`] (str0m's model): bytes to write, a transport action, an event,
 //!   and last the instant `handle_timeout` must be called.
@@ -35,8 +36,8 @@ use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
-    Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, SubscribeFilter,
-    SubscribeProperties,
+    Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PublishProperties,
+    SubscribeFilter, SubscribeProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
@@ -49,6 +50,7 @@ mod admission;
 mod aliases;
 mod connection;
 mod events;
+mod farewell;
 mod flow;
 mod incoming;
 mod lifecycle;
@@ -60,6 +62,7 @@ pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
     SubscriptionId, Token,
 };
+pub use farewell::DisconnectOptions;
 use flow::Flow;
 use lifecycle::earliest;
 use routing::Routing;
@@ -104,6 +107,8 @@ pub struct Client {
     flow: Flow,
     stats: Stats,
     last_error: Option<String>,
+    /// The final DISCONNECT (normal unless `disconnect_with` chose a reason or properties).
+    farewell: Disconnect,
 }
 
 impl Client {
@@ -143,6 +148,7 @@ impl Client {
             flow: Flow::default(),
             stats: Stats::default(),
             last_error: None,
+            farewell: Disconnect::normal(),
             client_id,
             config,
         })
@@ -217,11 +223,7 @@ impl Client {
         let properties = match self.config.protocol {
             ProtocolVersion::V311 => ConnectProperties::default(),
             ProtocolVersion::V5 => ConnectProperties {
-                session_expiry_interval: Some(
-                    self.config
-                        .session_expiry_interval
-                        .unwrap_or(if self.config.clean_start { 0 } else { u32::MAX }),
-                ),
+                session_expiry_interval: Some(self.connect_session_expiry()),
                 receive_maximum: Some(self.config.receive_maximum),
                 topic_alias_maximum: Some(self.config.topic_alias_maximum).filter(|max| *max > 0),
                 request_response_information: self.config.request_response_information.then_some(1),
@@ -331,9 +333,11 @@ impl Client {
             && !self.flow.delivery_blocked()
     }
 
-    /// Timers: connect timeout, keep-alive, reconnect, close deadline. Safe to call early or
-    /// more than once: only deadlines that have passed do anything.
+    /// Timers: connect timeout, keep-alive, reconnect, close deadline, and the message expiry
+    /// of queued MQTT 5 publishes. Safe to call early or more than once: only deadlines that
+    /// have passed do anything.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_queued(now);
         if self.lifecycle.close_deadline().is_some_and(|d| now >= d) {
             match self.state() {
                 // Requests still outstanding fail; DISCONNECT goes out after what is owed.
@@ -381,6 +385,8 @@ impl Client {
 
     /// Queue a publish. Checked first (topic, permissions, size, queue bound): on error nothing
     /// is queued. Completion: [`Event::Published`] or [`Event::RequestFailed`] with the token.
+    /// An MQTT 5 `message_expiry_interval` counts from `now`: if it passes before the publish
+    /// leaves the queue, the request fails with [`RequestError::Expired`] and is never sent.
     pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
         self.check_open()?;
         self.load_token_permissions(now)?;
@@ -409,14 +415,17 @@ impl Client {
                 });
             }
         }
-        self.admit(Outgoing::Publish {
-            qos: request.qos,
-            retain: request.retain,
-            topic: topic.into_string(),
-            payload: request.payload,
-            properties: (request.properties != PublishProperties::default())
-                .then(|| Box::new(request.properties)),
-        })
+        self.admit(
+            now,
+            Outgoing::Publish {
+                qos: request.qos,
+                retain: request.retain,
+                topic: topic.into_string(),
+                payload: request.payload,
+                properties: (request.properties != PublishProperties::default())
+                    .then(|| Box::new(request.properties)),
+            },
+        )
     }
 
     /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
@@ -459,10 +468,13 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
-        let token = self.admit(Outgoing::Subscribe {
-            filters: filters.clone(),
-            properties: SubscribeProperties::default(),
-        })?;
+        let token = self.admit(
+            now,
+            Outgoing::Subscribe {
+                filters: filters.clone(),
+                properties: SubscribeProperties::default(),
+            },
+        )?;
         self.routing.add(token, &filters);
         Ok(token)
     }
@@ -482,7 +494,7 @@ impl Client {
     /// are dropped by the adapter.
     pub fn unsubscribe(
         &mut self,
-        _now: Instant,
+        now: Instant,
         filters: Vec<String>,
     ) -> Result<Token, ClientError> {
         self.check_open()?;
@@ -492,10 +504,13 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
-        let token = self.admit(Outgoing::Unsubscribe {
-            filters: filters.clone(),
-            user_properties: Vec::new(),
-        })?;
+        let token = self.admit(
+            now,
+            Outgoing::Unsubscribe {
+                filters: filters.clone(),
+                user_properties: Vec::new(),
+            },
+        )?;
         for filter in &filters {
             let ended = self.routing.unsubscribe(filter);
             self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);
@@ -572,7 +587,8 @@ impl Client {
             ConnectionState::Waiting => self.lifecycle.retry_at(),
             _ => None,
         };
-        earliest(state_deadline, self.lifecycle.close_deadline())
+        let deadline = earliest(state_deadline, self.lifecycle.close_deadline());
+        earliest(deadline, self.session.next_expiry())
     }
 
     // ---- internals ------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 //! The send path: control packets first (CONNECT, acks, PINGREQ, replays, DISCONNECT), then
 //! queued requests while the in-flight and buffer bounds allow, all appended to one buffer.
+//!
+//! Message expiry (MQTT 5): a queued publish whose message expiry interval passed while it
+//! waited here is never sent (its request fails with [`RequestError::Expired`]); one sent after
+//! waiting carries its interval reduced by the whole seconds it waited, as a broker does.
 
 use std::time::Instant;
 
@@ -7,7 +11,7 @@ use bytes::BytesMut;
 
 use super::{Client, RequestError};
 use crate::packet::Packet;
-use crate::session::Sent;
+use crate::session::{aged, Request, Sent};
 
 impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
@@ -16,7 +20,7 @@ impl Client {
         let start = out.len();
         self.encode_control(out);
         if self.state().is_established() {
-            self.send_queued(out, start);
+            self.send_queued(now, out, start);
             // Draining and everything sent: DISCONNECT goes out in this same write.
             self.close_if_drained();
             self.encode_control(out);
@@ -47,11 +51,18 @@ impl Client {
 
     /// Moves queued requests into flight while the in-flight bound and the buffer bound allow,
     /// encoding each. `start`: where this call's output began in `out`.
-    pub(super) fn send_queued(&mut self, out: &mut BytesMut, start: usize) {
+    pub(super) fn send_queued(&mut self, now: Instant, out: &mut BytesMut, start: usize) {
         loop {
             let Some(next) = self.session.peek_queued() else {
                 return;
             };
+            if next.is_expired(now) {
+                if let Some(request) = self.session.pop_queued() {
+                    self.expired(request);
+                }
+                continue;
+            }
+            let waited = next.waited_secs(now);
             // Measured at admission; dropping a topic alias (see `Outgoing::packet`) only
             // makes it smaller.
             if next.size > self.max_outgoing {
@@ -75,7 +86,7 @@ impl Client {
             let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
                 Some(Sent::InFlight { pkid, body }) => {
-                    let mut packet = body.packet(pkid, false, alias_max);
+                    let mut packet = aged(body.packet(pkid, false, alias_max), waited);
                     self.alias_outgoing(&mut packet, room);
                     self.codec
                         .encode(&packet, out)
@@ -83,7 +94,7 @@ impl Client {
                         .map_err(|e| (pkid, e))
                 }
                 Some(Sent::AtMostOnce(request)) => {
-                    let mut packet = request.body.packet(0, false, alias_max);
+                    let mut packet = aged(request.body.packet(0, false, alias_max), waited);
                     self.alias_outgoing(&mut packet, room);
                     match self.codec.encode(&packet, out) {
                         Ok(_) => {
@@ -112,5 +123,22 @@ impl Client {
             let maximum = self.limits.topic_alias_maximum;
             self.outgoing_aliases.apply(publish, maximum, room);
         }
+    }
+}
+
+impl Client {
+    /// Fails every queued publish whose message expiry interval has passed at `now` (from
+    /// `handle_timeout`, so a request stuck behind a full in-flight window or a reconnect
+    /// still fails on time).
+    pub(super) fn expire_queued(&mut self, now: Instant) {
+        for request in self.session.take_expired(now) {
+            self.expired(request);
+        }
+    }
+
+    /// A queued publish expired before it could be sent: counted, and its request fails.
+    fn expired(&mut self, request: Request) {
+        self.stats.messages_expired += 1;
+        self.fail(request.token, RequestError::Expired);
     }
 }
