@@ -48,7 +48,7 @@ pub use jamey_mqtt_core::ConfigError;
 
 /// The core crate, re-exported so applications need one dependency.
 pub use jamey_mqtt_core as core;
-pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
+pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
     ClientConfig, ClientError, ConnectError, Envelope, EnvelopeError, Event, LostReason, Message,

@@ -33,7 +33,7 @@ pub mod topic;
 
 pub use client::{
     Action, Client, Event, LostReason, Message, Output, PublishRequest, RequestError,
-    SubscriptionEnd, SubscriptionId, Token,
+    SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

@@ -36,7 +36,7 @@ use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
     Connect, ConnectProperties, Packet, ProtocolVersion, PublishProperties, QoS, SubscribeFilter,
-    SubscribeProperties,
+    SubscribeProperties, UserProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
@@ -60,6 +60,9 @@ pub use events::{
 use flow::Flow;
 use lifecycle::earliest;
 use routing::Routing;
+
+/// The largest MQTT 5 subscription identifier (a variable byte integer); 0 is not allowed.
+pub const MAX_SUBSCRIPTION_IDENTIFIER: usize = 268_435_455;
 
 /// The sans-IO MQTT client. See the module documentation for the calling contract.
 #[derive(Debug)]
@@ -90,6 +93,8 @@ pub struct Client {
     /// MQTT 5 CONNACK: the highest QoS and whether retain are supported by the broker.
     max_qos: QoS,
     retain_available: bool,
+    /// MQTT 5 CONNACK: whether the broker takes subscription identifiers.
+    subscription_identifiers_available: bool,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
     /// MQTT 5 CONNACK: the highest topic alias the broker accepts from us (0: none).
@@ -130,6 +135,7 @@ impl Client {
             max_outgoing: config.max_outgoing_packet_size,
             max_qos: QoS::ExactlyOnce,
             retain_available: true,
+            subscription_identifiers_available: true,
             last_sent: now,
             ping_deadline: None,
             topic_alias_max: 0,
@@ -213,6 +219,7 @@ impl Client {
                 ),
                 receive_maximum: Some(self.config.receive_maximum),
                 maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
+                user_properties: self.config.connect_user_properties.clone(),
                 ..ConnectProperties::default()
             },
         };
@@ -416,6 +423,23 @@ impl Client {
         now: Instant,
         filters: Vec<SubscribeFilter>,
     ) -> Result<Token, ClientError> {
+        self.subscribe_with_properties(now, filters, SubscribeProperties::default())
+    }
+
+    /// [`Client::subscribe`] with MQTT 5 SUBSCRIBE properties: user properties, and a
+    /// subscription identifier (1..=268,435,455) that applies to every filter of the request.
+    /// A subscription with an identifier receives exactly the messages the broker sends with
+    /// that identifier, so overlapping or shared subscriptions with different identifiers each
+    /// get their own copies; it keeps its identifier when subscribed again after a session
+    /// loss. Refused on MQTT 3.1.1 ([`ClientError::Unsupported`]) and, for an identifier, when
+    /// the broker's CONNACK said it has none
+    /// ([`ClientError::SubscriptionIdentifiersUnavailable`]).
+    pub fn subscribe_with_properties(
+        &mut self,
+        now: Instant,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    ) -> Result<Token, ClientError> {
         self.check_open()?;
         self.load_token_permissions(now)?;
         if filters.is_empty() {
@@ -435,11 +459,21 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
+        self.check_properties_allowed(properties != SubscribeProperties::default())?;
+        if let Some(identifier) = properties.subscription_identifier {
+            if !(1..=MAX_SUBSCRIPTION_IDENTIFIER).contains(&identifier) {
+                return Err(ClientError::InvalidSubscriptionIdentifier(identifier));
+            }
+            if !self.subscription_identifiers_available {
+                return Err(ClientError::SubscriptionIdentifiersUnavailable);
+            }
+        }
+        let identifier = properties.subscription_identifier;
         let token = self.admit(Outgoing::Subscribe {
             filters: filters.clone(),
-            properties: SubscribeProperties::default(),
+            properties,
         })?;
-        self.routing.add(token, &filters);
+        self.routing.add(token, &filters, identifier);
         Ok(token)
     }
 
@@ -456,10 +490,17 @@ impl Client {
     /// [`SubscriptionEnd::Unsubscribed`]): the application stops reading them now, so a stream
     /// it no longer reads cannot hold the UNSUBACK back. Messages still on their way to them
     /// are dropped by the adapter.
-    pub fn unsubscribe(
+    pub fn unsubscribe(&mut self, now: Instant, filters: Vec<String>) -> Result<Token, ClientError> {
+        self.unsubscribe_with_properties(now, filters, Vec::new())
+    }
+
+    /// [`Client::unsubscribe`] with MQTT 5 user properties (refused on MQTT 3.1.1 with
+    /// [`ClientError::Unsupported`]).
+    pub fn unsubscribe_with_properties(
         &mut self,
         _now: Instant,
         filters: Vec<String>,
+        user_properties: UserProperties,
     ) -> Result<Token, ClientError> {
         self.check_open()?;
         if filters.is_empty() {
@@ -468,9 +509,10 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
+        self.check_properties_allowed(!user_properties.is_empty())?;
         let token = self.admit(Outgoing::Unsubscribe {
             filters: filters.clone(),
-            user_properties: Vec::new(),
+            user_properties,
         })?;
         for filter in &filters {
             let ended = self.routing.unsubscribe(filter);
@@ -558,8 +600,7 @@ impl Client {
     /// instead.
     pub(super) fn fail(&mut self, token: Token, error: RequestError) {
         let ended = if self.routing.is_resubscribe(token) {
-            self.routing.take_resubscribe();
-            self.routing.remove_regranting()
+            self.routing.remove_regranting(token)
         } else {
             self.stats.requests_failed += 1;
             self.events.push_back(Event::RequestFailed {
