@@ -86,12 +86,7 @@ impl Handles {
             .insert(token, Pending::Subscribe { filters, reply });
     }
 
-    pub fn unsubscribe(
-        &mut self,
-        token: Token,
-        filters: Vec<String>,
-        reply: Reply<PerFilter<()>>,
-    ) {
+    pub fn unsubscribe(&mut self, token: Token, filters: Vec<String>, reply: Reply<PerFilter<()>>) {
         self.pending
             .insert(token, Pending::Unsubscribe { filters, reply });
     }
@@ -132,8 +127,7 @@ impl Handles {
                 }
             }
             Event::Unsubscribed { token, results } => {
-                if let Some(Pending::Unsubscribe { filters, reply }) = self.pending.remove(&token)
-                {
+                if let Some(Pending::Unsubscribe { filters, reply }) = self.pending.remove(&token) {
                     let results = filters
                         .into_iter()
                         .zip(results)

@@ -137,9 +137,7 @@ fn one_subscribe_packet_carries_every_filter_the_identifier_and_the_user_propert
     }));
     assert_eq!(
         &bytes[..],
-        &[
-            0x82, 18, 0, 1, 9, 0x0B, 7, 0x26, 0, 1, b'k', 0, 1, b'v', 0, 3, b'a', b'/', b'b', 1
-        ][..]
+        &[0x82, 18, 0, 1, 9, 0x0B, 7, 0x26, 0, 1, b'k', 0, 1, b'v', 0, 3, b'a', b'/', b'b', 1][..]
     );
     // Per-filter results: one granted, one refused.
     pair.suback(
@@ -249,8 +247,11 @@ fn identifiers_outside_the_range_are_refused() {
     let filters = vec![SubscribeFilter::new("a", QoS::AtLeastOnce)];
     for identifier in [0, 268_435_456, usize::MAX] {
         assert_eq!(
-            pair.client
-                .subscribe_with_properties(pair.now, filters.clone(), with_identifier(identifier)),
+            pair.client.subscribe_with_properties(
+                pair.now,
+                filters.clone(),
+                with_identifier(identifier)
+            ),
             Err(ClientError::InvalidSubscriptionIdentifier(identifier))
         );
     }
@@ -306,8 +307,13 @@ fn identifiers_are_refused_when_the_broker_has_none() {
         end: SubscriptionEnd::Failed(failed),
     }));
     let subscribe = pair.expect_subscribe();
-    assert_eq!(subscribe.filters, vec![SubscribeFilter::new("p", QoS::AtLeastOnce)]);
-    assert!(!events.iter().any(|e| matches!(e, Event::RequestFailed { token, .. } if *token == plain)));
+    assert_eq!(
+        subscribe.filters,
+        vec![SubscribeFilter::new("p", QoS::AtLeastOnce)]
+    );
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::RequestFailed { token, .. } if *token == plain)));
     // After it: refused at once.
     assert_eq!(
         pair.client.subscribe_with_properties(
@@ -385,7 +391,10 @@ fn a_filter_subscribed_again_takes_the_new_identifier() {
 #[test]
 fn identifiers_are_kept_when_subscribing_again_after_a_session_loss() {
     let mut pair = Pair::connected(config(ProtocolVersion::V5));
-    let plain = SubscriptionId::new(subscribe(&mut pair, &["c"], SubscribeProperties::default()), 0);
+    let plain = SubscriptionId::new(
+        subscribe(&mut pair, &["c"], SubscribeProperties::default()),
+        0,
+    );
     let one = subscribe(&mut pair, &["a", "a2"], with_identifier(1));
     let two = SubscriptionId::new(subscribe(&mut pair, &["b"], with_identifier(2)), 0);
     pair.cut();
@@ -480,6 +489,9 @@ fn a_broker_without_identifiers_after_a_session_loss_ends_the_subscriptions_that
     }));
     let subscribe = pair.expect_subscribe();
     assert_eq!(subscribe.properties.subscription_identifier, None);
-    assert_eq!(subscribe.filters, vec![SubscribeFilter::new("c", QoS::AtLeastOnce)]);
+    assert_eq!(
+        subscribe.filters,
+        vec![SubscribeFilter::new("c", QoS::AtLeastOnce)]
+    );
     let _ = plain;
 }

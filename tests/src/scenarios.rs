@@ -21,7 +21,9 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod mqtt5_subscriptions;
 mod robustness;
+pub use mqtt5_subscriptions::*;
 pub use robustness::*;
 
 /// The bound on any single wait in a scenario.
@@ -963,6 +965,11 @@ macro_rules! suite {
             connections_dropped_after_connack_back_off_and_open_the_circuit,
             requests_fail_at_once_when_the_client_will_not_reconnect,
             qos2_over_mqtt311_with_default_inflight_loses_nothing,
+            subscribe_many_is_one_packet_with_a_result_per_filter,
+            unsubscribe_many_is_one_packet_with_a_result_per_filter,
+            identifiers_route_overlapping_subscriptions_exactly,
+            shared_subscription_with_an_identifier_gets_its_own_stream,
+            identifiers_are_kept_after_a_session_loss,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

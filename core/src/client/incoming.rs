@@ -85,7 +85,8 @@ impl Client {
             .and_then(QoS::from_u8)
             .unwrap_or(QoS::ExactlyOnce);
         self.retain_available = props.retain_available != Some(0);
-        self.subscription_identifiers_available = props.subscription_identifiers_available != Some(0);
+        self.subscription_identifiers_available =
+            props.subscription_identifiers_available != Some(0);
         self.max_outgoing = props
             .maximum_packet_size
             .map_or(usize::MAX, |max| max as usize)

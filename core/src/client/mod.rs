@@ -490,7 +490,11 @@ impl Client {
     /// [`SubscriptionEnd::Unsubscribed`]): the application stops reading them now, so a stream
     /// it no longer reads cannot hold the UNSUBACK back. Messages still on their way to them
     /// are dropped by the adapter.
-    pub fn unsubscribe(&mut self, now: Instant, filters: Vec<String>) -> Result<Token, ClientError> {
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        filters: Vec<String>,
+    ) -> Result<Token, ClientError> {
         self.unsubscribe_with_properties(now, filters, Vec::new())
     }
 
