@@ -1,6 +1,7 @@
 //! What the driver owes the application's handles: the reply of each accepted request (by the
-//! core's token), the stream of each subscription (by the core's subscription id), and the
-//! messages and stream ends on their way into those streams.
+//! core's token; a SUBSCRIBE or UNSUBSCRIBE gets one result per filter), the stream of each
+//! subscription (by the core's subscription id: filter `i` of a request is its subscription
+//! `i`), and the messages and stream ends on their way into those streams.
 //!
 //! Routing is the core's: a message arrives with the ids of the subscriptions it matched and
 //! is copied into exactly those streams. A stream that is full holds the rest back (in order):

@@ -5,8 +5,10 @@
 //! - inputs: [`Client::handle_connected`], [`Client::handle_bytes`],
 //!   [`Client::handle_written`], [`Client::handle_closed`], [`Client::handle_disconnected`],
 //!   [`Client::handle_timeout`];
-//! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
-//!   [`Client::unsubscribe`], [`Client::disconnect`], each checked before anything is queued;
+//! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`] (and
+//!   [`Client::subscribe_with_properties`]: MQTT 5 user properties and a subscription
+//!   identifier), [`Client::unsubscribe`] (and [`Client::unsubscribe_with_properties`]),
+//!   [`Client::disconnect`], each checked before anything is queued;
 //! - one output call, [`Client::poll_output`], called after any input or command until it
 //!   returns [`Output::Timeout`] (str0m's model): bytes to write, a transport action, an event,
 //!   and last the instant `handle_timeout` must be called.
@@ -23,7 +25,8 @@
 //! the transition function in `state.rs`), the values handed out (`events.rs`).
 //!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
-//! the subscriptions it matched; one that matches none waits, bounded, for a later one.
+//! the subscriptions it matched (by MQTT 5 subscription identifier when it carries any, else by
+//! topic); one that matches none waits, bounded, for a later one.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
