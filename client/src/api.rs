@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_core::Stream;
-use jamey_mqtt_core::packet::SubscribeFilter;
+use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
 };
@@ -188,20 +188,62 @@ impl<R: Runtime> Client<R> {
 
     /// [`Client::subscribe`] with MQTT 5 subscription options.
     pub async fn subscribe_with(&self, filter: SubscribeFilter) -> Result<Subscription, Error> {
-        let (messages, rx) = async_channel::bounded(self.inner.subscription_capacity);
-        let name = filter.filter.clone();
-        let granted = self
+        self.subscribe_many(vec![filter])
+            .await?
+            .pop()
+            .unwrap_or(Err(Error::Closed))
+    }
+
+    /// Subscribes to several filters in one SUBSCRIBE packet and resolves on its SUBACK with
+    /// one result per filter, in order: a [`Subscription`] stream for each granted filter,
+    /// [`Error::SubscribeRefused`] for each refused one. The outer error is a request the
+    /// client refused before sending it, or that failed as a whole.
+    pub async fn subscribe_many(
+        &self,
+        filters: Vec<SubscribeFilter>,
+    ) -> Result<Vec<Result<Subscription, Error>>, Error> {
+        self.subscribe_many_with(filters, SubscribeProperties::default())
+            .await
+    }
+
+    /// [`Client::subscribe_many`] with MQTT 5 SUBSCRIBE properties: user properties, and a
+    /// subscription identifier (1..=268,435,455) that applies to every filter of the packet.
+    /// A subscription with an identifier receives exactly the messages the broker sends with
+    /// it (they carry it in `properties.subscription_identifiers`), so overlapping or shared
+    /// subscriptions with different identifiers each get their own copies; it keeps its
+    /// identifier when the client subscribes again after a session loss. Refused on MQTT
+    /// 3.1.1 (`ClientError::Unsupported`), and an identifier when the broker said it has none
+    /// (`ClientError::SubscriptionIdentifiersUnavailable`).
+    pub async fn subscribe_many_with(
+        &self,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    ) -> Result<Vec<Result<Subscription, Error>>, Error> {
+        let capacity = self.inner.subscription_capacity;
+        let (streams, receivers): (Vec<_>, Vec<_>) = filters
+            .iter()
+            .map(|_| async_channel::bounded(capacity))
+            .unzip();
+        let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
+        let results = self
             .call(|reply| Command::Subscribe {
-                filter,
-                messages,
+                filters,
+                properties,
+                streams,
                 reply,
             })
             .await?;
-        Ok(Subscription {
-            filter: name,
-            granted,
-            messages: Box::pin(rx),
-        })
+        Ok(results
+            .into_iter()
+            .zip(names.into_iter().zip(receivers))
+            .map(|(result, (filter, rx))| {
+                result.map(|granted| Subscription {
+                    filter,
+                    granted,
+                    messages: Box::pin(rx),
+                })
+            })
+            .collect())
     }
 
     /// Unsubscribes `filter` and resolves on UNSUBACK. Every [`Subscription`] with exactly this
@@ -210,9 +252,34 @@ impl<R: Runtime> Client<R> {
     /// stopped reading cannot hold the UNSUBACK back). A later `subscribe` of the same filter
     /// is not affected.
     pub async fn unsubscribe(&self, filter: impl Into<String>) -> Result<(), Error> {
-        let filter = filter.into();
-        self.call(|reply| Command::Unsubscribe { filter, reply })
-            .await
+        self.unsubscribe_many(vec![filter.into()])
+            .await?
+            .pop()
+            .unwrap_or(Ok(()))
+    }
+
+    /// Unsubscribes several filters in one UNSUBSCRIBE packet (each as
+    /// [`Client::unsubscribe`]) and resolves on its UNSUBACK with one result per filter, in
+    /// order ([`Error::UnsubscribeRefused`] for a filter the MQTT 5 broker refused).
+    pub async fn unsubscribe_many(
+        &self,
+        filters: Vec<String>,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        self.unsubscribe_many_with(filters, Vec::new()).await
+    }
+
+    /// [`Client::unsubscribe_many`] with MQTT 5 user properties (refused on MQTT 3.1.1).
+    pub async fn unsubscribe_many_with(
+        &self,
+        filters: Vec<String>,
+        user_properties: UserProperties,
+    ) -> Result<Vec<Result<(), Error>>, Error> {
+        self.call(|reply| Command::Unsubscribe {
+            filters,
+            user_properties,
+            reply,
+        })
+        .await
     }
 
     /// Disconnects gracefully. Requests already accepted get the core's grace period (the

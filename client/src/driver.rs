@@ -20,13 +20,13 @@ use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
 use futures_core::Stream;
-use jamey_mqtt_core::packet::SubscribeFilter;
+use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
     PublishRequest, TransportError, TransportErrorKind,
 };
 
-use crate::handles::{Handles, Reply, StreamItem};
+use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
 use crate::transport::Endpoint;
 use crate::{ClientStats, Error, PublishOutcome, Runtime};
@@ -39,14 +39,18 @@ pub(crate) enum Command {
         request: Box<PublishRequest>,
         reply: Reply<PublishOutcome>,
     },
+    /// One SUBSCRIBE: `streams[i]` carries the messages of `filters[i]`.
     Subscribe {
-        filter: SubscribeFilter,
-        messages: Sender<StreamItem>,
-        reply: Reply<jamey_mqtt_core::QoS>,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+        streams: Vec<Sender<StreamItem>>,
+        reply: Reply<PerFilter<jamey_mqtt_core::QoS>>,
     },
+    /// One UNSUBSCRIBE.
     Unsubscribe {
-        filter: String,
-        reply: Reply<()>,
+        filters: Vec<String>,
+        user_properties: UserProperties,
+        reply: Reply<PerFilter<()>>,
     },
     /// `options`: the final DISCONNECT's reason and properties (normal for `disconnect()`).
     /// The reply is the core's refusal, or `Ok` once the client is closed.
@@ -277,21 +281,32 @@ impl<R: Runtime> Driver<R> {
                 }
             },
             Command::Subscribe {
-                filter,
-                messages,
+                filters,
+                properties,
+                streams,
                 reply,
             } => {
-                let name = filter.filter.clone();
-                match self.core.subscribe(now, vec![filter]) {
-                    Ok(token) => self.handles.subscribe(token, name, messages, reply),
+                let names = filters.iter().map(|f| f.filter.clone()).collect();
+                match self
+                    .core
+                    .subscribe_with_properties(now, filters, properties)
+                {
+                    Ok(token) => self.handles.subscribe(token, names, streams, reply),
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
                     }
                 }
             }
-            Command::Unsubscribe { filter, reply } => {
-                match self.core.unsubscribe(now, vec![filter.clone()]) {
-                    Ok(token) => self.handles.unsubscribe(token, filter, reply),
+            Command::Unsubscribe {
+                filters,
+                user_properties,
+                reply,
+            } => {
+                match self
+                    .core
+                    .unsubscribe_with_properties(now, filters.clone(), user_properties)
+                {
+                    Ok(token) => self.handles.unsubscribe(token, filters, reply),
                     Err(e) => {
                         let _ = reply.send(Err(e.into()));
                     }

@@ -1,6 +1,7 @@
 //! What the driver owes the application's handles: the reply of each accepted request (by the
-//! core's token), the stream of each subscription (by the core's subscription id), and the
-//! messages and stream ends on their way into those streams.
+//! core's token; a SUBSCRIBE or UNSUBSCRIBE gets one result per filter), the stream of each
+//! subscription (by the core's subscription id: filter `i` of a request is its subscription
+//! `i`), and the messages and stream ends on their way into those streams.
 //!
 //! Routing is the core's: a message arrives with the ids of the subscriptions it matched and
 //! is copied into exactly those streams. A stream that is full holds the rest back (in order):
@@ -24,10 +25,19 @@ pub(crate) type StreamItem = Result<Message, Error>;
 
 type Blocked = Pin<Box<dyn Future<Output = bool> + Send>>;
 
+/// The reply to a SUBSCRIBE or UNSUBSCRIBE: one result per filter, in order.
+pub(crate) type PerFilter<T> = Vec<Result<T, Error>>;
+
 enum Pending {
     Publish(Reply<PublishOutcome>),
-    Subscribe { filter: String, reply: Reply<QoS> },
-    Unsubscribe { filter: String, reply: Reply<()> },
+    Subscribe {
+        filters: Vec<String>,
+        reply: Reply<PerFilter<QoS>>,
+    },
+    Unsubscribe {
+        filters: Vec<String>,
+        reply: Reply<PerFilter<()>>,
+    },
 }
 
 struct Stream {
@@ -55,30 +65,31 @@ impl Handles {
         self.pending.insert(token, Pending::Publish(reply));
     }
 
-    /// A subscribe accepted by the core: its reply, and the stream of its subscription (the
-    /// one filter is subscription 0 of the request).
+    /// A subscribe accepted by the core: its reply, and the stream of each of its
+    /// subscriptions (filter `i` is subscription `i` of the request; `streams` are in the
+    /// same order as `filters`).
     pub fn subscribe(
         &mut self,
         token: Token,
-        filter: String,
-        tx: Sender<StreamItem>,
-        reply: Reply<QoS>,
+        filters: Vec<String>,
+        streams: Vec<Sender<StreamItem>>,
+        reply: Reply<PerFilter<QoS>>,
     ) {
-        let id = SubscriptionId::new(token, 0);
-        self.streams.insert(
-            id,
-            Stream {
+        for (index, (filter, tx)) in filters.iter().zip(streams).enumerate() {
+            let stream = Stream {
                 filter: filter.clone(),
                 tx,
-            },
-        );
+            };
+            self.streams
+                .insert(SubscriptionId::new(token, index), stream);
+        }
         self.pending
-            .insert(token, Pending::Subscribe { filter, reply });
+            .insert(token, Pending::Subscribe { filters, reply });
     }
 
-    pub fn unsubscribe(&mut self, token: Token, filter: String, reply: Reply<()>) {
+    pub fn unsubscribe(&mut self, token: Token, filters: Vec<String>, reply: Reply<PerFilter<()>>) {
         self.pending
-            .insert(token, Pending::Unsubscribe { filter, reply });
+            .insert(token, Pending::Unsubscribe { filters, reply });
     }
 
     /// Takes the events that concern handles; returns any other event (connection events).
@@ -105,26 +116,27 @@ impl Handles {
                 }
             }
             Event::Subscribed { token, results } => {
-                if let Some(Pending::Subscribe { filter, reply }) = self.pending.remove(&token) {
-                    let _ = reply.send(match results.first() {
-                        Some(Ok(qos)) => Ok(*qos),
-                        Some(Err(reason)) => Err(Error::SubscribeRefused {
-                            filter,
-                            reason: *reason,
-                        }),
-                        None => Err(Error::Closed),
-                    });
+                if let Some(Pending::Subscribe { filters, reply }) = self.pending.remove(&token) {
+                    let results = filters
+                        .into_iter()
+                        .zip(results)
+                        .map(|(filter, result)| {
+                            result.map_err(|reason| Error::SubscribeRefused { filter, reason })
+                        })
+                        .collect();
+                    let _ = reply.send(Ok(results));
                 }
             }
             Event::Unsubscribed { token, results } => {
-                if let Some(Pending::Unsubscribe { filter, reply }) = self.pending.remove(&token) {
-                    let _ = reply.send(match results.first() {
-                        Some(Err(reason)) => Err(Error::UnsubscribeRefused {
-                            filter,
-                            reason: *reason,
-                        }),
-                        _ => Ok(()),
-                    });
+                if let Some(Pending::Unsubscribe { filters, reply }) = self.pending.remove(&token) {
+                    let results = filters
+                        .into_iter()
+                        .zip(results)
+                        .map(|(filter, result)| {
+                            result.map_err(|reason| Error::UnsubscribeRefused { filter, reason })
+                        })
+                        .collect();
+                    let _ = reply.send(Ok(results));
                 }
             }
             Event::RequestFailed { token, error } => match self.pending.remove(&token) {

@@ -49,7 +49,7 @@ pub use jamey_mqtt_core::ConfigError;
 
 /// The core crate, re-exported so applications need one dependency.
 pub use jamey_mqtt_core as core;
-pub use jamey_mqtt_core::packet::{SubscribeFilter, Will};
+pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{
     BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, DisconnectOptions,

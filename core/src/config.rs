@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::auth::AuthConfig;
-use crate::packet::{ProtocolVersion, QoS, Will};
+use crate::packet::{ProtocolVersion, QoS, UserProperties, Will};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
 
@@ -93,6 +93,8 @@ pub struct ClientConfig {
     pub username: Option<String>,
     pub password: Option<Bytes>,
     pub will: Option<Will>,
+    /// MQTT 5 user properties sent in every CONNECT. Must stay empty on MQTT 3.1.1.
+    pub connect_user_properties: UserProperties,
     /// Outgoing requests (QoS 1/2 publishes, subscribes, unsubscribes) in flight at once; also
     /// capped by the broker's receive maximum (MQTT 5). The default, 20, matches Mosquitto's
     /// default `max_inflight_messages`: on MQTT 3.1.1 a broker cannot say "too many" and
@@ -149,6 +151,7 @@ impl Default for ClientConfig {
             username: None,
             password: None,
             will: None,
+            connect_user_properties: Vec::new(),
             max_inflight: 20,
             max_queued: 1000,
             max_incoming_packet_size: 256 * 1024,
@@ -183,6 +186,7 @@ impl fmt::Debug for ClientConfig {
             username,
             password,
             will,
+            connect_user_properties,
             max_inflight,
             max_queued,
             max_incoming_packet_size,
@@ -211,6 +215,7 @@ impl fmt::Debug for ClientConfig {
             .field("username", username)
             .field("password", &password.as_ref().map(|_| "[redacted]"))
             .field("will", will)
+            .field("connect_user_properties", connect_user_properties)
             .field("max_inflight", max_inflight)
             .field("max_queued", max_queued)
             .field("max_incoming_packet_size", max_incoming_packet_size)
@@ -321,6 +326,12 @@ impl ClientConfig {
                 "MQTT 3.1.1 does not allow a password without a username",
             ));
         }
+        if !self.connect_user_properties.is_empty() && self.protocol == ProtocolVersion::V311 {
+            return Err(ConfigError::new(
+                "connect_user_properties",
+                "user properties are MQTT 5 only",
+            ));
+        }
         self.check_connect_encodable()?;
         self.reconnect.validate()?;
         if let Some(auth) = &self.auth {
@@ -343,7 +354,10 @@ impl ClientConfig {
             username: self.username.clone(),
             password: self.password.clone(),
             will: self.will.clone(),
-            properties: ConnectProperties::default(),
+            properties: ConnectProperties {
+                user_properties: self.connect_user_properties.clone(),
+                ..ConnectProperties::default()
+            },
         });
         let codec = Codec::new(self.protocol, self.max_incoming_packet_size);
         match codec.encoded_len(&connect) {

@@ -136,6 +136,12 @@ pub enum ClientError {
     /// The client was told to disconnect, or gave up reconnecting; it takes no more requests.
     #[error("the client is closed")]
     Closed,
+    /// An MQTT 5 subscription identifier outside 1..=268,435,455.
+    #[error("subscription identifier {0} is not allowed: it must be 1..=268435455")]
+    InvalidSubscriptionIdentifier(usize),
+    /// The broker's CONNACK said it does not support subscription identifiers.
+    #[error("the broker does not support subscription identifiers")]
+    SubscriptionIdentifiersUnavailable,
 }
 
 /// Why a transport went away, as the adapter reports it to `handle_disconnected`: a kind the

@@ -34,6 +34,7 @@ pub mod topic;
 pub use client::{
     Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
     Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
+    MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

@@ -504,6 +504,18 @@ impl Session {
         });
     }
 
+    /// Removes the queued requests whose body `remove` picks; returns their tokens, in order.
+    pub(crate) fn remove_queued_where(&mut self, remove: impl Fn(&Outgoing) -> bool) -> Vec<Token> {
+        let tokens = self
+            .queue
+            .iter()
+            .filter(|request| remove(&request.body))
+            .map(|request| request.token)
+            .collect();
+        self.queue.retain(|request| !remove(&request.body));
+        tokens
+    }
+
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?
     pub(crate) fn release_pending(&self, pkid: u16) -> bool {
         self.awaiting_complete(pkid).is_some()

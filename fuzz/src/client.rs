@@ -11,7 +11,8 @@
 //! - no panic;
 //! - in flight <= `max_inflight`; queued <= `max_queued + max_inflight + 1` (requests put back
 //!   after a session loss may exceed `max_queued` by what was in flight, see
-//!   `Session::requeue_front`, plus the client's own re-subscribe);
+//!   `Session::requeue_front`, plus the client's own re-subscribes, one per subscription
+//!   identifier in use);
 //! - a refused command queues nothing; tokens are fresh and increasing;
 //! - `poll_timeout` never reports a past instant twice without progress (after `handle_timeout`
 //!   at that instant something happened or the deadline moved past `now`), and a call to
@@ -38,7 +39,7 @@ use bytes::{Bytes, BytesMut};
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{
     Ack, AckProperties, ConnAck, ConnAckProperties, Disconnect, Packet, ProtocolVersion, Publish,
-    PublishProperties, QoS, ReasonCode, SubAck, SubscribeFilter, UnsubAck,
+    PublishProperties, QoS, ReasonCode, SubAck, SubscribeFilter, SubscribeProperties, UnsubAck,
 };
 use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
@@ -276,6 +277,10 @@ impl Harness {
                     if *assigned_client_identifier {
                         properties.assigned_client_identifier = Some("assigned".into());
                     }
+                    // Now and then a broker without subscription identifiers.
+                    if usize::from(*code) / CONNACK_CODES.len() % 4 == 3 {
+                        properties.subscription_identifiers_available = Some(0);
+                    }
                 }
                 Packet::ConnAck(ConnAck {
                     session_present: *session_present,
@@ -300,8 +305,16 @@ impl Harness {
                 if qos == QoS::ExactlyOnce {
                     self.broker_ids.push(pkid);
                 }
+                // MQTT 5: none, one or two of the identifiers the subscribe steps use.
+                let subscription_identifiers = match usize::from(*topic) / TOPICS.len() % 4 {
+                    _ if !v5 => Vec::new(),
+                    0 => Vec::new(),
+                    3 => vec![1, 2],
+                    n => vec![n],
+                };
                 let properties = PublishProperties {
                     topic_alias: if v5 { *topic_alias } else { None },
+                    subscription_identifiers,
                     ..PublishProperties::default()
                 };
                 Packet::Publish(Publish {
@@ -636,6 +649,12 @@ impl Harness {
                 self.checked_command(|c, now| c.publish(now, request));
             }
             Step::Subscribe(filters) => {
+                // MQTT 5: a subscription identifier 1..=3 now and then (from the first QoS byte).
+                let identifier = match filters.first().map_or(0, |(_, q)| q / 3 % 4) {
+                    _ if self.version != ProtocolVersion::V5 => None,
+                    0 => None,
+                    n => Some(usize::from(n)),
+                };
                 let filters: Vec<SubscribeFilter> = filters
                     .iter()
                     .take(4)
@@ -646,7 +665,13 @@ impl Harness {
                         )
                     })
                     .collect();
-                self.checked_command(|c, now| c.subscribe(now, filters));
+                let properties = SubscribeProperties {
+                    subscription_identifier: identifier,
+                    user_properties: Vec::new(),
+                };
+                self.checked_command(|c, now| {
+                    c.subscribe_with_properties(now, filters, properties)
+                });
             }
             Step::Unsubscribe(filters) => {
                 let filters: Vec<String> = filters
@@ -724,10 +749,11 @@ impl Harness {
             health.in_flight,
             self.max_inflight
         );
-        // The client's own re-subscribe after a session loss is one request more.
+        // The client's own re-subscribes after a session loss are a few requests more: one
+        // per subscription identifier in use (none, 1, 2, 3).
         assert!(
-            health.queued <= self.max_queued + self.max_inflight + 1,
-            "queued {} over the bound {} + {} + 1",
+            health.queued <= self.max_queued + self.max_inflight + 4,
+            "queued {} over the bound {} + {} + 4",
             health.queued,
             self.max_queued,
             self.max_inflight

@@ -23,9 +23,11 @@ use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
 mod mqtt5_connection;
 mod mqtt5_messages;
+mod mqtt5_subscriptions;
 mod robustness;
 pub use mqtt5_connection::*;
 pub use mqtt5_messages::*;
+pub use mqtt5_subscriptions::*;
 pub use robustness::*;
 
 /// The bound on any single wait in a scenario.
@@ -976,6 +978,11 @@ macro_rules! suite {
             session_expiry_zero_on_disconnect_ends_the_session,
             queued_publish_expires_while_the_broker_is_frozen,
             disconnect_with_refusals_keep_the_client_open,
+            subscribe_many_is_one_packet_with_a_result_per_filter,
+            unsubscribe_many_is_one_packet_with_a_result_per_filter,
+            identifiers_route_overlapping_subscriptions_exactly,
+            shared_subscription_with_an_identifier_gets_its_own_stream,
+            identifiers_are_kept_after_a_session_loss,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

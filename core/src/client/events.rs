@@ -221,7 +221,8 @@ pub enum Event {
     /// The reconnect policy gave up; the client is closed.
     GaveUp,
     /// The broker had lost the session; the client subscribed its subscriptions again (the
-    /// refused ones also end with [`Event::SubscriptionEnded`]).
+    /// refused ones also end with [`Event::SubscriptionEnded`]). One per SUBSCRIBE sent again:
+    /// one for the subscriptions without an identifier, one per subscription identifier.
     Resubscribed {
         results: Vec<(String, Result<QoS, ReasonCode>)>,
     },

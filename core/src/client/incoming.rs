@@ -120,6 +120,9 @@ impl Client {
         } else {
             self.session_lost(now);
         }
+        if !self.limits.subscription_identifiers_available {
+            self.refuse_subscription_identifiers();
+        }
         self.connected_once = true;
         self.events.push_back(Event::Connected {
             session_present: connack.session_present,
@@ -130,15 +133,15 @@ impl Client {
     /// The broker has no session: apply the session-lost policy to what was in flight, and
     /// subscribe the application's subscriptions again.
     pub(super) fn session_lost(&mut self, now: Instant) {
-        // An earlier re-subscribe that never completed is replaced by the one made below.
-        let previous_resubscribe = self.routing.take_resubscribe();
-        if let Some(token) = previous_resubscribe {
-            self.session.remove_queued(token);
+        // Earlier re-subscribes that never completed are replaced by the ones made below.
+        let previous_resubscribe = self.routing.take_resubscribes();
+        for token in &previous_resubscribe {
+            self.session.remove_queued(*token);
         }
         let mut requeue = Vec::new();
         let fail_publishes = self.config.session_lost_policy == SessionLostPolicy::FailInFlight;
         for entry in self.session.reset_for_new_session() {
-            if Some(entry.token) == previous_resubscribe {
+            if previous_resubscribe.contains(&entry.token) {
                 continue;
             }
             match &entry.stage {
@@ -151,22 +154,54 @@ impl Client {
                 Stage::AwaitingAck { .. } => requeue.extend(entry.into_request()),
             }
         }
-        let filters = self.routing.to_resubscribe();
+        let groups = if self.connected_once {
+            self.routing.to_resubscribe()
+        } else {
+            Vec::new()
+        };
         // Nothing is routed to them until the new session grants them again.
         self.routing.session_lost();
-        if self.connected_once && !filters.is_empty() {
+        // One SUBSCRIBE per subscription identifier (a packet carries at most one).
+        let mut resubscribes = Vec::with_capacity(groups.len());
+        for (identifier, filters) in groups {
             let token = self.new_token();
-            self.routing.set_resubscribe(token);
+            self.routing.add_resubscribe(token, &filters);
             let body = Outgoing::Subscribe {
                 filters,
-                properties: SubscribeProperties::default(),
+                properties: SubscribeProperties {
+                    subscription_identifier: identifier,
+                    user_properties: Vec::new(),
+                },
             };
             // Each filter was admitted alone; together they may exceed the packet size, and
             // then the re-subscribe fails when it is due (`send_queued`), never silently.
             let size = self.measure(&body).unwrap_or(usize::MAX);
-            requeue.insert(0, Request::new(token, body, size, now));
+            resubscribes.push(Request::new(token, body, size, now));
         }
-        self.session.requeue_front(requeue);
+        resubscribes.extend(requeue);
+        self.session.requeue_front(resubscribes);
+    }
+
+    /// The broker does not take subscription identifiers: the queued SUBSCRIBEs that carry
+    /// one are refused (the broker would end the connection over them), and so are the
+    /// re-subscriptions of subscriptions made with one.
+    fn refuse_subscription_identifiers(&mut self) {
+        let carries_identifier = |body: &Outgoing| {
+            matches!(
+                body,
+                Outgoing::Subscribe { properties, .. }
+                    if properties.subscription_identifier.is_some()
+            )
+        };
+        let reason = ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED;
+        for token in self.session.remove_queued_where(carries_identifier) {
+            if self.routing.is_resubscribe(token) {
+                let ended = self.routing.remove_regranting(token);
+                self.end_subscriptions(ended, SubscriptionEnd::ResubscribeRefused(reason));
+            } else {
+                self.fail(token, RequestError::Refused(reason));
+            }
+        }
     }
 
     pub(super) fn handle_publish(&mut self, mut publish: Publish) -> Result<(), ProtocolError> {
@@ -287,7 +322,7 @@ impl Client {
         let token = entry.token;
         let again = self.routing.is_resubscribe(token);
         if again {
-            self.routing.take_resubscribe();
+            self.routing.resubscribe_done(token);
         }
         let mut results = Vec::with_capacity(filters.len());
         let mut granted = Vec::new();

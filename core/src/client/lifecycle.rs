@@ -274,10 +274,10 @@ impl Client {
 
     /// Fails every queued and in-flight request (the session starts over).
     fn fail_session(&mut self, error: RequestError) {
-        let internal = self.routing.take_resubscribe();
+        let internal = self.routing.take_resubscribes();
         for token in self.session.drain_all() {
-            // The internal re-subscribe's token was never handed to the application.
-            if Some(token) != internal {
+            // The internal re-subscribes' tokens were never handed to the application.
+            if !internal.contains(&token) {
                 self.fail(token, error.clone());
             }
         }

@@ -5,9 +5,11 @@
 //! - inputs: [`Client::handle_connected`], [`Client::handle_bytes`],
 //!   [`Client::handle_written`], [`Client::handle_closed`], [`Client::handle_disconnected`],
 //!   [`Client::handle_timeout`];
-//! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`],
-//!   [`Client::unsubscribe`], [`Client::disconnect`] (or [`Client::disconnect_with`] a reason
-//!   code and properties), each checked before anything is queued;
+//! - commands: [`Client::connect`], [`Client::publish`], [`Client::subscribe`] (and
+//!   [`Client::subscribe_with_properties`]: MQTT 5 user properties and a subscription
+//!   identifier), [`Client::unsubscribe`] (and [`Client::unsubscribe_with_properties`]),
+//!   [`Client::disconnect`] (or [`Client::disconnect_with`] a reason code and properties), each
+//!   checked before anything is queued;
 //! - one output call, [`Client::poll_output`], called after any input or command until it
 //!   returns [`Output::Timeout`] (str0m's model): bytes to write, a transport action, an event,
 //!   and last the instant `handle_timeout` must be called.
@@ -24,7 +26,8 @@
 //! the transition function in `state.rs`), the values handed out (`events.rs`).
 //!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
-//! the subscriptions it matched; one that matches none waits, bounded, for a later one.
+//! the subscriptions it matched (by MQTT 5 subscription identifier when it carries any, else by
+//! topic); one that matches none waits, bounded, for a later one.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant, SystemTime};
@@ -37,7 +40,7 @@ use crate::credentials::Credentials;
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{
     Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion, PublishProperties,
-    SubscribeFilter, SubscribeProperties,
+    SubscribeFilter, SubscribeProperties, UserProperties,
 };
 use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::reconnect::ReconnectPolicy;
@@ -66,6 +69,9 @@ pub use farewell::DisconnectOptions;
 use flow::Flow;
 use lifecycle::earliest;
 use routing::Routing;
+
+/// The largest MQTT 5 subscription identifier (a variable byte integer); 0 is not allowed.
+pub const MAX_SUBSCRIPTION_IDENTIFIER: usize = 268_435_455;
 
 /// The sans-IO MQTT client. See the module documentation for the calling contract.
 #[derive(Debug)]
@@ -228,6 +234,7 @@ impl Client {
                 topic_alias_maximum: Some(self.config.topic_alias_maximum).filter(|max| *max > 0),
                 request_response_information: self.config.request_response_information.then_some(1),
                 maximum_packet_size: u32::try_from(self.config.max_incoming_packet_size).ok(),
+                user_properties: self.config.connect_user_properties.clone(),
                 ..ConnectProperties::default()
             },
         };
@@ -438,6 +445,23 @@ impl Client {
         now: Instant,
         filters: Vec<SubscribeFilter>,
     ) -> Result<Token, ClientError> {
+        self.subscribe_with_properties(now, filters, SubscribeProperties::default())
+    }
+
+    /// [`Client::subscribe`] with MQTT 5 SUBSCRIBE properties: user properties, and a
+    /// subscription identifier (1..=268,435,455) that applies to every filter of the request.
+    /// A subscription with an identifier receives exactly the messages the broker sends with
+    /// that identifier, so overlapping or shared subscriptions with different identifiers each
+    /// get their own copies; it keeps its identifier when subscribed again after a session
+    /// loss. Refused on MQTT 3.1.1 ([`ClientError::Unsupported`]) and, for an identifier, when
+    /// the broker's CONNACK said it has none
+    /// ([`ClientError::SubscriptionIdentifiersUnavailable`]).
+    pub fn subscribe_with_properties(
+        &mut self,
+        now: Instant,
+        filters: Vec<SubscribeFilter>,
+        properties: SubscribeProperties,
+    ) -> Result<Token, ClientError> {
         self.check_open()?;
         self.load_token_permissions(now)?;
         if filters.is_empty() {
@@ -468,14 +492,24 @@ impl Client {
                     || filter.retain_handling != default_options.retain_handling,
             )?;
         }
+        self.check_properties_allowed(properties != SubscribeProperties::default())?;
+        if let Some(identifier) = properties.subscription_identifier {
+            if !(1..=MAX_SUBSCRIPTION_IDENTIFIER).contains(&identifier) {
+                return Err(ClientError::InvalidSubscriptionIdentifier(identifier));
+            }
+            if !self.limits.subscription_identifiers_available {
+                return Err(ClientError::SubscriptionIdentifiersUnavailable);
+            }
+        }
+        let identifier = properties.subscription_identifier;
         let token = self.admit(
             now,
             Outgoing::Subscribe {
                 filters: filters.clone(),
-                properties: SubscribeProperties::default(),
+                properties,
             },
         )?;
-        self.routing.add(token, &filters);
+        self.routing.add(token, &filters, identifier);
         Ok(token)
     }
 
@@ -497,6 +531,17 @@ impl Client {
         now: Instant,
         filters: Vec<String>,
     ) -> Result<Token, ClientError> {
+        self.unsubscribe_with_properties(now, filters, Vec::new())
+    }
+
+    /// [`Client::unsubscribe`] with MQTT 5 user properties (refused on MQTT 3.1.1 with
+    /// [`ClientError::Unsupported`]).
+    pub fn unsubscribe_with_properties(
+        &mut self,
+        now: Instant,
+        filters: Vec<String>,
+        user_properties: UserProperties,
+    ) -> Result<Token, ClientError> {
         self.check_open()?;
         if filters.is_empty() {
             return Err(ClientError::NoFilters);
@@ -504,11 +549,12 @@ impl Client {
         for filter in &filters {
             TopicFilter::new(filter.as_str())?;
         }
+        self.check_properties_allowed(!user_properties.is_empty())?;
         let token = self.admit(
             now,
             Outgoing::Unsubscribe {
                 filters: filters.clone(),
-                user_properties: Vec::new(),
+                user_properties,
             },
         )?;
         for filter in &filters {
@@ -598,8 +644,7 @@ impl Client {
     /// instead.
     pub(super) fn fail(&mut self, token: Token, error: RequestError) {
         let ended = if self.routing.is_resubscribe(token) {
-            self.routing.take_resubscribe();
-            self.routing.remove_regranting()
+            self.routing.remove_regranting(token)
         } else {
             self.stats.requests_failed += 1;
             self.events.push_back(Event::RequestFailed {

@@ -11,6 +11,13 @@
 //! session loss is refused), failed, or dropped by the application
 //! ([`Client::drop_subscription`](super::Client::drop_subscription), which ends it silently).
 //! Closing the client ends every stream in the adapter; no event is needed for that.
+//!
+//! Subscription identifiers (MQTT 5): a subscription made with one receives exactly the
+//! messages that carry it (and match its filter); a message without identifiers goes, by
+//! topic, to the subscriptions without one. So overlapping and shared subscriptions with
+//! different identifiers each get exactly their own copies. The broker keeps one subscription
+//! per filter, so when a filter is granted again, every subscription with that filter takes
+//! the identifier of the latest grant.
 
 use std::collections::VecDeque;
 
@@ -23,7 +30,21 @@ struct Entry {
     id: SubscriptionId,
     filter: TopicFilter,
     options: SubscribeFilter,
+    /// The MQTT 5 subscription identifier the broker holds for this filter, if any.
+    identifier: Option<usize>,
     grant: Grant,
+}
+
+impl Entry {
+    /// Whether `message` is for this subscription (see the module documentation).
+    fn receives(&self, message: &Message) -> bool {
+        let carried = &message.properties.subscription_identifiers;
+        let for_identifier = match self.identifier {
+            Some(id) => carried.contains(&id),
+            None => carried.is_empty(),
+        };
+        for_identifier && matches(&self.filter, &message.topic)
+    }
 }
 
 /// Where a subscription stands with the broker's session.
@@ -46,8 +67,10 @@ pub(crate) struct Routing {
     /// Messages that matched no entry, oldest first, for the next subscription that matches.
     unmatched: VecDeque<Message>,
     unmatched_capacity: usize,
-    /// The internal re-subscribe request in flight, if any (its token is never handed out).
-    resubscribe: Option<Token>,
+    /// The internal re-subscribe requests in flight (their tokens are never handed out), each
+    /// with the filters it carries: one per subscription identifier, since a SUBSCRIBE
+    /// carries at most one.
+    resubscribe: Vec<(Token, Vec<String>)>,
 }
 
 /// What routing an incoming message did with it.
@@ -66,31 +89,37 @@ impl Routing {
             entries: Vec::new(),
             unmatched: VecDeque::new(),
             unmatched_capacity,
-            resubscribe: None,
+            resubscribe: Vec::new(),
         }
     }
 
-    /// Registers the filters of an admitted SUBSCRIBE (`filters` were validated); they get
-    /// messages once granted.
-    pub(crate) fn add(&mut self, token: Token, filters: &[SubscribeFilter]) {
+    /// Registers the filters of an admitted SUBSCRIBE (`filters` were validated), with the
+    /// request's subscription identifier; they get messages once granted.
+    pub(crate) fn add(
+        &mut self,
+        token: Token,
+        filters: &[SubscribeFilter],
+        identifier: Option<usize>,
+    ) {
         for (index, options) in filters.iter().enumerate() {
             if let Ok(filter) = TopicFilter::new(options.filter.as_str()) {
                 self.entries.push(Entry {
                     id: SubscriptionId::new(token, index),
                     filter,
                     options: options.clone(),
+                    identifier,
                     grant: Grant::Requested,
                 });
             }
         }
     }
 
-    /// The subscriptions `topic` goes to, or what happened to it when it goes to none.
+    /// The subscriptions `message` goes to, or what happened to it when it goes to none.
     pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
         let ids: Vec<SubscriptionId> = self
             .entries
             .iter()
-            .filter(|e| e.grant == Grant::Granted && matches(&e.filter, &message.topic))
+            .filter(|e| e.grant == Grant::Granted && e.receives(&message))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {
@@ -112,9 +141,21 @@ impl Routing {
     /// match, handed over to them (oldest first, each with every id it matches).
     pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, Vec<SubscriptionId>)> {
         let mut granted = Vec::new();
+        let mut identifiers = Vec::new();
         for entry in self.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
             entry.grant = Grant::Granted;
             granted.push(entry.id);
+            identifiers.push((entry.options.filter.clone(), entry.identifier));
+        }
+        // The broker replaced its subscription of each filter, identifier included.
+        for (filter, identifier) in identifiers {
+            for entry in self
+                .entries
+                .iter_mut()
+                .filter(|e| e.grant != Grant::Requested && e.options.filter == filter)
+            {
+                entry.identifier = identifier;
+            }
         }
         let mut adopted = Vec::new();
         let mut kept = VecDeque::with_capacity(self.unmatched.len());
@@ -122,7 +163,7 @@ impl Routing {
             let matched: Vec<SubscriptionId> = self
                 .entries
                 .iter()
-                .filter(|e| granted.contains(&e.id) && matches(&e.filter, &message.topic))
+                .filter(|e| granted.contains(&e.id) && e.receives(&message))
                 .map(|e| e.id)
                 .collect();
             if matched.is_empty() {
@@ -174,9 +215,14 @@ impl Routing {
         self.remove_where(|e| e.options.filter == filter)
     }
 
-    /// The re-subscription failed as a whole: every subscription it carried ends.
-    pub(crate) fn remove_regranting(&mut self) -> Vec<SubscriptionId> {
-        self.remove_where(|e| e.grant == Grant::Regranting)
+    /// The re-subscribe request `token` failed as a whole: every subscription it carried
+    /// ends.
+    pub(crate) fn remove_regranting(&mut self, token: Token) -> Vec<SubscriptionId> {
+        let Some(index) = self.resubscribe.iter().position(|(t, _)| *t == token) else {
+            return Vec::new();
+        };
+        let (_, filters) = self.resubscribe.remove(index);
+        self.remove_where(|e| e.grant == Grant::Regranting && filters.contains(&e.options.filter))
     }
 
     /// A re-subscription of `filter` was refused: every subscription waiting for it ends.
@@ -196,32 +242,52 @@ impl Routing {
     }
 
     /// The filters to subscribe again after a session loss: each granted filter once, with
-    /// the options of its latest grant.
-    pub(crate) fn to_resubscribe(&self) -> Vec<SubscribeFilter> {
-        let mut filters: Vec<SubscribeFilter> = Vec::new();
+    /// the options of its latest grant, grouped by subscription identifier (one SUBSCRIBE
+    /// each; the group without one first).
+    pub(crate) fn to_resubscribe(&self) -> Vec<(Option<usize>, Vec<SubscribeFilter>)> {
+        let mut filters: Vec<(Option<usize>, SubscribeFilter)> = Vec::new();
         for entry in self.entries.iter().filter(|e| e.grant != Grant::Requested) {
+            let latest = (entry.identifier, entry.options.clone());
             match filters
                 .iter_mut()
-                .find(|f| f.filter == entry.options.filter)
+                .find(|(_, f)| f.filter == entry.options.filter)
             {
-                Some(known) => *known = entry.options.clone(),
-                None => filters.push(entry.options.clone()),
+                Some(known) => *known = latest,
+                None => filters.push(latest),
             }
         }
-        filters
+        let mut groups: Vec<(Option<usize>, Vec<SubscribeFilter>)> = Vec::new();
+        for (identifier, filter) in filters {
+            match groups.iter_mut().find(|(id, _)| *id == identifier) {
+                Some((_, group)) => group.push(filter),
+                None => groups.push((identifier, vec![filter])),
+            }
+        }
+        groups.sort_by_key(|(identifier, _)| *identifier);
+        groups
     }
 
-    /// The re-subscribe request in flight (`set_resubscribe`), taken.
-    pub(crate) fn take_resubscribe(&mut self) -> Option<Token> {
-        self.resubscribe.take()
+    /// The re-subscribe requests in flight (`add_resubscribe`), taken.
+    pub(crate) fn take_resubscribes(&mut self) -> Vec<Token> {
+        std::mem::take(&mut self.resubscribe)
+            .into_iter()
+            .map(|(token, _)| token)
+            .collect()
     }
 
-    pub(crate) fn set_resubscribe(&mut self, token: Token) {
-        self.resubscribe = Some(token);
+    /// The re-subscribe request `token` (answered or failed) is no longer in flight.
+    pub(crate) fn resubscribe_done(&mut self, token: Token) {
+        self.resubscribe.retain(|(t, _)| *t != token);
+    }
+
+    /// An internal re-subscribe request for `filters`.
+    pub(crate) fn add_resubscribe(&mut self, token: Token, filters: &[SubscribeFilter]) {
+        let filters = filters.iter().map(|f| f.filter.clone()).collect();
+        self.resubscribe.push((token, filters));
     }
 
     pub(crate) fn is_resubscribe(&self, token: Token) -> bool {
-        self.resubscribe == Some(token)
+        self.resubscribe.iter().any(|(t, _)| *t == token)
     }
 
     /// How many messages wait in the unmatched buffer.
@@ -233,7 +299,7 @@ impl Routing {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.unmatched.clear();
-        self.resubscribe = None;
+        self.resubscribe.clear();
     }
 }
 
