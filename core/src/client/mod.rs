@@ -21,9 +21,11 @@
 //! encoded (they wait in the bounded queue), and a QoS 0 publish completes only when its last
 //! byte was taken, so "published" never means "sitting in a buffer".
 //!
-//! Where the rest lives: the commands (`commands.rs`), admission checks (`admission.rs`), the send path (`transmit.rs`),
-//! packets from the broker (`incoming.rs`), attempts, losses and closing (`lifecycle.rs`, over
-//! the transition function in `state.rs`), the values handed out (`events.rs`).
+//! Where the rest lives: the commands (`commands.rs`), admission checks (`admission.rs`), the
+//! send path (`transmit.rs`), packets from the broker (`incoming.rs`), attempts, losses and
+//! closing (`lifecycle.rs`, over the transition function in `state.rs`), the values handed out
+//! (`events.rs`), CONNACK information (`connection.rs`), topic aliases (`aliases.rs`), the
+//! DISCONNECT the application asks for (`farewell.rs`).
 //!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
 //! the subscriptions it matched (by MQTT 5 subscription identifier when it carries any, else by
