@@ -129,6 +129,10 @@ pub struct ClientConfig {
     /// JWT authentication: the token is the CONNECT password and is refreshed before expiry.
     /// When set, `username`/`password` are only used where the token does not provide them.
     pub auth: Option<AuthConfig>,
+    /// MQTT 5 enhanced authentication: CONNECT carries this method (and initial data); the
+    /// broker's challenges come out as `Event::AuthChallenge`, answered with
+    /// `Client::auth_respond`. MQTT 5 only. Default `None`.
+    pub authentication: Option<crate::client::EnhancedAuth>,
     /// Client-side topic permissions, checked before anything is queued. `None`: no check.
     pub permissions: Option<Permissions>,
     /// Seeds jitter and the generated client id. Same seed, same behaviour.
@@ -163,6 +167,7 @@ impl Default for ClientConfig {
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
             auth: None,
+            authentication: None,
             permissions: None,
             seed: 0,
         }
@@ -198,6 +203,7 @@ impl fmt::Debug for ClientConfig {
             session_lost_policy,
             reconnect,
             auth,
+            authentication,
             permissions,
             seed,
         } = self;
@@ -227,6 +233,12 @@ impl fmt::Debug for ClientConfig {
             .field("session_lost_policy", session_lost_policy)
             .field("reconnect", reconnect)
             .field("auth", auth)
+            .field(
+                "authentication",
+                &authentication
+                    .as_ref()
+                    .map(|a| (&a.method, a.initial_data.as_ref().map(|_| "[redacted]"))),
+            )
             .field("permissions", permissions)
             .field("seed", seed)
             .finish()
@@ -248,6 +260,9 @@ impl ClientConfig {
             }
             if self.auto_topic_alias {
                 return Err(ConfigError::new("auto_topic_alias", "MQTT 5 only"));
+            }
+            if self.authentication.is_some() {
+                return Err(ConfigError::new("authentication", "MQTT 5 only"));
             }
             if self.request_response_information {
                 return Err(ConfigError::new(
@@ -332,6 +347,16 @@ impl ClientConfig {
                 "user properties are MQTT 5 only",
             ));
         }
+        if self
+            .authentication
+            .as_ref()
+            .is_some_and(|a| a.method.is_empty())
+        {
+            return Err(ConfigError::new(
+                "authentication.method",
+                "must not be empty",
+            ));
+        }
         self.check_connect_encodable()?;
         self.reconnect.validate()?;
         if let Some(auth) = &self.auth {
@@ -356,6 +381,11 @@ impl ClientConfig {
             will: self.will.clone(),
             properties: ConnectProperties {
                 user_properties: self.connect_user_properties.clone(),
+                authentication_method: self.authentication.as_ref().map(|a| a.method.clone()),
+                authentication_data: self
+                    .authentication
+                    .as_ref()
+                    .and_then(|a| a.initial_data.clone()),
                 ..ConnectProperties::default()
             },
         });

@@ -42,6 +42,12 @@ pub enum ProtocolError {
     /// The peer used a topic alias that is zero, above our maximum, or never set.
     #[error("invalid topic alias {0}")]
     InvalidTopicAlias(u16),
+    /// An AUTH or CONNACK naming an authentication method that is not the one CONNECT used.
+    #[error("authentication method {got:?} from the broker, expected {expected:?}")]
+    AuthenticationMethodMismatch {
+        expected: String,
+        got: Option<String>,
+    },
 }
 
 /// The broker closed or refused the connection with a reason.
@@ -66,6 +72,9 @@ pub enum ConnectError {
     /// The CONNECT packet cannot be encoded (a minted JWT longer than a field can carry).
     #[error("CONNECT cannot be encoded: {0}")]
     Unencodable(crate::codec::EncodeError),
+    /// The application gave up an enhanced authentication exchange (`auth_abort`).
+    #[error("enhanced authentication aborted by the application")]
+    AuthenticationAborted,
 }
 
 impl ConnectError {
@@ -142,6 +151,15 @@ pub enum ClientError {
     /// The broker's CONNACK said it does not support subscription identifiers.
     #[error("the broker does not support subscription identifiers")]
     SubscriptionIdentifiersUnavailable,
+    /// `reauthenticate` without `ClientConfig::authentication` (enhanced authentication).
+    #[error("enhanced authentication is not configured")]
+    NoEnhancedAuth,
+    /// `auth_respond` while no broker challenge waits for an answer.
+    #[error("no authentication challenge waits for an answer")]
+    NoAuthChallenge,
+    /// `reauthenticate` while a re-authentication is in progress (one at a time).
+    #[error("a re-authentication is already in progress")]
+    ReauthenticationInProgress,
 }
 
 /// Why a transport went away, as the adapter reports it to `handle_disconnected`: a kind the

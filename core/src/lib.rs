@@ -32,9 +32,9 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
-    Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
-    MAX_SUBSCRIPTION_IDENTIFIER,
+    Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, EnhancedAuth,
+    Event, LostReason, Message, Output, PublishRequest, ReauthError, RequestError, SubscriptionEnd,
+    SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

@@ -85,14 +85,15 @@ impl ConnectionState {
 
     /// Whether a packet from the broker may arrive in this state. Packets only a client sends
     /// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ) never may; before CONNACK only CONNACK may
-    /// AUTH never may: this client does not do MQTT 5 enhanced authentication.
+    /// AUTH may arrive while connecting and on an established connection (enhanced
+    /// authentication; `auth_exchange.rs` decides whether this one was expected).
     pub fn allows_incoming(self, packet: &Packet) -> bool {
         match packet {
             Packet::Connect(_)
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
-            | Packet::PingReq
-            | Packet::Auth(_) => false,
+            | Packet::PingReq => false,
+            Packet::Auth(_) => self == ConnectionState::Connecting || self.is_established(),
             Packet::ConnAck(_) => self == ConnectionState::Connecting,
             Packet::Disconnect(_) => self == ConnectionState::Connecting || self.is_established(),
             _ => self.is_established(),

@@ -131,6 +131,10 @@ pub enum LostReason {
         server_reference: Option<String>,
         user_properties: UserProperties,
     },
+    /// The application aborted a re-authentication (`auth_abort`): the client closed the
+    /// connection with DISCONNECT 0x87.
+    #[error("re-authentication aborted by the application")]
+    AuthenticationAborted,
 }
 
 /// Why a command's token completed without success.
@@ -230,6 +234,14 @@ pub enum Event {
     TokenRefreshed { expires_at: Option<SystemTime> },
     /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
     TokenRefreshFailed(AuthError),
+    /// MQTT 5 enhanced authentication: the broker asks for the next round (AUTH 0x18).
+    /// Answer with `Client::auth_respond` or `Client::auth_abort`; during a connect the
+    /// connect timeout bounds the whole exchange.
+    AuthChallenge(super::AuthChallenge),
+    /// The broker accepted a re-authentication (AUTH 0x00), with its final data if any.
+    Reauthenticated { data: Option<Bytes> },
+    /// A re-authentication ended without success.
+    ReauthenticationFailed(super::ReauthError),
     /// `disconnect()` finished: every accepted request completed or failed, DISCONNECT was
     /// written and the transport closed (when connected); the client is closed.
     Disconnected,

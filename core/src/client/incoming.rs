@@ -29,7 +29,8 @@ impl Client {
             });
         }
         match packet {
-            Packet::ConnAck(connack) => self.handle_connack(now, connack),
+            Packet::ConnAck(connack) => return self.handle_connack(now, connack),
+            Packet::Auth(auth) => return self.handle_auth(auth),
             Packet::Publish(publish) => return self.handle_publish(publish),
             Packet::PubAck(ack) => self.handle_puback(ack),
             Packet::PubRec(ack) => self.handle_pubrec(ack),
@@ -67,7 +68,11 @@ impl Client {
         Ok(())
     }
 
-    pub(super) fn handle_connack(&mut self, now: Instant, connack: ConnAck) {
+    pub(super) fn handle_connack(
+        &mut self,
+        now: Instant,
+        connack: ConnAck,
+    ) -> Result<(), ProtocolError> {
         if !connack.code.is_success() {
             if matches!(
                 connack.code,
@@ -76,8 +81,9 @@ impl Client {
                 self.credentials.rejected();
             }
             self.attempt_failed(now, ConnectError::Refused(connack.code), true, None);
-            return;
+            return Ok(());
         }
+        self.connack_authentication(connack.properties.authentication_method.as_deref())?;
         let props = &connack.properties;
         self.limits = BrokerLimits::from_connack(&connack);
         self.max_in_flight = usize::from(self.limits.receive_maximum.min(self.config.max_inflight));
@@ -128,6 +134,7 @@ impl Client {
             session_present: connack.session_present,
             info: Box::new(info),
         });
+        Ok(())
     }
 
     /// The broker has no session: apply the session-lost policy to what was in flight, and

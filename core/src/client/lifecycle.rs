@@ -171,6 +171,7 @@ impl Client {
     /// The transport in force ends (the caller moves the lifecycle on). `close`: it is still
     /// open and must be closed, after `farewell` if any.
     pub(super) fn end_transport(&mut self, close: bool, farewell: Option<Disconnect>) {
+        self.end_auth_exchange(super::ReauthError::ConnectionLost);
         self.connection = None;
         self.credentials.disarm();
         self.control.clear();
@@ -252,6 +253,7 @@ impl Client {
     /// The close is over (transport closed, failed, or out of time): fail what is left, the
     /// client is `Closed`, and the application hears [`Event::Disconnected`].
     pub(super) fn finish_closed(&mut self) {
+        self.end_auth_exchange(super::ReauthError::Closed);
         self.stable_at = None;
         self.close_all();
         self.events.push_back(Event::Disconnected);

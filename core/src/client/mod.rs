@@ -25,7 +25,9 @@
 //! send path (`transmit.rs`), packets from the broker (`incoming.rs`), attempts, losses and
 //! closing (`lifecycle.rs`, over the transition function in `state.rs`), the values handed out
 //! (`events.rs`), CONNACK information (`connection.rs`), topic aliases (`aliases.rs`), the
-//! DISCONNECT the application asks for (`farewell.rs`).
+//! DISCONNECT the application asks for (`farewell.rs`), MQTT 5 enhanced authentication
+//! (`auth_exchange.rs`: [`Client::auth_respond`], [`Client::auth_abort`],
+//! [`Client::reauthenticate`]).
 //!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
 //! the subscriptions it matched (by MQTT 5 subscription identifier when it carries any, else by
@@ -49,6 +51,7 @@ use crate::stats::{Health, Stats};
 
 mod admission;
 mod aliases;
+mod auth_exchange;
 mod commands;
 mod connection;
 mod events;
@@ -59,6 +62,7 @@ mod lifecycle;
 mod routing;
 mod transmit;
 
+pub use auth_exchange::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
@@ -114,6 +118,8 @@ pub struct Client {
     last_error: Option<String>,
     /// The final DISCONNECT (normal unless `disconnect_with` chose a reason or properties).
     farewell: Disconnect,
+    /// MQTT 5 enhanced authentication on the connection in force (`auth_exchange.rs`).
+    auth_exchange: auth_exchange::Exchange,
 }
 
 impl Client {
@@ -154,6 +160,7 @@ impl Client {
             stats: Stats::default(),
             last_error: None,
             farewell: Disconnect::normal(),
+            auth_exchange: Default::default(),
             client_id,
             config,
         })
@@ -225,9 +232,12 @@ impl Client {
             ProtocolVersion::V311 => self.config.clean_start,
             ProtocolVersion::V5 => self.config.clean_start && !self.connected_once,
         };
+        let (authentication_method, authentication_data) = self.connect_authentication();
         let properties = match self.config.protocol {
             ProtocolVersion::V311 => ConnectProperties::default(),
             ProtocolVersion::V5 => ConnectProperties {
+                authentication_method,
+                authentication_data,
                 session_expiry_interval: Some(self.connect_session_expiry()),
                 receive_maximum: Some(self.config.receive_maximum),
                 topic_alias_maximum: Some(self.config.topic_alias_maximum).filter(|max| *max > 0),

@@ -1,0 +1,281 @@
+//! MQTT 5 enhanced authentication (AUTH packets): the challenge/response rounds of a connect
+//! and of a re-authentication on a live connection.
+//!
+//! No application code runs here. An AUTH "continue authentication" (0x18) from the broker
+//! becomes [`Event::AuthChallenge`]; the application answers with [`Client::auth_respond`]
+//! (an AUTH 0x18 with our method and its data) or gives up with [`Client::auth_abort`].
+//! During a connect the exchange stays within the `Connecting` phase (the connect timeout
+//! bounds it) and ends with CONNACK; a re-authentication ([`Client::reauthenticate`], AUTH
+//! 0x19) ends with AUTH 0x00 ([`Event::Reauthenticated`]), or with the connection (the
+//! broker's DISCONNECT: [`Event::ReauthenticationFailed`] then the loss). Requests keep
+//! flowing meanwhile, as the specification allows.
+//!
+//! Protocol errors: an AUTH when CONNECT carried no authentication method, an AUTH whose
+//! method is not ours, a challenge while we still owe the answer to the previous one, an AUTH
+//! success outside a re-authentication, a re-authenticate (0x19) from the broker.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{Client, Event, LostReason};
+use crate::error::{ClientError, ConnectError, ProtocolError};
+use crate::packet::{Auth, AuthProperties, Disconnect, Packet, ReasonCode};
+use crate::state::ConnectionState;
+
+/// The MQTT 5 enhanced authentication method CONNECT uses, and the data of its first round
+/// (`ClientConfig::authentication`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnhancedAuth {
+    /// The authentication method (e.g. `SCRAM-SHA-256`), sent in CONNECT and every AUTH.
+    pub method: String,
+    /// Authentication data sent in CONNECT, if the method starts with some.
+    pub initial_data: Option<Bytes>,
+}
+
+impl EnhancedAuth {
+    pub fn new(method: impl Into<String>) -> EnhancedAuth {
+        EnhancedAuth {
+            method: method.into(),
+            initial_data: None,
+        }
+    }
+
+    pub fn initial_data(mut self, data: impl Into<Bytes>) -> EnhancedAuth {
+        self.initial_data = Some(data.into());
+        self
+    }
+}
+
+/// What the broker asks in one round ([`Event::AuthChallenge`]): answer with
+/// [`Client::auth_respond`] or [`Client::auth_abort`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthChallenge {
+    pub method: String,
+    pub data: Option<Bytes>,
+    pub reason_string: Option<String>,
+    /// `false` during a connect, `true` during a re-authentication on a live connection.
+    pub reauthenticating: bool,
+}
+
+/// Why a re-authentication did not succeed ([`Event::ReauthenticationFailed`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReauthError {
+    /// The connection ended before the broker said success (the broker refuses a
+    /// re-authentication with DISCONNECT; the loss itself is `Event::ConnectionLost`).
+    #[error("the connection ended during re-authentication")]
+    ConnectionLost,
+    /// The application aborted it ([`Client::auth_abort`]); the connection is closed.
+    #[error("re-authentication aborted by the application")]
+    Aborted,
+    /// The client closed (disconnect or gave up) during the re-authentication.
+    #[error("the client closed during re-authentication")]
+    Closed,
+}
+
+/// Where the exchange is on the connection in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Exchange {
+    /// No exchange (no enhanced auth, or the last one ended).
+    #[default]
+    Idle,
+    /// A connect or re-authentication round: waiting for the broker.
+    AwaitingBroker { reauth: bool },
+    /// The broker challenged: waiting for the application's answer.
+    AwaitingApplication { reauth: bool },
+}
+
+impl Exchange {
+    fn reauthenticating(self) -> bool {
+        matches!(
+            self,
+            Exchange::AwaitingBroker { reauth: true }
+                | Exchange::AwaitingApplication { reauth: true }
+        )
+    }
+}
+
+impl Client {
+    /// The authentication method and data CONNECT carries; the exchange starts.
+    pub(super) fn connect_authentication(&mut self) -> (Option<String>, Option<Bytes>) {
+        match &self.config.authentication {
+            Some(auth) => {
+                self.auth_exchange = Exchange::AwaitingBroker { reauth: false };
+                (Some(auth.method.clone()), auth.initial_data.clone())
+            }
+            None => {
+                self.auth_exchange = Exchange::Idle;
+                (None, None)
+            }
+        }
+    }
+
+    /// An AUTH from the broker (`allows_incoming` let it through: connecting or established).
+    pub(super) fn handle_auth(&mut self, auth: Auth) -> Result<(), ProtocolError> {
+        let unexpected = |state: ConnectionState| ProtocolError::UnexpectedPacket {
+            packet: "AUTH",
+            state: state.name(),
+        };
+        let Some(ours) = self
+            .config
+            .authentication
+            .as_ref()
+            .map(|a| a.method.clone())
+        else {
+            return Err(unexpected(self.state()));
+        };
+        let AuthProperties {
+            authentication_method,
+            authentication_data,
+            reason_string,
+            ..
+        } = auth.properties;
+        if authentication_method.as_deref() != Some(ours.as_str()) {
+            return Err(ProtocolError::AuthenticationMethodMismatch {
+                expected: ours,
+                got: authentication_method,
+            });
+        }
+        match (self.auth_exchange, auth.reason) {
+            (Exchange::AwaitingBroker { reauth }, ReasonCode::CONTINUE_AUTHENTICATION) => {
+                self.auth_exchange = Exchange::AwaitingApplication { reauth };
+                self.events.push_back(Event::AuthChallenge(AuthChallenge {
+                    method: ours,
+                    data: authentication_data,
+                    reason_string,
+                    reauthenticating: reauth,
+                }));
+                Ok(())
+            }
+            (Exchange::AwaitingBroker { reauth: true }, ReasonCode::SUCCESS) => {
+                self.auth_exchange = Exchange::Idle;
+                self.events.push_back(Event::Reauthenticated {
+                    data: authentication_data,
+                });
+                Ok(())
+            }
+            _ => Err(unexpected(self.state())),
+        }
+    }
+
+    /// CONNACK success ends the connect exchange; its method, if any, must be ours.
+    pub(super) fn connack_authentication(
+        &mut self,
+        method: Option<&str>,
+    ) -> Result<(), ProtocolError> {
+        self.auth_exchange = Exchange::Idle;
+        match (&self.config.authentication, method) {
+            (_, None) => Ok(()),
+            (Some(ours), Some(got)) if ours.method == got => Ok(()),
+            (ours, Some(got)) => Err(ProtocolError::AuthenticationMethodMismatch {
+                expected: ours.as_ref().map(|a| a.method.clone()).unwrap_or_default(),
+                got: Some(got.to_owned()),
+            }),
+        }
+    }
+
+    /// The exchange ends with the connection: a re-authentication in progress fails with
+    /// `error`.
+    pub(super) fn end_auth_exchange(&mut self, error: ReauthError) {
+        if std::mem::take(&mut self.auth_exchange).reauthenticating() {
+            self.events.push_back(Event::ReauthenticationFailed(error));
+        }
+    }
+
+    // ---- commands -------------------------------------------------------------------------
+
+    /// Answers the broker's [`Event::AuthChallenge`]: AUTH "continue authentication" (0x18)
+    /// with our method and `data`. Refused when no challenge waits for an answer
+    /// ([`ClientError::NoAuthChallenge`]) or the AUTH cannot be sent (size).
+    pub fn auth_respond(&mut self, _now: Instant, data: Option<Bytes>) -> Result<(), ClientError> {
+        let Exchange::AwaitingApplication { reauth } = self.auth_exchange else {
+            return Err(ClientError::NoAuthChallenge);
+        };
+        let packet = self.auth_packet(ReasonCode::CONTINUE_AUTHENTICATION, data)?;
+        self.control.push_back(packet);
+        self.auth_exchange = Exchange::AwaitingBroker { reauth };
+        Ok(())
+    }
+
+    /// Gives up the exchange the broker is waiting on. During a connect the attempt fails
+    /// with [`ConnectError::AuthenticationAborted`] (the reconnect policy decides what next);
+    /// during a re-authentication the connection is closed with DISCONNECT 0x87 (not
+    /// authorized) after [`Event::ReauthenticationFailed`]. Nothing happens otherwise.
+    pub fn auth_abort(&mut self, now: Instant) {
+        if self.auth_exchange == Exchange::Idle {
+            return;
+        }
+        match self.state() {
+            ConnectionState::Connecting => {
+                self.auth_exchange = Exchange::Idle;
+                self.attempt_failed(now, ConnectError::AuthenticationAborted, true, None);
+            }
+            state if state.is_established() => {
+                self.end_auth_exchange(ReauthError::Aborted);
+                let farewell = Disconnect {
+                    reason: ReasonCode::NOT_AUTHORIZED,
+                    ..Disconnect::normal()
+                };
+                self.connection_lost(now, LostReason::AuthenticationAborted, Some(farewell));
+            }
+            _ => {}
+        }
+    }
+
+    /// Re-authenticates on the live connection: AUTH "re-authenticate" (0x19) with our method
+    /// and `data`. The broker answers with challenges ([`Event::AuthChallenge`] with
+    /// `reauthenticating`) and success ([`Event::Reauthenticated`]), or ends the connection
+    /// ([`Event::ReauthenticationFailed`]). Requests keep flowing meanwhile. Refused without
+    /// enhanced auth ([`ClientError::NoEnhancedAuth`]), when not connected
+    /// ([`ClientError::NotConnected`]) and while one is in progress
+    /// ([`ClientError::ReauthenticationInProgress`]).
+    pub fn reauthenticate(
+        &mut self,
+        _now: Instant,
+        data: Option<Bytes>,
+    ) -> Result<(), ClientError> {
+        if self.config.authentication.is_none() {
+            return Err(ClientError::NoEnhancedAuth);
+        }
+        if self.state() != ConnectionState::Connected {
+            return Err(ClientError::NotConnected);
+        }
+        if self.auth_exchange != Exchange::Idle {
+            return Err(ClientError::ReauthenticationInProgress);
+        }
+        let packet = self.auth_packet(ReasonCode::RE_AUTHENTICATE, data)?;
+        self.control.push_back(packet);
+        self.auth_exchange = Exchange::AwaitingBroker { reauth: true };
+        Ok(())
+    }
+
+    /// An AUTH with our method, checked to be sendable (field and packet size).
+    fn auth_packet(&self, reason: ReasonCode, data: Option<Bytes>) -> Result<Packet, ClientError> {
+        let method = self
+            .config
+            .authentication
+            .as_ref()
+            .map(|a| a.method.clone())
+            .ok_or(ClientError::NoEnhancedAuth)?;
+        let packet = Packet::Auth(Auth {
+            reason,
+            properties: AuthProperties {
+                authentication_method: Some(method),
+                authentication_data: data,
+                ..AuthProperties::default()
+            },
+        });
+        let size = self
+            .codec
+            .encoded_len(&packet)
+            .map_err(ClientError::Unencodable)?;
+        if size > self.max_outgoing {
+            return Err(ClientError::PacketTooLarge {
+                size,
+                max: self.max_outgoing,
+            });
+        }
+        Ok(packet)
+    }
+}
