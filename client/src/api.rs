@@ -120,6 +120,7 @@ impl<R: Runtime> Client<R> {
             commands: commands_rx,
             first_connect: ready_tx,
             finished: finished_tx,
+            authenticator: config.authenticator.clone(),
         });
         runtime.spawn(driver.run());
         let client = Client {
@@ -332,6 +333,17 @@ impl<R: Runtime> Client<R> {
             // Never sent to: `recv` returns when the driver drops the sender at its end.
             let _ = finished.recv().await;
         }
+    }
+
+    /// MQTT 5 enhanced authentication: re-authenticates on the live connection (AUTH 0x19
+    /// with the configured method and `data`). The broker's challenges go to the
+    /// [`Authenticator`](crate::Authenticator); resolves with the broker's final data on
+    /// success (AUTH 0x00). Errors: [`Error::Request`] when refused at once (no enhanced
+    /// auth configured, not connected, one already in progress), [`Error::Reauthentication`]
+    /// when the broker ended the connection or the authenticator gave up.
+    pub async fn reauthenticate(&self, data: Option<Bytes>) -> Result<Option<Bytes>, Error> {
+        self.call(|reply| Command::Reauthenticate { data, reply })
+            .await
     }
 
     /// The client's counters and health.

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
-use jamey_mqtt_core::ClientConfig;
+use jamey_mqtt_core::{AuthChallenge, ClientConfig};
 use rustls_pki_types::ServerName;
 
 /// Which certificates the client trusts.
@@ -92,6 +93,32 @@ impl TlsOptions {
     }
 }
 
+/// Answers the broker's MQTT 5 enhanced authentication challenges
+/// (`ClientConfig::authentication`): called by the driver for each
+/// [`Event::AuthChallenge`](jamey_mqtt_core::Event::AuthChallenge), during a connect and during
+/// a re-authentication. `Ok(data)` is sent back in AUTH "continue authentication"; `Err` gives
+/// the exchange up (a connect fails with `ConnectError::AuthenticationAborted`, a
+/// re-authentication closes the connection). It runs on the driver task: keep it quick and
+/// non-blocking.
+#[derive(Clone)]
+pub struct Authenticator(
+    pub(crate) Arc<dyn Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync>,
+);
+
+impl Authenticator {
+    pub fn new(
+        answer: impl Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync + 'static,
+    ) -> Authenticator {
+        Authenticator(Arc::new(answer))
+    }
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Authenticator(..)")
+    }
+}
+
 /// Everything [`Client::connect`](crate::Client::connect) needs.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -108,6 +135,9 @@ pub struct Config {
     /// Connection events buffered per [`Events`](crate::Events) stream; beyond it events are
     /// dropped for that stream (they are informational; the state is in `stats()`).
     pub event_capacity: usize,
+    /// Answers MQTT 5 enhanced authentication challenges (with
+    /// `mqtt.authentication`). `None`: a challenge aborts the exchange.
+    pub authenticator: Option<Authenticator>,
 }
 
 impl Config {
@@ -121,6 +151,7 @@ impl Config {
             subscription_capacity: 256,
             command_capacity: 64,
             event_capacity: 64,
+            authenticator: None,
         }
     }
 
@@ -131,6 +162,15 @@ impl Config {
 
     pub fn mqtt(mut self, mqtt: ClientConfig) -> Config {
         self.mqtt = mqtt;
+        self
+    }
+
+    /// Answer enhanced authentication challenges with `answer` (see [`Authenticator`]).
+    pub fn authenticator(
+        mut self,
+        answer: impl Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync + 'static,
+    ) -> Config {
+        self.authenticator = Some(Authenticator::new(answer));
         self
     }
 }

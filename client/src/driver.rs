@@ -29,7 +29,7 @@ use jamey_mqtt_core::{
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
 use crate::transport::Endpoint;
-use crate::{ClientStats, Error, PublishOutcome, Runtime};
+use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 
 /// A request from a handle.
 pub(crate) enum Command {
@@ -60,6 +60,11 @@ pub(crate) enum Command {
     },
     Stats {
         reply: Sender<ClientStats>,
+    },
+    /// MQTT 5 re-authentication; the reply is the broker's final data.
+    Reauthenticate {
+        data: Option<bytes::Bytes>,
+        reply: Reply<Option<bytes::Bytes>>,
     },
 }
 
@@ -98,6 +103,10 @@ pub(crate) struct Driver<R: Runtime> {
     /// `Client::connect` waits on this for the first attempt's outcome.
     first_connect: Option<Reply<()>>,
     disconnect_waiters: Vec<Sender<Result<(), ClientError>>>,
+    /// Answers enhanced authentication challenges (plumbing: the core decides).
+    authenticator: Option<Authenticator>,
+    /// The re-authentication in progress (the core allows one at a time).
+    reauth_waiter: Option<Reply<Option<bytes::Bytes>>>,
     /// Dropped when the task ends, which wakes every `Client::closed` future.
     _finished: Sender<()>,
 }
@@ -110,6 +119,7 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub commands: Receiver<Command>,
     pub first_connect: Reply<()>,
     pub finished: Sender<()>,
+    pub authenticator: Option<Authenticator>,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -127,6 +137,8 @@ impl<R: Runtime> Driver<R> {
             deadline: None,
             first_connect: Some(parts.first_connect),
             disconnect_waiters: Vec::new(),
+            authenticator: parts.authenticator,
+            reauth_waiter: None,
             _finished: parts.finished,
         }
     }
@@ -244,6 +256,33 @@ impl<R: Runtime> Driver<R> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()) = in_force;
         }
         match &event {
+            Event::AuthChallenge(challenge) => {
+                let now = self.rt.now();
+                let answer = match &self.authenticator {
+                    Some(authenticator) => (authenticator.0)(challenge),
+                    None => Err("no authenticator configured".into()),
+                };
+                match answer {
+                    // Refused only if the answer cannot be sent (too large): giving up is
+                    // then the only way on.
+                    Ok(data) => {
+                        if self.core.auth_respond(now, data).is_err() {
+                            self.core.auth_abort(now);
+                        }
+                    }
+                    Err(_) => self.core.auth_abort(now),
+                }
+            }
+            Event::Reauthenticated { data } => {
+                if let Some(reply) = self.reauth_waiter.take() {
+                    let _ = reply.send(Ok(data.clone()));
+                }
+            }
+            Event::ReauthenticationFailed(error) => {
+                if let Some(reply) = self.reauth_waiter.take() {
+                    let _ = reply.send(Err(Error::Reauthentication(error.clone())));
+                }
+            }
             Event::Connected { .. } => {
                 if let Some(reply) = self.first_connect.take() {
                     let _ = reply.send(Ok(()));
@@ -324,6 +363,12 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
             }
+            Command::Reauthenticate { data, reply } => match self.core.reauthenticate(now, data) {
+                Ok(()) => self.reauth_waiter = Some(reply),
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
             Command::Stats { reply } => {
                 let _ = reply.try_send(ClientStats {
                     core: *self.core.stats(),

@@ -5,7 +5,7 @@ use std::io;
 
 use jamey_mqtt_core::tls::TlsError;
 use jamey_mqtt_core::{
-    ClientError, ConfigError, ConnectError, ReasonCode, RequestError, SubscriptionEnd,
+    ClientError, ConfigError, ConnectError, ReasonCode, ReauthError, RequestError, SubscriptionEnd,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -53,6 +53,9 @@ pub enum Error {
     /// A helper's own deadline passed (e.g. no response to [`Client::request`](crate::Client)).
     #[error("no answer within {after:?}")]
     TimedOut { after: std::time::Duration },
+    /// A re-authentication ([`Client::reauthenticate`](crate::Client)) did not succeed.
+    #[error(transparent)]
+    Reauthentication(ReauthError),
     /// The client is closed (disconnected, gave up, or the driver stopped).
     #[error("the client is closed")]
     Closed,

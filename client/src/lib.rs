@@ -39,7 +39,7 @@ mod runtime;
 mod transport;
 
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
-pub use config::{Config, Roots, TlsOptions};
+pub use config::{Authenticator, Config, Roots, TlsOptions};
 pub use error::Error;
 pub use runtime::Runtime;
 
@@ -51,6 +51,7 @@ pub use jamey_mqtt_core::ConfigError;
 pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
+pub use jamey_mqtt_core::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use jamey_mqtt_core::{
     BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, DisconnectOptions,
     Envelope, EnvelopeError, Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS,
