@@ -1,0 +1,229 @@
+//! MQTT 5 enhanced authentication (AUTH) end to end through the async client: Mosquitto 2.0.11
+//! refuses a method it has no plugin for with reason 0x8C, and a scripted broker on a loopback
+//! socket (`ScriptedAuthBroker`, speaking only CONNECT/AUTH/CONNACK with the core's codec)
+//! plays two challenge rounds so the [`Authenticator`](jamey_mqtt::Authenticator) plumbing
+//! and `Client::reauthenticate` are exercised on each runtime.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+
+use bytes::{Bytes, BytesMut};
+use jamey_mqtt::core::codec::Codec;
+use jamey_mqtt::core::packet::{Auth, AuthProperties, ConnAck, ConnAckProperties, Packet};
+use jamey_mqtt::{ConnectError, EnhancedAuth, Error, ProtocolVersion, ReasonCode, Runtime};
+
+use super::{connect, connect_err, within, WAIT};
+use crate::{Broker, BrokerOptions};
+
+const METHOD: &str = "JAMEY-TEST";
+
+fn v5(port: u16, client_id: &str) -> jamey_mqtt::Config {
+    let mut config = jamey_mqtt::Config::new("127.0.0.1", port);
+    config.mqtt.protocol = ProtocolVersion::V5;
+    config.mqtt.client_id = client_id.into();
+    config
+}
+
+/// Mosquitto without an authentication plugin answers a CONNECT with an authentication method
+/// with CONNACK 0x8C (bad authentication method): `connect` fails with that typed refusal, and
+/// it counts as permanent (retrying with the same method cannot help).
+pub async fn unsupported_authentication_method_is_refused<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let mut config = v5(broker.port(), "enhanced-auth");
+    config.mqtt.authentication = Some(EnhancedAuth::new("SCRAM-SHA-256").initial_data("n,,n=user"));
+    let error = connect_err::<R>(config).await;
+    match &error {
+        Error::Connect(refused @ ConnectError::Refused(ReasonCode::BAD_AUTHENTICATION_METHOD)) => {
+            assert!(refused.is_permanent());
+        }
+        other => panic!("expected a 0x8C refusal, got {other:?}"),
+    }
+    assert_eq!(
+        error.reason_code(),
+        Some(ReasonCode::BAD_AUTHENTICATION_METHOD)
+    );
+}
+
+/// A broker thread that accepts one connection and plays: CONNECT (with our method and
+/// initial data) -> AUTH 0x18 "challenge-1" -> the client's AUTH 0x18 "answer-1" -> CONNACK;
+/// then AUTH 0x19 from the client -> AUTH 0x18 "challenge-2" -> AUTH 0x18 "answer-2" -> AUTH
+/// 0x00 "welcome back". Returns what it saw, in order, or the first mismatch.
+struct ScriptedAuthBroker {
+    port: u16,
+    thread: JoinHandle<Result<Vec<String>, String>>,
+}
+
+impl ScriptedAuthBroker {
+    fn start() -> ScriptedAuthBroker {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let thread = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+            stream
+                .set_read_timeout(Some(WAIT))
+                .map_err(|e| e.to_string())?;
+            let mut link = Link {
+                stream,
+                codec: Codec::new(ProtocolVersion::V5, 1 << 20),
+                buffer: BytesMut::new(),
+            };
+            script(&mut link)
+        });
+        ScriptedAuthBroker { port, thread }
+    }
+}
+
+struct Link {
+    stream: TcpStream,
+    codec: Codec,
+    buffer: BytesMut,
+}
+
+impl Link {
+    fn receive(&mut self) -> Result<Packet, String> {
+        loop {
+            if let Some(packet) = self
+                .codec
+                .decode(&mut self.buffer)
+                .map_err(|e| e.to_string())?
+            {
+                // Keep-alive traffic is not part of the script.
+                if packet == Packet::PingReq {
+                    self.send(&Packet::PingResp)?;
+                    continue;
+                }
+                return Ok(packet);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Err("client closed the connection".into());
+            }
+            self.buffer.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    fn send(&mut self, packet: &Packet) -> Result<(), String> {
+        let mut out = BytesMut::new();
+        self.codec
+            .encode(packet, &mut out)
+            .map_err(|e| e.to_string())?;
+        self.stream.write_all(&out).map_err(|e| e.to_string())
+    }
+
+    /// Receives an AUTH with our method and `reason`; returns its data as text.
+    fn expect_auth(&mut self, reason: ReasonCode) -> Result<String, String> {
+        match self.receive()? {
+            Packet::Auth(auth)
+                if auth.reason == reason
+                    && auth.properties.authentication_method.as_deref() == Some(METHOD) =>
+            {
+                Ok(text(auth.properties.authentication_data))
+            }
+            other => Err(format!("expected AUTH {reason}, got {other:?}")),
+        }
+    }
+}
+
+fn text(data: Option<Bytes>) -> String {
+    String::from_utf8_lossy(&data.unwrap_or_default()).into_owned()
+}
+
+fn auth(reason: ReasonCode, data: &str) -> Packet {
+    Packet::Auth(Auth {
+        reason,
+        properties: AuthProperties {
+            authentication_method: Some(METHOD.into()),
+            authentication_data: Some(Bytes::copy_from_slice(data.as_bytes())),
+            ..AuthProperties::default()
+        },
+    })
+}
+
+fn script(link: &mut Link) -> Result<Vec<String>, String> {
+    let mut seen = Vec::new();
+    match link.receive()? {
+        Packet::Connect(connect)
+            if connect.properties.authentication_method.as_deref() == Some(METHOD) =>
+        {
+            seen.push(format!(
+                "CONNECT {}",
+                text(connect.properties.authentication_data)
+            ));
+        }
+        other => return Err(format!("expected CONNECT with {METHOD}, got {other:?}")),
+    }
+    link.send(&auth(ReasonCode::CONTINUE_AUTHENTICATION, "challenge-1"))?;
+    seen.push(format!(
+        "AUTH {}",
+        link.expect_auth(ReasonCode::CONTINUE_AUTHENTICATION)?
+    ));
+    link.send(&Packet::ConnAck(ConnAck {
+        session_present: false,
+        code: ReasonCode::SUCCESS,
+        properties: ConnAckProperties {
+            authentication_method: Some(METHOD.into()),
+            ..ConnAckProperties::default()
+        },
+    }))?;
+    seen.push(format!(
+        "REAUTH {}",
+        link.expect_auth(ReasonCode::RE_AUTHENTICATE)?
+    ));
+    link.send(&auth(ReasonCode::CONTINUE_AUTHENTICATION, "challenge-2"))?;
+    seen.push(format!(
+        "AUTH {}",
+        link.expect_auth(ReasonCode::CONTINUE_AUTHENTICATION)?
+    ));
+    link.send(&auth(ReasonCode::SUCCESS, "welcome back"))?;
+    // Then the client's normal DISCONNECT.
+    match link.receive()? {
+        Packet::Disconnect(_) => seen.push("DISCONNECT".into()),
+        other => return Err(format!("expected DISCONNECT, got {other:?}")),
+    }
+    Ok(seen)
+}
+
+/// The authenticator answers both challenges (the connect's and the re-authentication's) on
+/// the driver task, and `reauthenticate` resolves with the broker's final data.
+pub async fn authenticator_answers_challenges_and_reauthenticates<R: Runtime + Default>() {
+    let broker = ScriptedAuthBroker::start();
+    let mut config = v5(broker.port, "scripted-auth").authenticator(|challenge| {
+        match challenge.data.as_deref() {
+            Some(b"challenge-1") if !challenge.reauthenticating => {
+                Ok(Some(Bytes::from_static(b"answer-1")))
+            }
+            Some(b"challenge-2") if challenge.reauthenticating => {
+                Ok(Some(Bytes::from_static(b"answer-2")))
+            }
+            other => Err(format!("unexpected challenge {other:?}")),
+        }
+    });
+    config.mqtt.authentication = Some(EnhancedAuth::new(METHOD).initial_data("hello"));
+    let client = connect::<R>(config).await;
+    let data = within::<R, _>(
+        WAIT,
+        "re-authentication",
+        client.reauthenticate(Some(Bytes::from_static(b"again"))),
+    )
+    .await
+    .expect("re-authenticated");
+    assert_eq!(data.as_deref(), Some(&b"welcome back"[..]));
+    client.disconnect().await.unwrap();
+    let seen = broker
+        .thread
+        .join()
+        .expect("broker thread")
+        .expect("script");
+    assert_eq!(
+        seen,
+        [
+            "CONNECT hello",
+            "AUTH answer-1",
+            "REAUTH again",
+            "AUTH answer-2",
+            "DISCONNECT"
+        ]
+    );
+}
