@@ -437,3 +437,71 @@ fn a_connack_naming_another_method_is_a_protocol_error() {
         "{events:?}"
     );
 }
+
+#[test]
+fn the_connect_timeout_bounds_a_reauthentication() {
+    let mut pair = connected();
+    let timeout = ClientConfig::default().reconnect.connect_timeout;
+    pair.client.reauthenticate(pair.now, None).unwrap();
+    pair.drive();
+    expect_auth(&mut pair);
+    pair.send(auth(
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        METHOD,
+        "unanswered",
+    ));
+    challenge(&mut pair);
+    pair.advance(timeout);
+    let events = pair.take_events();
+    assert!(
+        events.contains(&Event::ReauthenticationFailed(ReauthError::TimedOut)),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&Event::ConnectionLost(LostReason::Reauthentication(
+            ReauthError::TimedOut
+        )))
+    );
+    assert!(matches!(
+        pair.take_sent().as_slice(),
+        [Packet::Disconnect(Disconnect {
+            reason: ReasonCode::NOT_AUTHORIZED,
+            ..
+        })]
+    ));
+}
+
+#[test]
+fn aborting_a_reauthentication_closes_the_connection() {
+    let mut pair = connected();
+    pair.client.reauthenticate(pair.now, None).unwrap();
+    pair.drive();
+    expect_auth(&mut pair);
+    pair.send(auth(
+        ReasonCode::CONTINUE_AUTHENTICATION,
+        METHOD,
+        "prove it",
+    ));
+    challenge(&mut pair);
+    pair.client.auth_abort(pair.now);
+    pair.drive();
+    let events = pair.take_events();
+    assert_eq!(
+        events.first(),
+        Some(&Event::ReauthenticationFailed(ReauthError::Aborted)),
+        "{events:?}"
+    );
+    assert!(matches!(
+        pair.take_sent().as_slice(),
+        [Packet::Disconnect(Disconnect {
+            reason: ReasonCode::NOT_AUTHORIZED,
+            ..
+        })]
+    ));
+    // The reconnect authenticates afresh: CONNECT carries the method again.
+    let connect = pair.reconnect_transport();
+    assert_eq!(
+        connect.properties.authentication_method.as_deref(),
+        Some(METHOD)
+    );
+}

@@ -72,6 +72,10 @@ pub enum ReauthError {
     /// The client closed (disconnect or gave up) during the re-authentication.
     #[error("the client closed during re-authentication")]
     Closed,
+    /// Not finished within the connect timeout (`ReconnectConfig::connect_timeout`), which
+    /// bounds a re-authentication as it bounds a connect; the connection is closed.
+    #[error("re-authentication not finished within the connect timeout")]
+    TimedOut,
 }
 
 /// Where the exchange is on the connection in force.
@@ -80,19 +84,27 @@ pub(super) enum Exchange {
     /// No exchange (no enhanced auth, or the last one ended).
     #[default]
     Idle,
-    /// A connect or re-authentication round: waiting for the broker.
-    AwaitingBroker { reauth: bool },
+    /// A connect or re-authentication round: waiting for the broker. `reauth`: the
+    /// re-authentication's deadline (`None` during a connect, which the connect deadline
+    /// bounds).
+    AwaitingBroker { reauth: Option<Instant> },
     /// The broker challenged: waiting for the application's answer.
-    AwaitingApplication { reauth: bool },
+    AwaitingApplication { reauth: Option<Instant> },
 }
 
 impl Exchange {
+    /// The deadline of the re-authentication in progress, if one is.
+    pub(super) fn reauth_deadline(self) -> Option<Instant> {
+        match self {
+            Exchange::AwaitingBroker { reauth } | Exchange::AwaitingApplication { reauth } => {
+                reauth
+            }
+            Exchange::Idle => None,
+        }
+    }
+
     fn reauthenticating(self) -> bool {
-        matches!(
-            self,
-            Exchange::AwaitingBroker { reauth: true }
-                | Exchange::AwaitingApplication { reauth: true }
-        )
+        self.reauth_deadline().is_some()
     }
 }
 
@@ -101,7 +113,7 @@ impl Client {
     pub(super) fn connect_authentication(&mut self) -> (Option<String>, Option<Bytes>) {
         match &self.config.authentication {
             Some(auth) => {
-                self.auth_exchange = Exchange::AwaitingBroker { reauth: false };
+                self.auth_exchange = Exchange::AwaitingBroker { reauth: None };
                 (Some(auth.method.clone()), auth.initial_data.clone())
             }
             None => {
@@ -144,11 +156,11 @@ impl Client {
                     method: ours,
                     data: authentication_data,
                     reason_string,
-                    reauthenticating: reauth,
+                    reauthenticating: reauth.is_some(),
                 }));
                 Ok(())
             }
-            (Exchange::AwaitingBroker { reauth: true }, ReasonCode::SUCCESS) => {
+            (Exchange::AwaitingBroker { reauth: Some(_) }, ReasonCode::SUCCESS) => {
                 self.auth_exchange = Exchange::Idle;
                 self.events.push_back(Event::Reauthenticated {
                     data: authentication_data,
@@ -212,29 +224,45 @@ impl Client {
                 self.attempt_failed(now, ConnectError::AuthenticationAborted, true, None);
             }
             state if state.is_established() => {
-                self.end_auth_exchange(ReauthError::Aborted);
-                let farewell = Disconnect {
-                    reason: ReasonCode::NOT_AUTHORIZED,
-                    ..Disconnect::normal()
-                };
-                self.connection_lost(now, LostReason::AuthenticationAborted, Some(farewell));
+                self.reauthentication_failed(now, ReauthError::Aborted)
             }
             _ => {}
         }
     }
 
+    /// From `handle_timeout`: a re-authentication past its deadline fails and the connection
+    /// is closed (the broker may still be in the middle of it).
+    pub(super) fn reauth_timeout(&mut self, now: Instant) {
+        if self
+            .auth_exchange
+            .reauth_deadline()
+            .is_some_and(|d| now >= d)
+        {
+            self.reauthentication_failed(now, ReauthError::TimedOut);
+        }
+    }
+
+    /// The re-authentication ends without success and so does the connection (DISCONNECT
+    /// 0x87 "not authorized"); the reconnect policy then reconnects, authenticating afresh.
+    fn reauthentication_failed(&mut self, now: Instant, error: ReauthError) {
+        self.end_auth_exchange(error.clone());
+        let farewell = Disconnect {
+            reason: ReasonCode::NOT_AUTHORIZED,
+            ..Disconnect::normal()
+        };
+        self.connection_lost(now, LostReason::Reauthentication(error), Some(farewell));
+    }
+
     /// Re-authenticates on the live connection: AUTH "re-authenticate" (0x19) with our method
     /// and `data`. The broker answers with challenges ([`Event::AuthChallenge`] with
     /// `reauthenticating`) and success ([`Event::Reauthenticated`]), or ends the connection
-    /// ([`Event::ReauthenticationFailed`]). Requests keep flowing meanwhile. Refused without
+    /// ([`Event::ReauthenticationFailed`]). Requests keep flowing meanwhile. The connect
+    /// timeout bounds the whole exchange: past it the re-authentication fails with
+    /// [`ReauthError::TimedOut`] and the connection is closed. Refused without
     /// enhanced auth ([`ClientError::NoEnhancedAuth`]), when not connected
     /// ([`ClientError::NotConnected`]) and while one is in progress
     /// ([`ClientError::ReauthenticationInProgress`]).
-    pub fn reauthenticate(
-        &mut self,
-        _now: Instant,
-        data: Option<Bytes>,
-    ) -> Result<(), ClientError> {
+    pub fn reauthenticate(&mut self, now: Instant, data: Option<Bytes>) -> Result<(), ClientError> {
         if self.config.authentication.is_none() {
             return Err(ClientError::NoEnhancedAuth);
         }
@@ -246,7 +274,10 @@ impl Client {
         }
         let packet = self.auth_packet(ReasonCode::RE_AUTHENTICATE, data)?;
         self.control.push_back(packet);
-        self.auth_exchange = Exchange::AwaitingBroker { reauth: true };
+        let deadline = now + self.config.reconnect.connect_timeout;
+        self.auth_exchange = Exchange::AwaitingBroker {
+            reauth: Some(deadline),
+        };
         Ok(())
     }
 

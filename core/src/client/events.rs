@@ -131,10 +131,10 @@ pub enum LostReason {
         server_reference: Option<String>,
         user_properties: UserProperties,
     },
-    /// The application aborted a re-authentication (`auth_abort`): the client closed the
-    /// connection with DISCONNECT 0x87.
-    #[error("re-authentication aborted by the application")]
-    AuthenticationAborted,
+    /// A re-authentication was aborted by the application (`auth_abort`) or not finished
+    /// within the connect timeout: the client closed the connection with DISCONNECT 0x87.
+    #[error(transparent)]
+    Reauthentication(super::ReauthError),
 }
 
 /// Why a command's token completed without success.

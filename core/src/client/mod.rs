@@ -375,6 +375,7 @@ impl Client {
             ConnectionState::Connected | ConnectionState::Draining => {
                 self.keep_alive_timeout(now);
                 self.credentials_timeout(now);
+                self.reauth_timeout(now);
             }
             ConnectionState::Waiting => {
                 if self.lifecycle.retry_at().is_some_and(|at| now >= at) {
@@ -424,6 +425,7 @@ impl Client {
                     None => Some(self.last_sent + self.keep_alive),
                 };
                 let timers = earliest(keep_alive, self.credentials.deadline());
+                let timers = earliest(timers, self.auth_exchange.reauth_deadline());
                 earliest(timers, self.stable_at)
             }
             ConnectionState::Waiting => self.lifecycle.retry_at(),
