@@ -101,9 +101,10 @@ impl TlsOptions {
 /// re-authentication closes the connection). It runs on the driver task: keep it quick and
 /// non-blocking.
 #[derive(Clone)]
-pub struct Authenticator(
-    pub(crate) Arc<dyn Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync>,
-);
+pub struct Authenticator(pub(crate) Arc<AnswerFn>);
+
+/// The function inside an [`Authenticator`].
+type AnswerFn = dyn Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync;
 
 impl Authenticator {
     pub fn new(
