@@ -45,7 +45,7 @@ use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::topic::TopicFilter;
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, ConnectionState, Event, Output, PublishRequest,
+    Action, Client, ClientConfig, ConnectionState, EnhancedAuth, Event, Output, PublishRequest,
     SessionLostPolicy, SubscriptionId, Token, TransportError, TransportErrorKind,
 };
 
@@ -197,6 +197,15 @@ fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<ClientConfig> {
         seed: u64::arbitrary(u)?,
         ..ClientConfig::default()
     })
+    .map(|mut config| {
+        // MQTT 5 enhanced authentication for half the seeds (decided from the seed, so the
+        // existing corpus keeps its meaning): AUTH from the broker is then allowed while
+        // connecting (raw bytes reach it), and challenges are answered in `check_event`.
+        if config.protocol == ProtocolVersion::V5 && config.seed % 2 == 0 {
+            config.authentication = Some(EnhancedAuth::new("fuzz"));
+        }
+        config
+    })
 }
 
 struct Harness {
@@ -229,6 +238,8 @@ struct Harness {
     ended: BTreeSet<SubscriptionId>,
     /// Outputs seen so far: any output counts as progress.
     outputs: u64,
+    /// Enhanced authentication challenges seen (every third is aborted).
+    challenges: u64,
 }
 
 impl Harness {
@@ -474,7 +485,10 @@ impl Harness {
             );
             if state == ConnectionState::Connecting {
                 assert!(
-                    matches!(packet, Packet::Connect(_) | Packet::Disconnect(_)),
+                    matches!(
+                        packet,
+                        Packet::Connect(_) | Packet::Disconnect(_) | Packet::Auth(_)
+                    ),
                     "{} before CONNACK",
                     packet.name()
                 );
@@ -536,6 +550,20 @@ impl Harness {
                     "an end for a subscription never made: {id:?}"
                 );
                 assert!(self.ended.insert(*id), "subscription {id:?} ended twice");
+                return;
+            }
+            Event::AuthChallenge(challenge) => {
+                assert_eq!(challenge.method, "fuzz", "a challenge for another method");
+                // Answer two in three, abort the third (both must leave the client sound).
+                self.challenges += 1;
+                if self.challenges % 3 == 0 {
+                    self.client.auth_abort(self.now);
+                } else {
+                    let answer = self
+                        .client
+                        .auth_respond(self.now, Some(Bytes::from_static(b"answer")));
+                    assert_eq!(answer, Ok(()), "a challenge that cannot be answered");
+                }
                 return;
             }
             _ => return,
@@ -802,6 +830,7 @@ pub fn run(data: &[u8]) {
         completed: BTreeSet::new(),
         ended: BTreeSet::new(),
         outputs: 0,
+        challenges: 0,
     };
     let trace = std::env::var_os("FUZZ_TRACE").is_some();
     if trace {
