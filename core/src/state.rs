@@ -301,6 +301,30 @@ mod tests {
         }
     }
 
+    /// AUTH (enhanced authentication) may arrive while connecting and on an established
+    /// connection, never otherwise; whether it was expected is `auth_exchange.rs`'s call.
+    #[test]
+    fn auth_is_read_while_connecting_and_established() {
+        let auth = Packet::Auth(crate::packet::Auth {
+            reason: crate::packet::ReasonCode::CONTINUE_AUTHENTICATION,
+            properties: Default::default(),
+        });
+        use ConnectionState as S;
+        for state in [
+            S::Disconnected,
+            S::Waiting,
+            S::Opening,
+            S::Connecting,
+            S::Connected,
+            S::Draining,
+            S::Closing,
+            S::Closed,
+        ] {
+            let expected = matches!(state, S::Connecting | S::Connected | S::Draining);
+            assert_eq!(state.allows_incoming(&auth), expected, "{state:?}");
+        }
+    }
+
     #[test]
     fn deadlines_travel_with_their_phase() {
         let t = Instant::now();
