@@ -61,6 +61,11 @@ pub(crate) enum Command {
     Stats {
         reply: Sender<ClientStats>,
     },
+    /// Manual acknowledgement: release the held PUBACK / PUBREC (the core decides).
+    Ack {
+        id: jamey_mqtt_core::AckId,
+        reply: Reply<()>,
+    },
 }
 
 /// State shared by the handles and the driver without a round trip.
@@ -323,6 +328,9 @@ impl<R: Runtime> Driver<R> {
                         }
                     }
                 }
+            }
+            Command::Ack { id, reply } => {
+                let _ = reply.send(self.core.ack(now, id).map_err(Into::into));
             }
             Command::Stats { reply } => {
                 let _ = reply.try_send(ClientStats {

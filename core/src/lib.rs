@@ -32,7 +32,7 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
+    AckId, Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
     Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
