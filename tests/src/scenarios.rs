@@ -22,10 +22,12 @@ use jamey_mqtt::{
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
 mod mqtt5_connection;
+mod mqtt5_manual_ack;
 mod mqtt5_messages;
 mod mqtt5_subscriptions;
 mod robustness;
 pub use mqtt5_connection::*;
+pub use mqtt5_manual_ack::*;
 pub use mqtt5_messages::*;
 pub use mqtt5_subscriptions::*;
 pub use robustness::*;
@@ -983,6 +985,8 @@ macro_rules! suite {
             identifiers_route_overlapping_subscriptions_exactly,
             shared_subscription_with_an_identifier_gets_its_own_stream,
             identifiers_are_kept_after_a_session_loss,
+            manual_ack_qos1_unacked_is_redelivered_after_a_cut,
+            manual_ack_qos2_unacked_survives_a_client_restart,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,
