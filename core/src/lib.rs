@@ -32,8 +32,8 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    AckId, Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason, Message,
-    Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
+    AckId, Action, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, Event, LostReason,
+    Message, Output, PublishRequest, RequestError, SubscriptionEnd, SubscriptionId, Token,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};

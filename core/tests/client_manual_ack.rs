@@ -70,7 +70,11 @@ fn qos1_puback_is_held_until_the_application_acks() {
         let mut pair = subscribed(protocol);
         pair.send(incoming(QoS::AtLeastOnce, 7, false));
         let message = one_message(&mut pair);
-        assert_eq!(pair.take_sent(), vec![], "{protocol:?}: nothing before the ack");
+        assert_eq!(
+            pair.take_sent(),
+            vec![],
+            "{protocol:?}: nothing before the ack"
+        );
         let id = message.ack.expect("a QoS 1 message carries a handle");
         ack(&mut pair, id);
         assert_eq!(pair.take_sent(), vec![Packet::PubAck(Ack::success(7))]);
@@ -187,11 +191,18 @@ fn a_lost_session_drops_held_acks() {
     pair.cut();
     pair.reconnect(false);
     let resubscribe = pair.expect_subscribe();
-    pair.suback(resubscribe.pkid, vec![jamey_mqtt_core::ReasonCode::GRANTED_QOS_2]);
+    pair.suback(
+        resubscribe.pkid,
+        vec![jamey_mqtt_core::ReasonCode::GRANTED_QOS_2],
+    );
     pair.take_events();
     ack(&mut pair, qos1);
     ack(&mut pair, qos2);
-    assert_eq!(pair.take_sent(), vec![], "the broker forgot them: nothing to ack");
+    assert_eq!(
+        pair.take_sent(),
+        vec![],
+        "the broker forgot them: nothing to ack"
+    );
     // The same ids are new messages on the new session.
     pair.send(incoming(QoS::ExactlyOnce, 8, false));
     assert_eq!(messages(&mut pair).len(), 1);
@@ -216,7 +227,9 @@ fn held_messages_count_against_the_receive_maximum() {
     let lost = pair.take_events().into_iter().any(|event| {
         matches!(
             event,
-            Event::ConnectionLost(LostReason::Protocol(ProtocolError::ReceiveMaximumExceeded(2)))
+            Event::ConnectionLost(LostReason::Protocol(ProtocolError::ReceiveMaximumExceeded(
+                2
+            )))
         )
     });
     assert!(lost, "a third held message is a protocol error");

@@ -164,7 +164,11 @@ impl Client {
 
     /// Automatic mode: acknowledged on receipt. Returns whether to deliver the message (a QoS
     /// 2 duplicate is not).
-    pub(super) fn incoming_automatic(&mut self, pkid: u16, qos: QoS) -> Result<bool, ProtocolError> {
+    pub(super) fn incoming_automatic(
+        &mut self,
+        pkid: u16,
+        qos: QoS,
+    ) -> Result<bool, ProtocolError> {
         match qos {
             QoS::AtMostOnce => Ok(true),
             QoS::AtLeastOnce => {

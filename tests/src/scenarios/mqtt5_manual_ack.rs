@@ -110,7 +110,10 @@ pub async fn manual_ack_qos2_unacked_survives_a_client_restart<R: Runtime + Defa
         .await
         .unwrap();
     let message = next::<R>(&mut sub).await;
-    assert!(message.ack.is_some(), "a QoS 2 message carries an ack handle");
+    assert!(
+        message.ack.is_some(),
+        "a QoS 2 message carries an ack handle"
+    );
     // "Crashes" before processing: the session stays with the broker, the message too.
     drop(sub);
     first.disconnect().await.unwrap();
