@@ -217,9 +217,14 @@ impl<R: Runtime> Driver<R> {
     /// and when that ends. Returns whether it told the core anything.
     fn deliver(&mut self) -> bool {
         let dropped = self.handles.deliver();
-        let told = !dropped.is_empty();
+        let unacked = self.handles.take_unacked();
+        let told = !dropped.is_empty() || !unacked.is_empty();
         for id in dropped {
             self.core.drop_subscription(id);
+        }
+        // Messages no stream took: the application can never ack them (`manual_ack`).
+        for id in unacked {
+            let _ = self.core.ack(self.rt.now(), id);
         }
         let blocked = self.handles.is_blocked();
         if blocked == self.blocked_reported {
