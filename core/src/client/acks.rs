@@ -7,6 +7,9 @@
 //! message the broker resends before it was acknowledged is delivered again with a fresh id
 //! (the old one is then stale and acking it does nothing). An id acked while no connection is
 //! up is remembered: the broker's resend of that message is answered at once, not delivered.
+//! An ack queued while connected is released at once; if the connection ends before it was
+//! written, the broker resends the message: QoS 1 is then delivered again (at least once),
+//! QoS 2 is not (its id is still known) and its PUBREC goes out at once.
 
 use std::time::Instant;
 
