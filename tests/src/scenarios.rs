@@ -987,6 +987,7 @@ macro_rules! suite {
             identifiers_are_kept_after_a_session_loss,
             manual_ack_qos1_unacked_is_redelivered_after_a_cut,
             manual_ack_qos2_unacked_survives_a_client_restart,
+            manual_ack_message_no_stream_takes_is_acked_by_the_client,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

@@ -138,3 +138,33 @@ pub async fn manual_ack_qos2_unacked_survives_a_client_restart<R: Runtime + Defa
     publisher.disconnect().await.unwrap();
     third.disconnect().await.unwrap();
 }
+
+/// A message no stream takes (the application dropped its subscription stream) can never be
+/// acked by the application: the client acks it, so the broker does not resend it forever.
+pub async fn manual_ack_message_no_stream_takes_is_acked_by_the_client<R: Runtime + Default>() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let proxy = Proxy::start(broker.port());
+    let client = connect::<R>(manual(proxy.port(), "manual-ack-3")).await;
+    let sub = client.subscribe("gone/#", QoS::AtLeastOnce).await.unwrap();
+    let mut events = client.events();
+    drop(sub);
+    let publisher = connect::<R>(plain(&broker, "manual-ack-3-pub")).await;
+    publisher
+        .publish("gone/1", "nobody reads this", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    // The message reached the client before either round trip's answer; the second one
+    // follows the client's ack on the wire.
+    round_trip(&client).await;
+    round_trip(&client).await;
+    proxy.cut();
+    reconnected::<R>(&mut events).await;
+    let mut sub = client.subscribe("gone/#", QoS::AtLeastOnce).await.unwrap();
+    publisher
+        .publish("gone/2", "next", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    expect_next::<R>(&mut sub, "next").await;
+    publisher.disconnect().await.unwrap();
+    client.disconnect().await.unwrap();
+}
