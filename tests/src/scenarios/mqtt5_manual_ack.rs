@@ -1,7 +1,8 @@
 //! Issue 12, item 7, end to end against a real Mosquitto (MQTT 5), on every runtime: with
 //! `ClientConfig::manual_ack` and a persistent session, a message the application did not
 //! acknowledge stays with the broker and comes back after a lost connection or a restart of
-//! the client; once acknowledged, it does not come back.
+//! the client; once acknowledged, it does not come back. A message no stream takes is acked
+//! by the client.
 
 use jamey_mqtt::{Client, Config, Event, ProtocolVersion, QoS, Runtime, Subscription};
 
