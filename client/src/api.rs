@@ -168,6 +168,21 @@ impl<R: Runtime> Client<R> {
             .await
     }
 
+    /// Acknowledges a message received with `ClientConfig::manual_ack` once it was processed:
+    /// the client then sends its PUBACK (QoS 1) or PUBREC (QoS 2). Until then the broker keeps
+    /// the message and resends it on a resumed session (`clean_start = false` and a session
+    /// expiry), so a crash before processing does not lose it. Resolves when the core has
+    /// queued the ack. Harmless (`Ok`, nothing sent): a QoS 0 message or automatic mode (no
+    /// handle), acking twice, a copy of a message delivered again since (the newest copy's
+    /// handle counts), a message from a session the broker lost. Unacked messages count
+    /// against `receive_maximum`: a subscriber that never acks stops receiving QoS 1/2.
+    pub async fn ack(&self, message: &Message) -> Result<(), Error> {
+        let Some(id) = message.ack else {
+            return Ok(());
+        };
+        self.call(|reply| Command::Ack { id, reply }).await
+    }
+
     /// [`Client::publish`] with retain and MQTT 5 properties.
     pub async fn publish_request(&self, request: PublishRequest) -> Result<PublishOutcome, Error> {
         let request = Box::new(request);

@@ -66,6 +66,11 @@ pub(crate) enum Command {
         data: Option<bytes::Bytes>,
         reply: Reply<Option<bytes::Bytes>>,
     },
+    /// Manual acknowledgement: release the held PUBACK / PUBREC (the core decides).
+    Ack {
+        id: jamey_mqtt_core::AckId,
+        reply: Reply<()>,
+    },
 }
 
 /// State shared by the handles and the driver without a round trip.
@@ -224,9 +229,14 @@ impl<R: Runtime> Driver<R> {
     /// and when that ends. Returns whether it told the core anything.
     fn deliver(&mut self) -> bool {
         let dropped = self.handles.deliver();
-        let told = !dropped.is_empty();
+        let unacked = self.handles.take_unacked();
+        let told = !dropped.is_empty() || !unacked.is_empty();
         for id in dropped {
             self.core.drop_subscription(id);
+        }
+        // Messages no stream took: the application can never ack them (`manual_ack`).
+        for id in unacked {
+            let _ = self.core.ack(self.rt.now(), id);
         }
         let blocked = self.handles.is_blocked();
         if blocked == self.blocked_reported {
@@ -369,6 +379,9 @@ impl<R: Runtime> Driver<R> {
                     let _ = reply.send(Err(e.into()));
                 }
             },
+            Command::Ack { id, reply } => {
+                let _ = reply.send(self.core.ack(now, id).map_err(Into::into));
+            }
             Command::Stats { reply } => {
                 let _ = reply.try_send(ClientStats {
                     core: *self.core.stats(),

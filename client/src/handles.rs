@@ -14,7 +14,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use async_channel::{Sender, TrySendError};
-use jamey_mqtt_core::{Event, Message, QoS, SubscriptionId, Token};
+use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, Token};
 
 use crate::{Error, PublishOutcome};
 
@@ -45,9 +45,10 @@ struct Stream {
     tx: Sender<StreamItem>,
 }
 
-/// One item for some streams: a message for each id, or the end of one stream.
+/// One item for some streams: a message for each id (and whether a stream took it), or the
+/// end of one stream.
 enum Delivery {
-    Message(Message, Vec<SubscriptionId>),
+    Message(Message, Vec<SubscriptionId>, bool),
     End(SubscriptionId, Option<Error>),
 }
 
@@ -56,6 +57,8 @@ pub(crate) struct Handles {
     pending: HashMap<Token, Pending>,
     streams: HashMap<SubscriptionId, Stream>,
     deliveries: VecDeque<Delivery>,
+    /// Manual acknowledgement: handles of messages no stream took (`take_unacked`).
+    unacked: Vec<AckId>,
     /// A send into a full stream: resolves `true` once delivered, `false` if it was dropped.
     blocked: Option<(SubscriptionId, Blocked)>,
 }
@@ -100,7 +103,7 @@ impl Handles {
                 subscriptions,
             } => self
                 .deliveries
-                .push_back(Delivery::Message(message, subscriptions)),
+                .push_back(Delivery::Message(message, subscriptions, false)),
             Event::SubscriptionEnded { id, end } if !end.is_error() => self.unsubscribed(id),
             Event::SubscriptionEnded { id, end } => {
                 // After the messages already on their way to it.
@@ -169,7 +172,7 @@ impl Handles {
             self.blocked = None;
         }
         for delivery in &mut self.deliveries {
-            if let Delivery::Message(_, ids) = delivery {
+            if let Delivery::Message(_, ids, _) = delivery {
                 ids.retain(|target| *target != id);
             }
         }
@@ -184,18 +187,19 @@ impl Handles {
                 break;
             };
             match delivery {
-                Delivery::Message(message, ids) => {
+                Delivery::Message(message, ids, taken) => {
                     while let Some(id) = ids.pop() {
                         let Some(stream) = self.streams.get(&id) else {
                             continue;
                         };
                         match stream.tx.try_send(Ok(message.clone())) {
-                            Ok(()) => {}
+                            Ok(()) => *taken = true,
                             Err(TrySendError::Closed(_)) => {
                                 self.streams.remove(&id);
                                 dropped.push(id);
                             }
                             Err(TrySendError::Full(item)) => {
+                                *taken = true;
                                 self.block(id, item);
                                 break;
                             }
@@ -214,10 +218,19 @@ impl Handles {
                 }
             }
             if self.blocked.is_none() {
-                self.deliveries.pop_front();
+                // Manual acknowledgement: a message no stream took (its streams were dropped
+                // or unsubscribed) will never be acked by the application.
+                if let Some(Delivery::Message(message, _, false)) = self.deliveries.pop_front() {
+                    self.unacked.extend(message.ack);
+                }
             }
         }
         dropped
+    }
+
+    /// Ack handles of messages no stream took, for the driver to pass to the core.
+    pub fn take_unacked(&mut self) -> Vec<AckId> {
+        std::mem::take(&mut self.unacked)
     }
 
     fn block(&mut self, id: SubscriptionId, item: StreamItem) {

@@ -124,6 +124,12 @@ pub struct ClientConfig {
     pub unmatched_capacity: usize,
     /// Incoming QoS 1/2 publishes the broker may have in flight to us (MQTT 5 receive maximum).
     pub receive_maximum: u16,
+    /// The application acknowledges each received QoS 1/2 message itself
+    /// (`Client::ack` with `Message::ack`) once it has processed it: the PUBACK / PUBREC is held
+    /// until then, so a crash before processing leaves the message with the broker (it is
+    /// resent on a resumed session). Held messages count against `receive_maximum`. Works on
+    /// 3.1.1 and 5. Default `false`: acknowledged on receipt.
+    pub manual_ack: bool,
     pub session_lost_policy: SessionLostPolicy,
     pub reconnect: ReconnectConfig,
     /// JWT authentication: the token is the CONNECT password and is refreshed before expiry.
@@ -164,6 +170,7 @@ impl Default for ClientConfig {
             poison_threshold: 3,
             unmatched_capacity: 1024,
             receive_maximum: 100,
+            manual_ack: false,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
             auth: None,
@@ -200,6 +207,7 @@ impl fmt::Debug for ClientConfig {
             poison_threshold,
             unmatched_capacity,
             receive_maximum,
+            manual_ack,
             session_lost_policy,
             reconnect,
             auth,
@@ -230,6 +238,7 @@ impl fmt::Debug for ClientConfig {
             .field("poison_threshold", poison_threshold)
             .field("unmatched_capacity", unmatched_capacity)
             .field("receive_maximum", receive_maximum)
+            .field("manual_ack", manual_ack)
             .field("session_lost_policy", session_lost_policy)
             .field("reconnect", reconnect)
             .field("auth", auth)

@@ -32,9 +32,9 @@ pub mod tls;
 pub mod topic;
 
 pub use client::{
-    Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions, EnhancedAuth,
-    Event, LostReason, Message, Output, PublishRequest, ReauthError, RequestError, SubscriptionEnd,
-    SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
+    AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
+    EnhancedAuth, Event, LostReason, Message, Output, PublishRequest, ReauthError, RequestError,
+    SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

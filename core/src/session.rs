@@ -553,6 +553,11 @@ impl Session {
         Some(true)
     }
 
+    /// Incoming QoS 2 ids not yet released by PUBREL (the broker counts them in flight).
+    pub(crate) fn incoming_qos2_pending(&self) -> usize {
+        self.incoming_qos2.len()
+    }
+
     /// Incoming PUBREL: forget the id. Returns whether it was known.
     pub(crate) fn incoming_release(&mut self, pkid: u16) -> bool {
         match self.incoming_qos2.iter().position(|&id| id == pkid) {

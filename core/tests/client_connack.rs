@@ -193,6 +193,7 @@ fn response_information_is_requested_when_asked_and_a_response_carries_the_corre
             correlation_data: Some(bytes::Bytes::from_static(b"c7")),
             ..Default::default()
         },
+        ack: None,
     };
     let response = request.response("a", QoS::AtMostOnce).unwrap();
     assert_eq!(response.topic, "replies/7");

@@ -210,6 +210,8 @@ fn config(u: &mut Unstructured<'_>) -> arbitrary::Result<ClientConfig> {
 
 struct Harness {
     client: Client,
+    /// Manual acknowledgement: handles of messages delivered, acked at the next step.
+    unacked: Vec<jamey_mqtt_core::AckId>,
     /// The broker's codec: decodes what the client writes, encodes what the broker sends.
     codec: Codec,
     version: ProtocolVersion,
@@ -534,8 +536,12 @@ impl Harness {
                 assert_eq!(self.client.state(), ConnectionState::Closed);
                 return;
             }
-            Event::Message { subscriptions, .. } => {
+            Event::Message {
+                subscriptions,
+                message,
+            } => {
                 assert!(!subscriptions.is_empty(), "a message for no subscription");
+                self.unacked.extend(message.ack);
                 for id in subscriptions {
                     assert!(
                         self.issued.contains(&id.request()) && !self.ended.contains(id),
@@ -608,6 +614,11 @@ impl Harness {
     fn step(&mut self, step: &Step) {
         if self.transport {
             self.report_written();
+        }
+        for id in std::mem::take(&mut self.unacked) {
+            self.client
+                .ack(self.now, id)
+                .expect("an ack is never refused");
         }
         match step {
             Step::Connect => self.client.connect(self.now),
@@ -804,6 +815,9 @@ pub fn run(data: &[u8]) {
     };
     // From bytes already read, so that the inputs found before this setting replay the same.
     config.max_buffered_bytes = 32 + (config.seed % 1024) as usize;
+    // Likewise: manual acknowledgement for half the inputs; the harness acks each message at
+    // the start of the next step (so acks race with cuts and reconnects).
+    config.manual_ack = config.seed & (1 << 20) != 0;
     // Requests stop at the bound (or one packet alone); acks, pings and replays are owed to
     // the broker whatever the bound, at most one per in-flight request or packet received.
     let largest = config
@@ -818,6 +832,7 @@ pub fn run(data: &[u8]) {
         max_inflight: usize::from(config.max_inflight),
         max_queued: config.max_queued,
         client: Client::new(config, now).expect("the fuzz config is valid"),
+        unacked: Vec::new(),
         opening: false,
         transport: false,
         written_on_transport: 0,

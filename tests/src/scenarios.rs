@@ -23,11 +23,13 @@ use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
 mod mqtt5_auth;
 mod mqtt5_connection;
+mod mqtt5_manual_ack;
 mod mqtt5_messages;
 mod mqtt5_subscriptions;
 mod robustness;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
+pub use mqtt5_manual_ack::*;
 pub use mqtt5_messages::*;
 pub use mqtt5_subscriptions::*;
 pub use robustness::*;
@@ -987,6 +989,9 @@ macro_rules! suite {
             identifiers_are_kept_after_a_session_loss,
             unsupported_authentication_method_is_refused,
             authenticator_answers_challenges_and_reauthenticates,
+            manual_ack_qos1_unacked_is_redelivered_after_a_cut,
+            manual_ack_qos2_unacked_survives_a_client_restart,
+            manual_ack_message_no_stream_takes_is_acked_by_the_client,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

@@ -109,6 +109,10 @@ pub struct Message {
     /// expiry interval, response topic, correlation data, user properties in order,
     /// subscription identifiers). Always empty on 3.1.1.
     pub properties: PublishProperties,
+    /// Under `ClientConfig::manual_ack`, the handle to acknowledge this QoS 1/2 message with
+    /// `Client::ack` once it was processed; `None` for QoS 0 and in automatic mode. Every
+    /// subscription's copy carries the same handle: acking one acks the message.
+    pub ack: Option<super::AckId>,
 }
 
 /// Why an established connection ended.

@@ -147,6 +147,8 @@ impl Client {
         }
         let mut requeue = Vec::new();
         let fail_publishes = self.config.session_lost_policy == SessionLostPolicy::FailInFlight;
+        // The broker forgot the messages whose acks were held: nothing to acknowledge.
+        self.held_acks.clear();
         for entry in self.session.reset_for_new_session() {
             if previous_resubscribe.contains(&entry.token) {
                 continue;
@@ -216,23 +218,10 @@ impl Client {
         self.incoming_aliases
             .resolve(&mut publish, self.config.topic_alias_maximum)?;
         let pkid = publish.pkid;
-        let deliver = match publish.qos {
-            QoS::AtMostOnce => true,
-            QoS::AtLeastOnce => {
-                self.control.push_back(Packet::PubAck(Ack::success(pkid)));
-                true
-            }
-            QoS::ExactlyOnce => {
-                let limit = match self.config.protocol {
-                    ProtocolVersion::V5 => usize::from(self.config.receive_maximum),
-                    ProtocolVersion::V311 => usize::from(u16::MAX),
-                };
-                let first_time = self.session.incoming_qos2(pkid, limit).ok_or(
-                    ProtocolError::ReceiveMaximumExceeded(self.config.receive_maximum),
-                )?;
-                self.control.push_back(Packet::PubRec(Ack::success(pkid)));
-                first_time
-            }
+        let (deliver, ack) = if self.config.manual_ack {
+            self.incoming_held(pkid, publish.qos)?
+        } else {
+            (self.incoming_automatic(pkid, publish.qos)?, None)
         };
         if !deliver {
             self.stats.duplicates_suppressed += 1;
@@ -246,6 +235,7 @@ impl Client {
             retain: publish.retain,
             dup: publish.dup,
             properties: publish.properties,
+            ack,
         };
         match self.routing.route(message) {
             (Routed::To(subscriptions), Some(message)) => {
@@ -254,11 +244,19 @@ impl Client {
                     subscriptions,
                 });
             }
-            (Routed::Kept { dropped_oldest }, _) => {
+            (Routed::Kept { dropped }, _) => {
                 self.stats.messages_unmatched += 1;
-                self.stats.messages_unmatched_dropped += u64::from(dropped_oldest);
+                if let Some(dropped) = dropped {
+                    self.stats.messages_unmatched_dropped += 1;
+                    self.release_dropped(&dropped);
+                }
             }
-            (Routed::Dropped, _) | (Routed::To(_), None) => {
+            (Routed::Dropped(dropped), _) => {
+                self.stats.messages_unmatched += 1;
+                self.stats.messages_unmatched_dropped += 1;
+                self.release_dropped(&dropped);
+            }
+            (Routed::To(_), None) => {
                 self.stats.messages_unmatched += 1;
                 self.stats.messages_unmatched_dropped += 1;
             }

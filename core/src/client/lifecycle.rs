@@ -277,6 +277,7 @@ impl Client {
     /// Fails every queued and in-flight request (the session starts over).
     fn fail_session(&mut self, error: RequestError) {
         let internal = self.routing.take_resubscribes();
+        self.held_acks.clear();
         for token in self.session.drain_all() {
             // The internal re-subscribes' tokens were never handed to the application.
             if !internal.contains(&token) {

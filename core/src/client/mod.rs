@@ -27,7 +27,8 @@
 //! (`events.rs`), CONNACK information (`connection.rs`), topic aliases (`aliases.rs`), the
 //! DISCONNECT the application asks for (`farewell.rs`), MQTT 5 enhanced authentication
 //! (`auth_exchange.rs`: [`Client::auth_respond`], [`Client::auth_abort`],
-//! [`Client::reauthenticate`]).
+//! [`Client::reauthenticate`]), the acks held for the application under
+//! `ClientConfig::manual_ack` (`acks.rs`, released by [`Client::ack`]).
 //!
 //! Routing (`routing.rs`): the one subscription table. Each incoming message carries the ids of
 //! the subscriptions it matched (by MQTT 5 subscription identifier when it carries any, else by
@@ -49,6 +50,7 @@ use crate::session::Session;
 use crate::state::{ConnectionState, Input, Lifecycle};
 use crate::stats::{Health, Stats};
 
+mod acks;
 mod admission;
 mod aliases;
 mod auth_exchange;
@@ -62,6 +64,7 @@ mod lifecycle;
 mod routing;
 mod transmit;
 
+pub use acks::AckId;
 pub use auth_exchange::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
@@ -89,6 +92,8 @@ pub struct Client {
     credentials: Credentials,
     /// The application's subscriptions: routing, unmatched messages, re-subscribing.
     routing: Routing,
+    /// Manual acknowledgement: the PUBACK / PUBREC held for the application.
+    held_acks: acks::HeldAcks,
     /// Bytes received that do not form a whole packet yet (at most one max-size packet).
     inbuf: BytesMut,
     /// Packets to send before any queued request: CONNECT, acks, PINGREQ, replays, DISCONNECT.
@@ -140,6 +145,7 @@ impl Client {
             permissions: config.permissions.clone(),
             credentials: Credentials::new(config.auth.clone()),
             routing: Routing::new(config.unmatched_capacity),
+            held_acks: acks::HeldAcks::default(),
             inbuf: BytesMut::new(),
             control: VecDeque::new(),
             events: VecDeque::new(),

@@ -77,10 +77,10 @@ pub(crate) struct Routing {
 pub(crate) enum Routed {
     /// To these subscriptions (at least one).
     To(Vec<SubscriptionId>),
-    /// Kept in the unmatched buffer; `dropped_oldest` when that pushed out the oldest one.
-    Kept { dropped_oldest: bool },
-    /// The buffer holds nothing (capacity 0): dropped.
-    Dropped,
+    /// Kept in the unmatched buffer; `dropped` the oldest one it pushed out.
+    Kept { dropped: Option<Message> },
+    /// The buffer holds nothing (capacity 0): dropped (handed back).
+    Dropped(Message),
 }
 
 impl Routing {
@@ -126,14 +126,15 @@ impl Routing {
             return (Routed::To(ids), Some(message));
         }
         if self.unmatched_capacity == 0 {
-            return (Routed::Dropped, None);
+            return (Routed::Dropped(message), None);
         }
-        let dropped_oldest = self.unmatched.len() >= self.unmatched_capacity;
-        if dropped_oldest {
-            self.unmatched.pop_front();
-        }
+        let dropped = if self.unmatched.len() >= self.unmatched_capacity {
+            self.unmatched.pop_front()
+        } else {
+            None
+        };
         self.unmatched.push_back(message);
-        (Routed::Kept { dropped_oldest }, None)
+        (Routed::Kept { dropped }, None)
     }
 
     /// SUBACK granted these subscriptions: messages are routed to them from now on and they

@@ -46,6 +46,7 @@
 //! | `MQTT_MAX_QUEUED` | whole number >= 1 | `1000` |
 //! | `MQTT_MAX_PACKET_SIZE` | bytes, 16..=268435460, both directions | `262144` |
 //! | `MQTT_RECEIVE_MAXIMUM` | 1..=65535 (MQTT 5) | `100` |
+//! | `MQTT_MANUAL_ACK` | boolean: the application acknowledges QoS 1/2 messages | `false` |
 //! | `MQTT_SESSION_LOST_POLICY` | `resend` or `fail` | `resend` |
 //! | `MQTT_SEED` | u64, seeds jitter and the generated client id | `0` here; random in `jamey-mqtt` |
 //! | `MQTT_RECONNECT` | boolean: reconnect after a failure | `true` |
@@ -110,6 +111,7 @@ pub const KEYS: &[&str] = &[
     "UNMATCHED_CAPACITY",
     "MAX_PACKET_SIZE",
     "RECEIVE_MAXIMUM",
+    "MANUAL_ACK",
     "SESSION_LOST_POLICY",
     "SEED",
     "RECONNECT",
@@ -458,6 +460,7 @@ impl ClientConfig {
             c.max_outgoing_packet_size = size;
         }
         set(&mut c.receive_maximum, env.uint("RECEIVE_MAXIMUM")?);
+        set(&mut c.manual_ack, env.bool("MANUAL_ACK")?);
         set(
             &mut c.session_lost_policy,
             env.parse("SESSION_LOST_POLICY", "resend or fail", |v| {

@@ -83,6 +83,7 @@ fn every_core_variable_is_parsed() {
         ("MAX_QUEUED", "5000"),
         ("MAX_PACKET_SIZE", "65536"),
         ("RECEIVE_MAXIMUM", "50"),
+        ("MANUAL_ACK", "yes"),
         ("SESSION_LOST_POLICY", "fail"),
         ("SEED", "18446744073709551615"),
         ("RECONNECT", "on"),
@@ -109,6 +110,7 @@ fn every_core_variable_is_parsed() {
     assert_eq!(c.max_incoming_packet_size, 65536);
     assert_eq!(c.max_outgoing_packet_size, 65536);
     assert_eq!(c.receive_maximum, 50);
+    assert!(c.manual_ack);
     assert_eq!(c.session_lost_policy, SessionLostPolicy::FailInFlight);
     assert_eq!(c.seed, u64::MAX);
     let r = &c.reconnect;
