@@ -19,6 +19,8 @@ use jamey_mqtt_core::{
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
+use crate::telemetry::trace::Tracer;
+use crate::telemetry::{MetricsState, Telemetry};
 use crate::transport::Endpoint;
 use crate::{Config, Error, Runtime};
 
@@ -45,6 +47,8 @@ pub(crate) struct Inner {
     event_capacity: usize,
     /// Numbers the requests of [`Client::request`] (response topics, correlation data).
     pub(crate) next_request: std::sync::atomic::AtomicU64,
+    /// The client id sent in CONNECT: the `client_id` label of the metrics.
+    client_id: String,
 }
 
 impl Drop for Inner {
@@ -107,7 +111,13 @@ impl<R: Runtime> Client<R> {
             event_streams: Default::default(),
             connection: Default::default(),
             finished: finished_rx,
+            metrics: Arc::new(MetricsState::new({
+                let runtime = runtime.clone();
+                Box::new(move || runtime.now())
+            })),
         });
+        let client_id = core.client_id().to_owned();
+        let tracer = Tracer::new(&config.host, config.port, config.mqtt.protocol);
         let driver = Driver::new(DriverParts {
             rt: runtime.clone(),
             core,
@@ -121,6 +131,7 @@ impl<R: Runtime> Client<R> {
             first_connect: ready_tx,
             finished: finished_tx,
             authenticator: config.authenticator.clone(),
+            telemetry: Telemetry::new(tracer, shared.metrics.clone()),
         });
         runtime.spawn(driver.run());
         let client = Client {
@@ -130,6 +141,7 @@ impl<R: Runtime> Client<R> {
                 subscription_capacity: config.subscription_capacity.max(1),
                 event_capacity: config.event_capacity.max(1),
                 next_request: Default::default(),
+                client_id,
             }),
             runtime: runtime.clone(),
         };
@@ -370,6 +382,20 @@ impl<R: Runtime> Client<R> {
             .await
             .map_err(|_| Error::Closed)?;
         rx.recv().await.map_err(|_| Error::Closed)
+    }
+
+    /// Registers the client's metrics into the application's `prometheus-client` registry, so
+    /// one `/metrics` endpoint serves both: counters, health gauges, connection uptime, ping
+    /// round trip, token expiry and the publish-to-ack latency histogram, all named `mqtt_*`
+    /// and labelled with the client id (the list is in the README). Register each client once
+    /// (a second registration renders the same series twice).
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.inner
+            .shared
+            .metrics
+            .register(registry, &self.inner.client_id);
+        // A turn of the driver loop fills the snapshot now rather than at the next wake-up.
+        let _ = self.inner.commands.try_send(Command::RefreshMetrics);
     }
 
     /// A stream of connection events from now on: connected, lost, reconnecting, circuit

@@ -28,6 +28,7 @@ use jamey_mqtt_core::{
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
+use crate::telemetry::{MetricsState, Telemetry};
 use crate::transport::Endpoint;
 use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 
@@ -71,6 +72,8 @@ pub(crate) enum Command {
         id: jamey_mqtt_core::AckId,
         reply: Reply<()>,
     },
+    /// Metrics were just registered: a turn of the loop fills their snapshot.
+    RefreshMetrics,
 }
 
 /// State shared by the handles and the driver without a round trip.
@@ -81,6 +84,8 @@ pub(crate) struct Shared {
     /// Closed (its sender dropped) when the driver task has finished: the client is closed and
     /// its transport shut down. `Client::closed` waits on it.
     pub finished: Receiver<()>,
+    /// The metrics snapshot the driver keeps (once registered) and the collector renders.
+    pub metrics: Arc<MetricsState>,
 }
 
 enum Wake {
@@ -112,6 +117,8 @@ pub(crate) struct Driver<R: Runtime> {
     authenticator: Option<Authenticator>,
     /// The re-authentication in progress (the core allows one at a time).
     reauth_waiter: Option<Reply<Option<bytes::Bytes>>>,
+    /// Spans, events and metrics (reports only).
+    telemetry: Telemetry,
     /// Dropped when the task ends, which wakes every `Client::closed` future.
     _finished: Sender<()>,
 }
@@ -125,6 +132,7 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub first_connect: Reply<()>,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
+    pub telemetry: Telemetry,
 }
 
 impl<R: Runtime> Driver<R> {
@@ -144,6 +152,7 @@ impl<R: Runtime> Driver<R> {
             disconnect_waiters: Vec::new(),
             authenticator: parts.authenticator,
             reauth_waiter: None,
+            telemetry: parts.telemetry,
             _finished: parts.finished,
         }
     }
@@ -157,6 +166,7 @@ impl<R: Runtime> Driver<R> {
                 // The core heard about a blocked or resumed delivery: its deadline may move.
                 self.drain_core();
             }
+            self.telemetry.update(&self.core);
             if self.core.state() == ConnectionState::Closed && !self.link.is_active() {
                 break;
             }
@@ -205,7 +215,10 @@ impl<R: Runtime> Driver<R> {
         loop {
             match self.core.poll_output(self.rt.now(), &mut self.link.out) {
                 Output::Transmit(_) => self.link.drop_orphan_bytes(),
-                Output::Action(Action::Connect) => self.link.open(),
+                Output::Action(Action::Connect) => {
+                    self.telemetry.connect_started();
+                    self.link.open();
+                }
                 Output::Action(Action::Close) => {
                     if !self.link.close() {
                         // Nothing open: the close is already complete.
@@ -213,6 +226,7 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 Output::Event(event) => {
+                    self.telemetry.event(self.rt.now(), &event);
                     if let Some(event) = self.handles.event(event) {
                         self.connection_event(event);
                     }
@@ -323,12 +337,19 @@ impl<R: Runtime> Driver<R> {
 
     fn command(&mut self, now: Instant, command: Command) {
         match command {
-            Command::Publish { request, reply } => match self.core.publish(now, *request) {
-                Ok(token) => self.handles.publish(token, reply),
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
+            Command::Publish { request, reply } => {
+                let (topic, qos) = (request.topic.clone(), request.qos as u8);
+                match self.core.publish(now, *request) {
+                    Ok(token) => {
+                        self.telemetry.publish_started(now, token, &topic, qos);
+                        self.handles.publish(token, reply);
+                    }
+                    Err(e) => {
+                        self.telemetry.refused("publish", &e);
+                        let _ = reply.send(Err(e.into()));
+                    }
                 }
-            },
+            }
             Command::Subscribe {
                 filters,
                 properties,
@@ -336,12 +357,17 @@ impl<R: Runtime> Driver<R> {
                 reply,
             } => {
                 let names = filters.iter().map(|f| f.filter.clone()).collect();
+                let traced = filters.clone();
                 match self
                     .core
                     .subscribe_with_properties(now, filters, properties)
                 {
-                    Ok(token) => self.handles.subscribe(token, names, streams, reply),
+                    Ok(token) => {
+                        self.telemetry.subscribe_started(token, &traced);
+                        self.handles.subscribe(token, names, streams, reply);
+                    }
                     Err(e) => {
+                        self.telemetry.refused("subscribe", &e);
                         let _ = reply.send(Err(e.into()));
                     }
                 }
@@ -382,6 +408,7 @@ impl<R: Runtime> Driver<R> {
             Command::Ack { id, reply } => {
                 let _ = reply.send(self.core.ack(now, id).map_err(Into::into));
             }
+            Command::RefreshMetrics => {}
             Command::Stats { reply } => {
                 let _ = reply.try_send(ClientStats {
                     core: *self.core.stats(),

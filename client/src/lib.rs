@@ -36,11 +36,14 @@ mod handles;
 mod link;
 mod request;
 mod runtime;
+mod telemetry;
 mod transport;
 
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
 pub use config::{Authenticator, Config, Roots, TlsOptions};
 pub use error::Error;
+/// The application's metrics registry type, for [`Client::register_metrics`].
+pub use prometheus_client::registry::Registry as MetricsRegistry;
 pub use runtime::Runtime;
 
 /// The variables [`Config::from_env`] reads besides the core's.

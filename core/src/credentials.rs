@@ -156,6 +156,11 @@ impl Credentials {
         })
     }
 
+    /// When the token in use expires (wall clock), if one was minted and carries `exp`.
+    pub(crate) fn token_expires_at(&self) -> Option<SystemTime> {
+        self.token.as_ref().and_then(IssuedToken::expires_at)
+    }
+
     /// CONNACK accepted: arm the refresh timer for the token in use.
     pub(crate) fn connected(&mut self) {
         self.deadline = match (&self.auth, &self.token) {

@@ -1,5 +1,7 @@
 //! Counters the client keeps, and the health snapshot built from them and the state.
 
+use std::time::{Duration, SystemTime};
+
 use crate::state::ConnectionState;
 
 /// Monotonic counters since the client was created. Cheap to copy.
@@ -71,149 +73,9 @@ pub struct Health {
     pub unmatched_buffered: usize,
     /// The last reason a connection ended or an attempt failed, if any.
     pub last_error: Option<String>,
-}
-
-impl Stats {
-    /// The counters in the Prometheus text exposition format (version 0.0.4), each labelled
-    /// with `client_id`, ready to be served from a `/metrics` endpoint.
-    pub fn to_prometheus(&self, client_id: &str) -> String {
-        let label = client_id
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let counters: [(&str, &str, u64); 22] = [
-            (
-                "publishes_completed",
-                "Publishes whose QoS flow completed.",
-                self.publishes_completed,
-            ),
-            (
-                "requests_failed",
-                "Requests whose token failed.",
-                self.requests_failed,
-            ),
-            (
-                "messages_received",
-                "Messages delivered to the application.",
-                self.messages_received,
-            ),
-            (
-                "duplicates_suppressed",
-                "QoS 2 duplicates acked and not redelivered.",
-                self.duplicates_suppressed,
-            ),
-            (
-                "queue_full",
-                "Requests refused because the queue was full.",
-                self.queue_full,
-            ),
-            (
-                "permission_denied",
-                "Requests refused by the permission check.",
-                self.permission_denied,
-            ),
-            (
-                "connect_attempts",
-                "Connection attempts started.",
-                self.connect_attempts,
-            ),
-            ("connections", "CONNACKs accepted.", self.connections),
-            (
-                "connections_lost",
-                "Established connections lost.",
-                self.connections_lost,
-            ),
-            (
-                "protocol_errors",
-                "Protocol errors from the peer.",
-                self.protocol_errors,
-            ),
-            ("pings_sent", "PINGREQs sent.", self.pings_sent),
-            (
-                "packets_replayed",
-                "Packets resent on session resume.",
-                self.packets_replayed,
-            ),
-            (
-                "unexpected_acks",
-                "Acks for packet ids not in flight.",
-                self.unexpected_acks,
-            ),
-            (
-                "tokens_refreshed",
-                "JWTs refreshed while connected.",
-                self.tokens_refreshed,
-            ),
-            (
-                "token_refresh_failures",
-                "Failed JWT refresh attempts.",
-                self.token_refresh_failures,
-            ),
-            (
-                "bytes_sent",
-                "Bytes handed to the transport.",
-                self.bytes_sent,
-            ),
-            (
-                "bytes_received",
-                "Bytes received from the transport.",
-                self.bytes_received,
-            ),
-            (
-                "requests_poisoned",
-                "Requests failed after the broker ended several connections over them.",
-                self.requests_poisoned,
-            ),
-            (
-                "messages_expired",
-                "Publishes whose message expiry interval passed before they were sent.",
-                self.messages_expired,
-            ),
-            (
-                "messages_unmatched",
-                "Messages that matched no subscription when they arrived.",
-                self.messages_unmatched,
-            ),
-            (
-                "messages_unmatched_dropped",
-                "Unmatched messages dropped because their buffer was full.",
-                self.messages_unmatched_dropped,
-            ),
-            (
-                "illegal_transitions",
-                "Lifecycle edges refused (a client bug; always 0).",
-                self.illegal_transitions,
-            ),
-        ];
-        let mut out = String::new();
-        for (name, help, value) in counters {
-            out.push_str(&format!(
-                "# HELP mqtt_{name}_total {help}\n# TYPE mqtt_{name}_total counter\nmqtt_{name}_total{{client_id=\"{label}\"}} {value}\n"
-            ));
-        }
-        out.push_str(&format!(
-            "# HELP mqtt_buffered_bytes_high_water Most bytes ever buffered for the transport.\n# TYPE mqtt_buffered_bytes_high_water gauge\nmqtt_buffered_bytes_high_water{{client_id=\"{label}\"}} {}\n",
-            self.buffered_bytes_high_water
-        ));
-        out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prometheus_text_has_every_counter_with_an_escaped_label() {
-        let stats = Stats {
-            publishes_completed: 7,
-            bytes_sent: 1234,
-            ..Stats::default()
-        };
-        let text = stats.to_prometheus("a\"b");
-        assert!(text.contains("mqtt_publishes_completed_total{client_id=\"a\\\"b\"} 7\n"));
-        assert!(text.contains("# TYPE mqtt_bytes_sent_total counter\n"));
-        assert!(text.contains("mqtt_bytes_sent_total{client_id=\"a\\\"b\"} 1234\n"));
-        assert_eq!(text.matches("# TYPE").count(), 23);
-    }
+    /// The round-trip time of the last PINGREQ answered (from the `now` of the tick that
+    /// queued it to the `now` of the bytes that carried the PINGRESP).
+    pub ping_rtt: Option<Duration>,
+    /// When the JWT in use expires (wall clock), when JWT auth is configured and it has `exp`.
+    pub token_expires_at: Option<SystemTime>,
 }

@@ -27,12 +27,14 @@ mod mqtt5_manual_ack;
 mod mqtt5_messages;
 mod mqtt5_subscriptions;
 mod robustness;
+mod telemetry;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
 pub use mqtt5_manual_ack::*;
 pub use mqtt5_messages::*;
 pub use mqtt5_subscriptions::*;
 pub use robustness::*;
+pub use telemetry::*;
 
 /// The bound on any single wait in a scenario.
 pub const WAIT: Duration = Duration::from_secs(20);

@@ -45,7 +45,12 @@ impl Client {
             },
             Packet::SubAck(suback) => return self.handle_suback(suback),
             Packet::UnsubAck(unsuback) => return self.handle_unsuback(unsuback),
-            Packet::PingResp => self.ping_deadline = None,
+            Packet::PingResp => {
+                self.ping_deadline = None;
+                if let Some(sent) = self.ping_sent_at.take() {
+                    self.ping_rtt = Some(now.saturating_duration_since(sent));
+                }
+            }
             Packet::Disconnect(disconnect) => {
                 let code = disconnect.reason;
                 let properties = disconnect.properties;
@@ -115,6 +120,7 @@ impl Client {
         self.credentials.connected();
         self.stats.connections += 1;
         self.ping_deadline = None;
+        self.ping_sent_at = None;
 
         if connack.session_present {
             let replay: Vec<Packet> = self

@@ -49,6 +49,7 @@ impl Client {
                 self.control.push_back(Packet::PingReq);
                 self.ping_deadline = Some(now + self.config.effective_ping_timeout());
                 self.stats.pings_sent += 1;
+                self.ping_sent_at = Some(now);
             }
             None => {}
         }

@@ -116,6 +116,9 @@ pub struct Client {
     outgoing_aliases: aliases::Outgoing,
     last_sent: Instant,
     ping_deadline: Option<Instant>,
+    /// When the PINGREQ awaiting its PINGRESP was queued, and the last measured round trip.
+    ping_sent_at: Option<Instant>,
+    ping_rtt: Option<Duration>,
     /// When the connection in force counts as stable (`ReconnectConfig::stable_after`).
     stable_at: Option<Instant>,
     flow: Flow,
@@ -161,6 +164,8 @@ impl Client {
             outgoing_aliases: Default::default(),
             last_sent: now,
             ping_deadline: None,
+            ping_sent_at: None,
+            ping_rtt: None,
             stable_at: None,
             flow: Flow::default(),
             stats: Stats::default(),
@@ -202,6 +207,8 @@ impl Client {
             buffered_bytes: self.flow.buffered(),
             unmatched_buffered: self.routing.unmatched_len(),
             last_error: self.last_error.clone(),
+            ping_rtt: self.ping_rtt,
+            token_expires_at: self.credentials.token_expires_at(),
         }
     }
 

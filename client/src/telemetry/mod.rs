@@ -1,0 +1,92 @@
+//! Telemetry: what the client tells the outside about itself, built only from the driver's
+//! command handling and the core's events and getters (no protocol decision is made here).
+//!
+//! - [`trace`]: `tracing` spans and events (connection attempts, publishes, subscribes, state
+//!   changes, reconnects, the circuit breaker, token refreshes, protocol errors);
+//! - [`metrics`]: `prometheus-client` metrics registered with
+//!   [`Client::register_metrics`](crate::Client::register_metrics).
+
+pub(crate) mod metrics;
+pub(crate) mod trace;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use jamey_mqtt_core::packet::SubscribeFilter;
+use jamey_mqtt_core::{Event, Token};
+
+pub(crate) use metrics::MetricsState;
+use trace::Tracer;
+
+/// The driver's telemetry: the tracer and the metrics bookkeeping.
+pub(crate) struct Telemetry {
+    tracer: Tracer,
+    metrics: Arc<MetricsState>,
+    /// When each publish in progress was admitted (only while metrics are registered).
+    publish_started: HashMap<Token, Instant>,
+    connected_at: Option<(Instant, SystemTime)>,
+}
+
+impl Telemetry {
+    pub(crate) fn new(tracer: Tracer, metrics: Arc<MetricsState>) -> Telemetry {
+        Telemetry {
+            tracer,
+            metrics,
+            publish_started: HashMap::new(),
+            connected_at: None,
+        }
+    }
+
+    pub(crate) fn connect_started(&mut self) {
+        self.tracer.connect_started();
+    }
+
+    pub(crate) fn publish_started(&mut self, now: Instant, token: Token, topic: &str, qos: u8) {
+        self.tracer.publish_started(token, topic, qos);
+        if self.metrics.enabled() {
+            self.publish_started.insert(token, now);
+        }
+    }
+
+    pub(crate) fn subscribe_started(&mut self, token: Token, filters: &[SubscribeFilter]) {
+        self.tracer.subscribe_started(token, filters);
+    }
+
+    pub(crate) fn refused(&self, what: &'static str, error: &dyn std::fmt::Display) {
+        self.tracer.refused(what, error);
+    }
+
+    /// One event of the core, before it is forwarded.
+    pub(crate) fn event(&mut self, now: Instant, event: &Event) {
+        self.tracer.event(event);
+        match event {
+            Event::Published { token, .. } => {
+                if let Some(started) = self.publish_started.remove(token) {
+                    let latency = now.saturating_duration_since(started);
+                    self.metrics.publish_latency.observe(latency.as_secs_f64());
+                }
+            }
+            Event::RequestFailed { token, .. } => {
+                self.publish_started.remove(token);
+            }
+            Event::Connected { .. } => self.connected_at = Some((now, SystemTime::now())),
+            Event::ConnectionLost(_) | Event::GaveUp | Event::Disconnected => {
+                self.connected_at = None
+            }
+            _ => {}
+        }
+    }
+
+    /// After each turn of the driver loop: the snapshot the metrics collector renders.
+    pub(crate) fn update(&self, core: &jamey_mqtt_core::Client) {
+        if !self.metrics.enabled() {
+            return;
+        }
+        self.metrics.update(|snapshot| {
+            snapshot.stats = *core.stats();
+            snapshot.health = Some(core.health());
+            snapshot.connected_at = self.connected_at;
+        });
+    }
+}

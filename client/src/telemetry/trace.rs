@@ -1,0 +1,179 @@
+//! Tracing: the spans and events the client emits through the `tracing` crate, built from the
+//! driver's command handling and the core's events. It decides nothing; it only reports.
+//!
+//! - one `mqtt.connection` span per connection attempt (broker `host`, `port`, `protocol`,
+//!   `attempt`), closed when that attempt's connection ends;
+//! - one `mqtt.publish` span per publish (`topic`, `qos`, then `pkid` and `outcome`) and one
+//!   `mqtt.subscribe` span per SUBSCRIBE (`topic`, `qos`, then `outcome`);
+//! - events for state changes, reconnects (with their delay), the circuit breaker, token
+//!   refreshes and every protocol error.
+//!
+//! Levels: connection changes at `info` (quiet in steady state), failures at `warn`/`error`,
+//! per-message spans and events at `debug`/`trace`. Never a payload, a password, a token or
+//! authentication data: only topics, QoS, packet ids, reason codes and error kinds.
+
+use std::collections::HashMap;
+
+use jamey_mqtt_core::packet::{ProtocolVersion, SubscribeFilter};
+use jamey_mqtt_core::{ConnectError, Event, LostReason, Token};
+use tracing::field::Empty;
+use tracing::{debug, debug_span, error, info, info_span, trace, warn, Span};
+
+/// The spans in progress.
+pub(crate) struct Tracer {
+    host: String,
+    port: u16,
+    protocol: &'static str,
+    attempt: u64,
+    connection: Span,
+    requests: HashMap<Token, Span>,
+}
+
+impl Tracer {
+    pub(crate) fn new(host: &str, port: u16, protocol: ProtocolVersion) -> Tracer {
+        Tracer {
+            host: host.to_owned(),
+            port,
+            protocol: match protocol {
+                ProtocolVersion::V5 => "5.0",
+                _ => "3.1.1",
+            },
+            attempt: 0,
+            connection: Span::none(),
+            requests: HashMap::new(),
+        }
+    }
+
+    /// The core asked for a transport: a new connection attempt starts.
+    pub(crate) fn connect_started(&mut self) {
+        self.attempt += 1;
+        self.connection = info_span!(
+            "mqtt.connection",
+            host = %self.host,
+            port = self.port,
+            protocol = self.protocol,
+            attempt = self.attempt,
+        );
+        info!(parent: &self.connection, "connecting");
+    }
+
+    /// A publish was admitted by the core as `token`.
+    pub(crate) fn publish_started(&mut self, token: Token, topic: &str, qos: u8) {
+        let span = debug_span!(
+            parent: &self.connection,
+            "mqtt.publish",
+            topic = %topic,
+            qos,
+            pkid = Empty,
+            outcome = Empty,
+        );
+        self.requests.insert(token, span);
+    }
+
+    /// A SUBSCRIBE was admitted by the core as `token`.
+    pub(crate) fn subscribe_started(&mut self, token: Token, filters: &[SubscribeFilter]) {
+        let topics: Vec<&str> = filters.iter().map(|f| f.filter.as_str()).collect();
+        let qos: Vec<u8> = filters.iter().map(|f| f.qos as u8).collect();
+        let span = debug_span!(
+            parent: &self.connection,
+            "mqtt.subscribe",
+            topic = %topics.join(","),
+            qos = ?qos,
+            outcome = Empty,
+        );
+        self.requests.insert(token, span);
+    }
+
+    /// A command was refused at once by the core (it never got a token).
+    pub(crate) fn refused(&self, what: &'static str, error: &dyn std::fmt::Display) {
+        debug!(parent: &self.connection, request = what, %error, "request refused");
+    }
+
+    /// Reports one event of the core (before it is forwarded).
+    pub(crate) fn event(&mut self, event: &Event) {
+        let conn = &self.connection;
+        match event {
+            Event::Connected {
+                session_present, ..
+            } => info!(parent: conn, session_present, "connected"),
+            Event::ConnectFailed(error) => {
+                if let ConnectError::Protocol(protocol) = error {
+                    warn!(parent: conn, error = %protocol, "protocol error");
+                }
+                warn!(parent: conn, %error, "connection attempt failed");
+                self.connection = Span::none();
+            }
+            Event::ConnectionLost(reason) => {
+                if let LostReason::Protocol(protocol) = reason {
+                    warn!(parent: conn, error = %protocol, "protocol error");
+                }
+                warn!(parent: conn, reason = %reason, "connection lost");
+                self.connection = Span::none();
+            }
+            Event::Reconnecting { attempt, delay } => {
+                info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting")
+            }
+            Event::CircuitOpen { .. } => warn!("circuit breaker open: attempts paused"),
+            Event::CircuitHalfOpen => info!("circuit breaker half-open: one probe attempt"),
+            Event::GaveUp => {
+                error!("reconnect policy gave up: client closed");
+                self.connection = Span::none();
+            }
+            Event::Disconnected => {
+                info!(parent: conn, "disconnected");
+                self.connection = Span::none();
+            }
+            Event::TokenRefreshed { expires_at } => {
+                let expires_in_s = expires_at
+                    .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
+                    .map(|d| d.as_secs());
+                info!(parent: conn, ?expires_in_s, "token refreshed: reconnecting with it");
+            }
+            Event::TokenRefreshFailed(error) => {
+                warn!(parent: conn, %error, "token refresh failed: retrying")
+            }
+            Event::Reauthenticated { .. } => info!(parent: conn, "re-authenticated"),
+            Event::ReauthenticationFailed(error) => {
+                warn!(parent: conn, %error, "re-authentication failed")
+            }
+            Event::AuthChallenge(_) => debug!(parent: conn, "authentication challenge"),
+            Event::Resubscribed { results } => {
+                info!(parent: conn, filters = results.len(), "resubscribed after session loss")
+            }
+            Event::SubscriptionEnded { id, end } => {
+                debug!(parent: conn, subscription = ?id, %end, "subscription ended")
+            }
+            Event::Message { message, .. } => trace!(
+                parent: conn,
+                topic = %message.topic,
+                qos = message.qos as u8,
+                retain = message.retain,
+                dup = message.dup,
+                "message received"
+            ),
+            Event::Published { token, pkid } => {
+                if let Some(span) = self.requests.remove(token) {
+                    span.record("pkid", pkid);
+                    span.record("outcome", "completed");
+                    debug!(parent: &span, pkid, "publish completed");
+                }
+            }
+            Event::Subscribed { token, results } => {
+                if let Some(span) = self.requests.remove(token) {
+                    let refused = results.iter().filter(|r| r.is_err()).count();
+                    let outcome = if refused == 0 { "granted" } else { "refused" };
+                    span.record("outcome", outcome);
+                    debug!(parent: &span, ?results, "subscribe answered");
+                }
+            }
+            Event::Unsubscribed { .. } => debug!(parent: conn, "unsubscribed"),
+            Event::RequestFailed { token, error } => {
+                if let Some(span) = self.requests.remove(token) {
+                    span.record("outcome", "failed");
+                    debug!(parent: &span, %error, "request failed");
+                }
+            }
+            _ => {}
+        }
+    }
+}
