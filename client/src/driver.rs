@@ -338,10 +338,12 @@ impl<R: Runtime> Driver<R> {
     fn command(&mut self, now: Instant, command: Command) {
         match command {
             Command::Publish { request, reply } => {
-                let (topic, qos) = (request.topic.clone(), request.qos as u8);
+                let span = self
+                    .telemetry
+                    .publish_span(&request.topic, request.qos as u8);
                 match self.core.publish(now, *request) {
                     Ok(token) => {
-                        self.telemetry.publish_started(now, token, &topic, qos);
+                        self.telemetry.publish_started(now, token, span);
                         self.handles.publish(token, reply);
                     }
                     Err(e) => {
@@ -357,13 +359,13 @@ impl<R: Runtime> Driver<R> {
                 reply,
             } => {
                 let names = filters.iter().map(|f| f.filter.clone()).collect();
-                let traced = filters.clone();
+                let span = self.telemetry.subscribe_span(&filters);
                 match self
                     .core
                     .subscribe_with_properties(now, filters, properties)
                 {
                     Ok(token) => {
-                        self.telemetry.subscribe_started(token, &traced);
+                        self.telemetry.subscribe_started(token, span);
                         self.handles.subscribe(token, names, streams, reply);
                     }
                     Err(e) => {

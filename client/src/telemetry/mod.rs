@@ -15,6 +15,7 @@ use std::time::{Instant, SystemTime};
 
 use jamey_mqtt_core::packet::SubscribeFilter;
 use jamey_mqtt_core::{Event, Token};
+use tracing::Span;
 
 pub(crate) use metrics::MetricsState;
 use trace::Tracer;
@@ -42,15 +43,26 @@ impl Telemetry {
         self.tracer.connect_started();
     }
 
-    pub(crate) fn publish_started(&mut self, now: Instant, token: Token, topic: &str, qos: u8) {
-        self.tracer.publish_started(token, topic, qos);
+    /// The span of a publish about to be handed to the core; see [`Telemetry::publish_started`].
+    pub(crate) fn publish_span(&self, topic: &str, qos: u8) -> Span {
+        self.tracer.publish_span(topic, qos)
+    }
+
+    /// The core admitted the publish of `span` as `token`.
+    pub(crate) fn publish_started(&mut self, now: Instant, token: Token, span: Span) {
+        self.tracer.started(token, span);
         if self.metrics.enabled() {
             self.publish_started.insert(token, now);
         }
     }
 
-    pub(crate) fn subscribe_started(&mut self, token: Token, filters: &[SubscribeFilter]) {
-        self.tracer.subscribe_started(token, filters);
+    pub(crate) fn subscribe_span(&self, filters: &[SubscribeFilter]) -> Span {
+        self.tracer.subscribe_span(filters)
+    }
+
+    /// The core admitted the SUBSCRIBE of `span` as `token`.
+    pub(crate) fn subscribe_started(&mut self, token: Token, span: Span) {
+        self.tracer.started(token, span);
     }
 
     pub(crate) fn refused(&self, what: &'static str, error: &dyn std::fmt::Display) {

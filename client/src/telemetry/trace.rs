@@ -57,31 +57,42 @@ impl Tracer {
         info!(parent: &self.connection, "connecting");
     }
 
-    /// A publish was admitted by the core as `token`.
-    pub(crate) fn publish_started(&mut self, token: Token, topic: &str, qos: u8) {
-        let span = debug_span!(
+    /// The span of a publish about to be handed to the core (`Span::none()` when disabled,
+    /// so a client without a subscriber pays no allocation).
+    pub(crate) fn publish_span(&self, topic: &str, qos: u8) -> Span {
+        debug_span!(
             parent: &self.connection,
             "mqtt.publish",
             topic = %topic,
             qos,
             pkid = Empty,
             outcome = Empty,
-        );
-        self.requests.insert(token, span);
+        )
     }
 
-    /// A SUBSCRIBE was admitted by the core as `token`.
-    pub(crate) fn subscribe_started(&mut self, token: Token, filters: &[SubscribeFilter]) {
-        let topics: Vec<&str> = filters.iter().map(|f| f.filter.as_str()).collect();
-        let qos: Vec<u8> = filters.iter().map(|f| f.qos as u8).collect();
+    /// The span of a SUBSCRIBE about to be handed to the core.
+    pub(crate) fn subscribe_span(&self, filters: &[SubscribeFilter]) -> Span {
         let span = debug_span!(
             parent: &self.connection,
             "mqtt.subscribe",
-            topic = %topics.join(","),
-            qos = ?qos,
+            topic = Empty,
+            qos = Empty,
             outcome = Empty,
         );
-        self.requests.insert(token, span);
+        if !span.is_disabled() {
+            let topics: Vec<&str> = filters.iter().map(|f| f.filter.as_str()).collect();
+            let qos: Vec<u8> = filters.iter().map(|f| f.qos as u8).collect();
+            span.record("topic", tracing::field::display(topics.join(",")));
+            span.record("qos", tracing::field::debug(qos));
+        }
+        span
+    }
+
+    /// The core admitted the request of `span` as `token`: the span lasts until it completes.
+    pub(crate) fn started(&mut self, token: Token, span: Span) {
+        if !span.is_disabled() {
+            self.requests.insert(token, span);
+        }
     }
 
     /// A command was refused at once by the core (it never got a token).
