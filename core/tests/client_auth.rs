@@ -78,6 +78,11 @@ fn connect_carries_a_valid_token_as_password_and_sub_as_username() {
         .unwrap();
     assert_eq!(claims.sub, "device-1");
     assert_eq!(claims.exp, 1_700_000_000 + TTL.as_secs());
+    // The health snapshot names the expiry of the token in use (for the metrics).
+    assert_eq!(
+        pair.client.health().token_expires_at,
+        Some(wall_start() + TTL)
+    );
 }
 
 #[test]
@@ -123,6 +128,10 @@ fn refresh_fires_at_exp_minus_margin_and_reconnects_with_the_new_token() {
     assert_eq!(claims.iat, 1_700_000_000 + (TTL - MARGIN).as_secs());
     assert!(!connect.clean_start, "the session is resumed");
     assert_eq!(pair.client.stats().tokens_refreshed, 1);
+    assert_eq!(
+        pair.client.health().token_expires_at,
+        Some(wall_start() + (TTL - MARGIN) + TTL)
+    );
 }
 
 #[test]

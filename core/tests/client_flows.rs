@@ -171,6 +171,22 @@ fn keep_alive_pings_only_after_an_idle_interval() {
 }
 
 #[test]
+fn health_reports_the_round_trip_of_the_last_ping_answered() {
+    let mut pair = Pair::connected(config());
+    assert_eq!(pair.client.health().ping_rtt, None);
+    pair.advance(Duration::from_secs(10));
+    assert_eq!(pair.take_sent(), vec![Packet::PingReq]);
+    pair.advance(Duration::from_millis(120));
+    pair.send(Packet::PingResp);
+    assert_eq!(
+        pair.client.health().ping_rtt,
+        Some(Duration::from_millis(120))
+    );
+    // No JWT configured: no token expiry to report.
+    assert_eq!(pair.client.health().token_expires_at, None);
+}
+
+#[test]
 fn missing_pingresp_declares_the_connection_lost_at_the_deadline() {
     let mut pair = Pair::connected(config());
     pair.advance(Duration::from_secs(10));
