@@ -188,3 +188,6 @@ impl Tracer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,107 @@
+//! The tracer's events for the rarer edges (reconnect, circuit breaker, protocol error, token
+//! refresh), captured with a thread-local subscriber: names, fields and levels.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use jamey_mqtt_core::packet::ProtocolVersion;
+use jamey_mqtt_core::{Event, LostReason, ProtocolError};
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::Tracer;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Capture {
+        self.clone()
+    }
+}
+
+/// Runs `f` with a subscriber at `level` and returns what it wrote.
+fn captured(level: tracing::Level, f: impl FnOnce()) -> String {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(capture.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    let bytes = capture.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[test]
+fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
+    let out = captured(tracing::Level::INFO, || {
+        let mut tracer = Tracer::new("broker.example", 8883, ProtocolVersion::V5);
+        tracer.connect_started();
+        tracer.event(&Event::ConnectionLost(LostReason::Protocol(
+            ProtocolError::UnknownPacketType(0),
+        )));
+        tracer.event(&Event::Reconnecting {
+            attempt: 2,
+            delay: Duration::from_millis(250),
+        });
+        tracer.event(&Event::CircuitOpen {
+            until: Instant::now(),
+        });
+        tracer.event(&Event::CircuitHalfOpen);
+        tracer.connect_started();
+        tracer.event(&Event::TokenRefreshed {
+            expires_at: Some(SystemTime::now() + Duration::from_secs(600)),
+        });
+    });
+    let has = |level: &str, text: &str| {
+        out.lines()
+            .any(|line| line.contains(level) && line.contains(text))
+    };
+    assert!(
+        has(
+            "INFO",
+            "mqtt.connection{host=broker.example port=8883 protocol=\"5.0\" attempt=1}: jamey_mqtt::telemetry::trace: connecting"
+        ),
+        "{out}"
+    );
+    assert!(
+        has("WARN", "protocol error error=unknown packet type 0"),
+        "{out}"
+    );
+    assert!(has("WARN", "connection lost"), "{out}");
+    assert!(has("INFO", "reconnecting attempt=2 delay_ms=250"), "{out}");
+    assert!(has("WARN", "circuit breaker open"), "{out}");
+    assert!(has("INFO", "circuit breaker half-open"), "{out}");
+    assert!(
+        has("INFO", "attempt=2}"),
+        "the second attempt's span: {out}"
+    );
+    assert!(has("INFO", "token refreshed"), "{out}");
+}
+
+#[test]
+fn steady_state_traffic_is_silent_at_info() {
+    let out = captured(tracing::Level::INFO, || {
+        let tracer = Tracer::new("h", 1883, ProtocolVersion::V311);
+        let span = tracer.publish_span("a/b", 1);
+        assert!(span.is_disabled(), "publish spans are debug");
+        let span = tracer.subscribe_span(&[]);
+        assert!(span.is_disabled(), "subscribe spans are debug");
+        tracer.refused("publish", &"queue full");
+    });
+    assert!(out.is_empty(), "{out}");
+}
