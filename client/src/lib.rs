@@ -26,6 +26,14 @@
 //! unread in the socket is not mistaken for a dead broker, and the PINGRESP deadline restarts
 //! when reading resumes. Messages matching no subscription are kept by the core, up to
 //! `ClientConfig::unmatched_capacity`, for the next subscription that matches them.
+//!
+//! ## Telemetry
+//! The driver reports what it and the core do as `tracing` spans and events (no payload and no
+//! secret, ever) and, once [`Client::register_metrics`] was called with the application's
+//! `prometheus-client` registry, as `mqtt_*` metrics. Both are built in `telemetry/` from the
+//! core's events and getters; the core itself has no `tracing` dependency: everything the
+//! telemetry needs (ping round trip, token expiry) is in its `Health` snapshot, timed with the
+//! `now` arguments it already gets, so it stays pure and the simulations need no subscriber.
 
 mod api;
 mod config;
