@@ -226,7 +226,8 @@ impl<R: Runtime> Driver<R> {
                     }
                 }
                 Output::Event(event) => {
-                    self.telemetry.event(self.rt.now(), &event);
+                    let rt = &self.rt;
+                    self.telemetry.event(|| rt.now(), &event);
                     if let Some(event) = self.handles.event(event) {
                         self.connection_event(event);
                     }

@@ -69,20 +69,21 @@ impl Telemetry {
         self.tracer.refused(what, error);
     }
 
-    /// One event of the core, before it is forwarded.
-    pub(crate) fn event(&mut self, now: Instant, event: &Event) {
+    /// One event of the core, before it is forwarded. `now` reads the runtime clock, only for
+    /// the events that are timed (a message costs no clock read).
+    pub(crate) fn event(&mut self, now: impl FnOnce() -> Instant, event: &Event) {
         self.tracer.event(event);
         match event {
             Event::Published { token, .. } => {
                 if let Some(started) = self.publish_started.remove(token) {
-                    let latency = now.saturating_duration_since(started);
+                    let latency = now().saturating_duration_since(started);
                     self.metrics.publish_latency.observe(latency.as_secs_f64());
                 }
             }
             Event::RequestFailed { token, .. } => {
                 self.publish_started.remove(token);
             }
-            Event::Connected { .. } => self.connected_at = Some((now, SystemTime::now())),
+            Event::Connected { .. } => self.connected_at = Some((now(), SystemTime::now())),
             Event::ConnectionLost(_) | Event::GaveUp | Event::Disconnected => {
                 self.connected_at = None
             }
