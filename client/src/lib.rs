@@ -32,6 +32,7 @@ mod config;
 mod driver;
 mod env;
 mod error;
+mod file;
 mod handles;
 mod link;
 mod request;
@@ -41,6 +42,7 @@ mod transport;
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
 pub use config::{Authenticator, Config, Roots, TlsOptions};
 pub use error::Error;
+pub use file::ConfigFile;
 pub use runtime::Runtime;
 
 /// The variables [`Config::from_env`] reads besides the core's.
