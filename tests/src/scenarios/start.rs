@@ -63,3 +63,20 @@ pub async fn start_without_a_broker_publishes_once_it_is_up<R: Runtime + Default
     client.disconnect().await.expect("disconnect");
     subscriber.disconnect().await.expect("disconnect");
 }
+
+/// With reconnect disabled, a failed first attempt closes a started client: a request made
+/// before or after fails instead of waiting forever.
+pub async fn start_without_reconnect_fails_requests_when_the_attempt_fails<R: Runtime + Default>() {
+    let mut broker = Broker::start(BrokerOptions::plain(), None);
+    broker.stop();
+    let mut config = plain(&broker, "start-no-reconnect");
+    config.mqtt.reconnect.enabled = false;
+    let client = Client::<R>::start(config).expect("start");
+    let result = within::<R, _>(
+        WAIT,
+        "publish fails",
+        client.publish("start/never", "x", QoS::AtLeastOnce),
+    )
+    .await;
+    assert!(result.is_err(), "{result:?}");
+}
