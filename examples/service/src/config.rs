@@ -91,3 +91,37 @@ impl ServiceConfig {
         Ok(ServiceConfig { http, mqtt })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_file_and_env() {
+        let config = ServiceConfig::from_toml("", |_| None).unwrap();
+        assert_eq!(config.http.listen, "127.0.0.1:8080");
+        assert_eq!(config.mqtt.port, 1883);
+
+        let text = "[http]\nlisten = \"0.0.0.0:9000\"\n[mqtt]\nport = 1999\n";
+        let env = |name: &str| match name {
+            "SERVICE_LISTEN" => Some("127.0.0.1:9001".to_owned()),
+            "MQTT_HOST" => Some("from-env".to_owned()),
+            _ => None,
+        };
+        let config = ServiceConfig::from_toml(text, env).unwrap();
+        assert_eq!(config.http.listen, "127.0.0.1:9001");
+        assert_eq!(
+            (config.mqtt.host.as_str(), config.mqtt.port),
+            ("from-env", 1999)
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let err = ServiceConfig::from_toml("[mqtt]\nport = \"x\"\n", |_| None).unwrap_err();
+        assert_eq!(err.field, "mqtt.port");
+        let err = ServiceConfig::from_toml("[http]\nlisen = \"x\"\n", |_| None).unwrap_err();
+        assert_eq!(err.field, "http");
+        assert!(err.reason.contains("lisen"), "{err}");
+    }
+}

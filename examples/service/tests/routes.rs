@@ -245,3 +245,50 @@ max_delay = "300ms"
         .unwrap()
         .expect("serve ok");
 }
+
+/// A publish the service accepted before the stop signal still completes with 202: the server
+/// waits for the requests in progress, then the client's `disconnect()` flushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_completes_an_accepted_publish() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let toml = format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"service-shutdown\"\n",
+        broker.port()
+    );
+    let config = ServiceConfig::from_toml(&toml, |_| None).expect("config");
+    let client = Client::start(config.mqtt).expect("start");
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jamey_mqtt_service::serve(listener, client, async {
+        let _ = stop_rx.await;
+    }));
+    let service = Service {
+        base,
+        http: reqwest::Client::new(),
+    };
+    service.wait_health(StatusCode::OK).await;
+
+    broker.freeze();
+    let (http, url) = (
+        service.http.clone(),
+        format!("{}/publish/svc/last", service.base),
+    );
+    let publish =
+        tokio::spawn(async move { http.post(url).body("last").send().await.unwrap().status() });
+    wait_for("the publish in flight", || async {
+        let (_, body) = service.health().await;
+        (body["in_flight"] == 1).then_some(())
+    })
+    .await;
+    stop_tx.send(()).unwrap();
+    broker.thaw();
+    assert_eq!(publish.await.unwrap(), StatusCode::ACCEPTED);
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .expect("serve ok");
+}
