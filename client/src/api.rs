@@ -38,6 +38,9 @@ pub struct ClientStats {
     pub health: Health,
 }
 
+/// The outcome of the first connection attempt, awaited by `connect` only.
+type FirstConnect = futures_channel::oneshot::Receiver<Result<(), Error>>;
+
 pub(crate) struct Inner {
     commands: Sender<Command>,
     shared: Arc<Shared>,
@@ -128,17 +131,7 @@ impl<R: Runtime> Client<R> {
     }
 
     /// The client handle and the reply to the first connection attempt.
-    #[allow(clippy::type_complexity)]
-    fn spawn_driver(
-        runtime: R,
-        config: Config,
-    ) -> Result<
-        (
-            Client<R>,
-            futures_channel::oneshot::Receiver<Result<(), Error>>,
-        ),
-        Error,
-    > {
+    fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
         let tls = match &config.tls {
             Some(options) => Some(options.build(&config.host)?),
             None => None,
