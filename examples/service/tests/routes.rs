@@ -30,6 +30,12 @@ async fn wait_for<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl 
     }
 }
 
+/// A reqwest client; it needs a process-wide rustls provider even for plain HTTP.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 struct Service {
     base: String,
     http: reqwest::Client,
@@ -106,7 +112,7 @@ max_delay = "300ms"
     }));
     let service = Service {
         base,
-        http: reqwest::Client::new(),
+        http: http_client(),
     };
 
     // Health: 200 once connected, with the JSON snapshot.
@@ -267,7 +273,7 @@ async fn shutdown_completes_an_accepted_publish() {
     }));
     let service = Service {
         base,
-        http: reqwest::Client::new(),
+        http: http_client(),
     };
     service.wait_health(StatusCode::OK).await;
 
