@@ -40,6 +40,9 @@ pub struct ClientStats {
     pub health: Health,
 }
 
+/// The outcome of the first connection attempt, awaited by `connect` only.
+type FirstConnect = futures_channel::oneshot::Receiver<Result<(), Error>>;
+
 pub(crate) struct Inner {
     commands: Sender<Command>,
     shared: Arc<Shared>,
@@ -88,6 +91,11 @@ impl<R: Runtime + Default> Client<R> {
     pub async fn connect(config: Config) -> Result<Client<R>, Error> {
         Client::connect_with(R::default(), config).await
     }
+
+    /// Starts on the default instance of the runtime. See [`Client::start_with`].
+    pub fn start(config: Config) -> Result<Client<R>, Error> {
+        Client::start_with(R::default(), config)
+    }
 }
 
 impl<R: Runtime> Client<R> {
@@ -95,7 +103,39 @@ impl<R: Runtime> Client<R> {
     /// accepted; the typed error otherwise (TLS refusal, TCP error, CONNACK refusal, timeout).
     /// After a successful connect, losses are handled by the core's reconnect policy and show
     /// up on [`Client::events`].
+    ///
+    /// Use `connect` when the program cannot do anything useful without the broker (a CLI
+    /// tool, a test): a wrong host or refused credentials fail at once. Use
+    /// [`Client::start_with`] for a long-running service that must come up even while the
+    /// broker is down.
     pub async fn connect_with(runtime: R, config: Config) -> Result<Client<R>, Error> {
+        let (client, ready) = Client::spawn_driver(runtime, config)?;
+        match ready.await {
+            Ok(Ok(())) => Ok(client),
+            // Dropping `client` here stops the driver.
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// Spawns the driver and returns the handle at once, without waiting for a connection:
+    /// only a configuration error (TLS files, an invalid `ClientConfig`) fails. The driver
+    /// connects in the background; a failed first attempt is retried by the core's reconnect
+    /// policy exactly as a lost connection is (backoff, circuit breaker, `max_attempts`), and
+    /// each step shows up on [`Client::events`] and [`Client::health`]. Requests made
+    /// meanwhile wait in the core's bounded queue (`max_queued`; beyond it
+    /// `ClientError::QueueFull`) and go out once connected.
+    ///
+    /// Use it for services that must start (and report themselves unhealthy) while the broker
+    /// is unreachable. With `reconnect.enabled = false` a failed first attempt closes the
+    /// client, and pending requests fail.
+    pub fn start_with(runtime: R, config: Config) -> Result<Client<R>, Error> {
+        // The first attempt's outcome is reported on the events stream; nobody waits for it.
+        Client::spawn_driver(runtime, config).map(|(client, _ready)| client)
+    }
+
+    /// The client handle and the reply to the first connection attempt.
+    fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
         let tls = match &config.tls {
             Some(options) => Some(options.build(&config.host)?),
             None => None,
@@ -145,12 +185,7 @@ impl<R: Runtime> Client<R> {
             }),
             runtime: runtime.clone(),
         };
-        match ready_rx.await {
-            Ok(Ok(())) => Ok(client),
-            // Dropping `client` here stops the driver.
-            Ok(Err(error)) => Err(error),
-            Err(_) => Err(Error::Closed),
-        }
+        Ok((client, ready_rx))
     }
 
     async fn call<T>(

@@ -40,6 +40,7 @@ mod config;
 mod driver;
 mod env;
 mod error;
+mod file;
 mod handles;
 mod link;
 mod request;
@@ -50,6 +51,7 @@ mod transport;
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
 pub use config::{Authenticator, Config, Roots, TlsOptions};
 pub use error::Error;
+pub use file::ConfigFile;
 /// The application's metrics registry type, for [`Client::register_metrics`].
 pub use prometheus_client::registry::Registry as MetricsRegistry;
 pub use runtime::Runtime;

@@ -27,6 +27,7 @@ mod mqtt5_manual_ack;
 mod mqtt5_messages;
 mod mqtt5_subscriptions;
 mod robustness;
+mod start;
 mod telemetry;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
@@ -34,6 +35,7 @@ pub use mqtt5_manual_ack::*;
 pub use mqtt5_messages::*;
 pub use mqtt5_subscriptions::*;
 pub use robustness::*;
+pub use start::*;
 pub use telemetry::*;
 
 /// The bound on any single wait in a scenario.
@@ -950,6 +952,8 @@ macro_rules! suite {
     ($runtime:ty, $block_on:path) => {
         $crate::suite!(@tests $runtime, $block_on;
             pubsub_qos0_qos1_qos2_over_tls13,
+            start_without_a_broker_publishes_once_it_is_up,
+            start_without_reconnect_fails_requests_when_the_attempt_fails,
             overlapping_subscriptions_each_get_a_copy,
             retained_message_reaches_late_subscriber,
             last_will_on_abnormal_close,

@@ -1,0 +1,305 @@
+//! The service end to end: a real Mosquitto, the service in-process on an ephemeral 127.0.0.1
+//! port, and a real HTTP client (reqwest) for every route and status: health 200/503/200 across
+//! a broker stop and restart, metrics, publish 202/400/403/413/503 (queue full and client
+//! down), an SSE subscriber receiving what `/publish` sent, and a graceful shutdown that ends
+//! the SSE stream and disconnects the client. Every wait polls a condition with a deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use jamey_mqtt_service::config::ServiceConfig;
+use jamey_mqtt_tests::{Broker, BrokerOptions};
+use jamey_mqtt_tokio::core::permissions::Permissions;
+use jamey_mqtt_tokio::core::topic::TopicFilter;
+use jamey_mqtt_tokio::Client;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Polls `check` every 20 ms until it returns `Some`, panicking after [`WAIT`].
+async fn wait_for<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A reqwest client; it needs a process-wide rustls provider even for plain HTTP.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+struct Service {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Service {
+    async fn health(&self) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}/health/mqtt", self.base))
+            .send()
+            .await
+            .expect("GET /health/mqtt");
+        let status = response.status();
+        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+        (status, body)
+    }
+
+    async fn wait_health(&self, wanted: StatusCode) -> Value {
+        wait_for(&format!("/health/mqtt {wanted}"), || async {
+            let (status, body) = self.health().await;
+            (status == wanted).then_some(body)
+        })
+        .await
+    }
+
+    async fn publish(&self, path_and_query: &str, body: impl Into<reqwest::Body>) -> StatusCode {
+        self.http
+            .post(format!("{}/publish/{path_and_query}", self.base))
+            .body(body)
+            .send()
+            .await
+            .expect("POST /publish")
+            .status()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_against_mosquitto() {
+    let mut broker = Broker::start(BrokerOptions::plain(), None);
+    let toml = format!(
+        r#"
+[http]
+listen = "127.0.0.1:0"
+
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+client_id = "service-test"
+max_packet_size = 1024
+max_inflight = 1
+max_queued = 1
+keep_alive = "60s"
+connect_timeout = "3s"
+[mqtt.reconnect]
+initial_delay = "50ms"
+max_delay = "300ms"
+"#,
+        port = broker.port()
+    );
+    let mut config = ServiceConfig::from_toml(&toml, |_| None).expect("config");
+    // Client-side permissions: `denied/...` is refused with 403.
+    let allowed = || vec![TopicFilter::new("svc/#").unwrap()];
+    config.mqtt.mqtt.permissions = Some(Permissions::new(allowed(), allowed()));
+
+    let client = Client::start(config.mqtt).expect("start");
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jamey_mqtt_service::serve(listener, client, async {
+        let _ = stop_rx.await;
+    }));
+    let service = Service {
+        base,
+        http: http_client(),
+    };
+
+    // Health: 200 once connected, with the JSON snapshot.
+    let body = service.wait_health(StatusCode::OK).await;
+    assert_eq!(body["state"], "Connected");
+    assert_eq!(body["healthy"], true);
+
+    // SSE: the response starts once the broker granted the subscription.
+    let sse = service
+        .http
+        .get(format!("{}/subscribe/svc/%23", service.base))
+        .send()
+        .await
+        .expect("GET /subscribe");
+    assert_eq!(sse.status(), StatusCode::OK);
+    assert!(sse.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut events = sse.bytes_stream();
+
+    // Publish: 202 for QoS 0, 1 (default) and 2; the SSE subscriber gets each.
+    assert_eq!(
+        service.publish("svc/a?qos=0", "zero").await,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(service.publish("svc/b", "one").await, StatusCode::ACCEPTED);
+    assert_eq!(
+        service.publish("svc/c?qos=2", "two").await,
+        StatusCode::ACCEPTED
+    );
+    let mut seen = String::new();
+    let deadline = Instant::now() + WAIT;
+    while !(seen.contains("\"zero\"") && seen.contains("\"one\"") && seen.contains("\"two\"")) {
+        let chunk = tokio::time::timeout_at(deadline.into(), events.next())
+            .await
+            .expect("SSE events in time")
+            .expect("SSE stream open")
+            .expect("SSE chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: message"), "{seen}");
+    assert!(seen.contains("\"topic\":\"svc/b\""), "{seen}");
+
+    // 400: a wildcard in a topic name, a QoS that does not exist.
+    assert_eq!(
+        service.publish("svc/%2B", "x").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        service.publish("svc/a?qos=3", "x").await,
+        StatusCode::BAD_REQUEST
+    );
+    // 403: outside the permissions.
+    assert_eq!(
+        service.publish("denied/x", "x").await,
+        StatusCode::FORBIDDEN
+    );
+    // 413: over the maximum packet size (1024).
+    assert_eq!(
+        service.publish("svc/big", vec![b'x'; 2000]).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    // 503, queue full: the broker is frozen (the connection stays up), one publish waits for
+    // its ack (max_inflight 1), one waits in the queue (max_queued 1); the third is refused.
+    broker.freeze();
+    let waiting: Vec<_> = ["first", "second"]
+        .into_iter()
+        .map(|payload| {
+            let (http, url) = (
+                service.http.clone(),
+                format!("{}/publish/svc/q", service.base),
+            );
+            tokio::spawn(async move { http.post(url).body(payload).send().await.unwrap().status() })
+        })
+        .collect();
+    wait_for("one in flight and one queued", || async {
+        let (_, body) = service.health().await;
+        (body["in_flight"] == 1 && body["queued"] == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        service.publish("svc/q", "third").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    broker.thaw();
+    for request in waiting {
+        assert_eq!(request.await.unwrap(), StatusCode::ACCEPTED);
+    }
+
+    // Metrics: Prometheus text with the client's counters.
+    let metrics = service
+        .http
+        .get(format!("{}/metrics", service.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE mqtt_publishes_completed_total counter"),
+        "{text}"
+    );
+    assert!(text.contains("client_id=\"service-test\""), "{text}");
+    // The service's own metric, in the same registry.
+    assert!(
+        text.contains("# TYPE service_publish_requests_total counter"),
+        "{text}"
+    );
+
+    // The broker stops: 503 from health and from publish; back to 200 after a restart.
+    broker.stop();
+    let body = service.wait_health(StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["healthy"], false);
+    assert_eq!(
+        service.publish("svc/down", "x").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    broker.start_again();
+    service.wait_health(StatusCode::OK).await;
+    assert_eq!(
+        service.publish("svc/up", "again").await,
+        StatusCode::ACCEPTED
+    );
+
+    // Graceful shutdown: the SSE stream ends, serve returns after disconnecting the client.
+    stop_tx.send(()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while let Some(chunk) = tokio::time::timeout_at(deadline.into(), events.next())
+        .await
+        .expect("SSE stream ends on shutdown")
+    {
+        if chunk.is_err() {
+            break;
+        }
+    }
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .expect("serve ok");
+}
+
+/// A publish the service accepted before the stop signal still completes with 202: the server
+/// waits for the requests in progress, then the client's `disconnect()` flushes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_completes_an_accepted_publish() {
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let toml = format!(
+        "[http]\nlisten = \"127.0.0.1:0\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"service-shutdown\"\n",
+        broker.port()
+    );
+    let config = ServiceConfig::from_toml(&toml, |_| None).expect("config");
+    let client = Client::start(config.mqtt).expect("start");
+    let listener = tokio::net::TcpListener::bind(&config.http.listen)
+        .await
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jamey_mqtt_service::serve(listener, client, async {
+        let _ = stop_rx.await;
+    }));
+    let service = Service {
+        base,
+        http: http_client(),
+    };
+    service.wait_health(StatusCode::OK).await;
+
+    broker.freeze();
+    let (http, url) = (
+        service.http.clone(),
+        format!("{}/publish/svc/last", service.base),
+    );
+    let publish =
+        tokio::spawn(async move { http.post(url).body("last").send().await.unwrap().status() });
+    wait_for("the publish in flight", || async {
+        let (_, body) = service.health().await;
+        (body["in_flight"] == 1).then_some(())
+    })
+    .await;
+    stop_tx.send(()).unwrap();
+    broker.thaw();
+    assert_eq!(publish.await.unwrap(), StatusCode::ACCEPTED);
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("serve returns")
+        .unwrap()
+        .expect("serve ok");
+}
