@@ -287,3 +287,40 @@ fn after_a_session_loss_nothing_is_routed_until_the_new_session_grants_the_filte
         end: SubscriptionEnd::ResubscribeRefused(ReasonCode::UNSPECIFIED_ERROR),
     }));
 }
+
+#[test]
+fn an_unsubscribe_refused_for_a_full_queue_still_ends_its_streams() {
+    let mut pair = Pair::connected(ClientConfig {
+        max_queued: 1,
+        max_inflight: 1,
+        ..config()
+    });
+    let stream = subscribe(&mut pair, "full/#");
+    // The broker does not answer: one request in flight, one queued, the queue is full.
+    for _ in 0..2 {
+        pair.client
+            .publish(
+                pair.now,
+                jamey_mqtt_core::PublishRequest::new("x", "p", QoS::AtLeastOnce),
+            )
+            .unwrap();
+        pair.drive();
+    }
+    let refused = pair.client.unsubscribe(pair.now, vec!["full/#".into()]);
+    assert!(
+        matches!(refused, Err(jamey_mqtt_core::ClientError::QueueFull { .. })),
+        "{refused:?}"
+    );
+    pair.drive();
+    // The stream ends anyway: one the application stopped reading cannot hold back the
+    // reading of the acks that would free the queue.
+    assert_eq!(
+        pair.take_events(),
+        vec![Event::SubscriptionEnded {
+            id: stream,
+            end: SubscriptionEnd::Unsubscribed
+        }]
+    );
+    pair.send(message("full/x", b"later"));
+    assert!(deliveries(&pair.take_events()).is_empty());
+}

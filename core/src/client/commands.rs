@@ -161,7 +161,9 @@ impl Client {
     /// exactly these filters end at once ([`Event::SubscriptionEnded`] with
     /// [`SubscriptionEnd::Unsubscribed`]): the application stops reading them now, so a stream
     /// it no longer reads cannot hold the UNSUBACK back. Messages still on their way to them
-    /// are dropped by the adapter.
+    /// are dropped by the adapter. They end even when the packet itself is refused with
+    /// `QueueFull` (retry it): until the broker has it, what it sends for these filters goes
+    /// to the unmatched buffer.
     pub fn unsubscribe(
         &mut self,
         now: Instant,
@@ -186,18 +188,20 @@ impl Client {
             TopicFilter::new(filter.as_str())?;
         }
         self.check_properties_allowed(!user_properties.is_empty())?;
-        let token = self.admit(
-            now,
-            Outgoing::Unsubscribe {
-                filters: filters.clone(),
-                user_properties,
-            },
-        )?;
+        // The streams end first, even if the packet cannot be queued now (`QueueFull`): a
+        // full stream the application stopped reading holds the reading back, so the acks that
+        // would free the queue could never be read, and the retried unsubscribe never admitted.
         for filter in &filters {
             let ended = self.routing.unsubscribe(filter);
             self.end_subscriptions(ended, SubscriptionEnd::Unsubscribed);
         }
-        Ok(token)
+        self.admit(
+            now,
+            Outgoing::Unsubscribe {
+                filters,
+                user_properties,
+            },
+        )
     }
 
     /// Graceful shutdown. When connected, requests already accepted get until the connect
