@@ -202,7 +202,13 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
                     .iter()
                     .all(|p| p.outcome != Outcome::Pending)
         };
+        // The subscriber's session is live at the broker too: a kick's end of stream may
+        // still be on its way to a client that believes itself connected.
+        let sub_live = app
+            .rt
+            .with_net(|net| net.broker.live_subscriptions(SUB_ID).is_some());
         record_done
+            && sub_live
             && broker_idle(app)
             && idle(app, &publisher_client).await
             && idle(app, &sub).await
