@@ -18,6 +18,11 @@ use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// The two tests run one after the other: the first stops its broker and starts it again on
+/// the same port, and a broker the other test starts meanwhile could take that port (the
+/// client would then reconnect to the wrong broker, and freezing its own would change nothing).
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Polls `check` every 20 ms until it returns `Some`, panicking after [`WAIT`].
 async fn wait_for<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
     let deadline = Instant::now() + WAIT;
@@ -75,6 +80,7 @@ impl Service {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_against_mosquitto() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let mut broker = Broker::start(BrokerOptions::plain(), None);
     let toml = format!(
         r#"
@@ -261,6 +267,7 @@ max_delay = "300ms"
 /// waits for the requests in progress, then the client's `disconnect()` flushes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_completes_an_accepted_publish() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let broker = Broker::start(BrokerOptions::plain(), None);
     let toml = format!(
         "[http]\nlisten = \"127.0.0.1:0\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"service-shutdown\"\n",
