@@ -467,3 +467,42 @@ fn unwritten_qos0_is_sent_on_the_next_connection_as_far_as_the_queue_has_room() 
     );
     assert_eq!(published(&pair.take_events()), vec![first]);
 }
+
+/// A broker that kicks the client for its own reasons (administrative action, shutting down,
+/// session taken over) is not blaming a packet: the oldest request is resent on every
+/// connection, never failed as poison.
+#[test]
+fn the_brokers_own_disconnect_reasons_poison_no_request() {
+    let mut pair = Pair::connected(ClientConfig {
+        max_inflight: 1,
+        reconnect: ReconnectConfig {
+            jitter: Jitter::None,
+            ..ReconnectConfig::default()
+        },
+        ..v5()
+    });
+    let request = publish(&mut pair, "a", b"innocent", QoS::AtLeastOnce);
+    pair.take_sent();
+    for reason in [
+        ReasonCode::ADMINISTRATIVE_ACTION,
+        ReasonCode::SERVER_SHUTTING_DOWN,
+        ReasonCode::SESSION_TAKEN_OVER,
+        ReasonCode::ADMINISTRATIVE_ACTION,
+    ] {
+        disconnect_with(&mut pair, reason);
+        assert!(
+            !pair
+                .take_events()
+                .iter()
+                .any(|e| matches!(e, Event::RequestFailed { token, .. } if *token == request)),
+            "failed after {reason:?}"
+        );
+        pair.reconnect(true);
+        let sent = pair.take_sent();
+        assert!(
+            matches!(&sent[..], [Packet::Publish(p)] if p.payload == "innocent"),
+            "{sent:?}"
+        );
+    }
+    assert_eq!(pair.client.stats().requests_poisoned, 0);
+}

@@ -128,7 +128,7 @@ impl Client {
         let close = !matches!(reason, LostReason::Transport(_));
         let draining = self.state() == ConnectionState::Draining;
         if let LostReason::ServerDisconnect { reason: code, .. } = &reason {
-            if !code.is_success() {
+            if blames_a_packet(*code) {
                 self.strike_oldest_request(*code);
             }
         }
@@ -292,6 +292,32 @@ pub(super) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Whether a DISCONNECT reason can be about a packet we sent (so the oldest unacknowledged
+/// request is a suspect). The broker's own reasons (shutting down, busy, administrative action,
+/// session taken over, keep-alive, use another server, rates) are not held against a request:
+/// a broker kicking us three times is no poison message.
+fn blames_a_packet(code: ReasonCode) -> bool {
+    matches!(
+        code,
+        ReasonCode::UNSPECIFIED_ERROR
+            | ReasonCode::MALFORMED_PACKET
+            | ReasonCode::PROTOCOL_ERROR
+            | ReasonCode::IMPLEMENTATION_SPECIFIC_ERROR
+            | ReasonCode::NOT_AUTHORIZED
+            | ReasonCode::TOPIC_FILTER_INVALID
+            | ReasonCode::TOPIC_NAME_INVALID
+            | ReasonCode::TOPIC_ALIAS_INVALID
+            | ReasonCode::PACKET_TOO_LARGE
+            | ReasonCode::QUOTA_EXCEEDED
+            | ReasonCode::PAYLOAD_FORMAT_INVALID
+            | ReasonCode::RETAIN_NOT_SUPPORTED
+            | ReasonCode::QOS_NOT_SUPPORTED
+            | ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+            | ReasonCode::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED
+            | ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED
+    )
 }
 
 /// The MQTT 5 DISCONNECT reason for a protocol error we detected.
