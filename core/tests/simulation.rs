@@ -43,8 +43,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -56,6 +54,7 @@ use jamey_mqtt_core::{
 };
 use jamey_mqtt_sim::broker::{Broker, BrokerOutput};
 use jamey_mqtt_sim::link::{Conn, ConnId, LinkProfile};
+use jamey_mqtt_sim::seeds;
 
 const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Subscription sets of the subscriber, with the QoS each grants per topic above.
@@ -1171,69 +1170,32 @@ fn simulate(seed: u64, trace: bool) -> Result<Totals, String> {
     }
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
-    )
-}
-
 fn replay_command(seed: u64) -> String {
     format!("SIM_SEED={seed} cargo test -p jamey-mqtt-core --test simulation -- --nocapture")
 }
 
 #[test]
 fn faults_never_lose_reorder_or_duplicate_messages() {
-    if let Some(seed) = env_u64("SIM_SEED") {
+    if let Some(seed) = seeds::env_u64("SIM_SEED") {
         match simulate(seed, true) {
             Ok(totals) => eprintln!("seed {seed} passed: {totals:?}"),
             Err(report) => panic!("{report}"),
         }
         return;
     }
-    let first = env_u64("SIM_FIRST_SEED").unwrap_or(0);
-    let count = env_u64("SIM_SEEDS").unwrap_or(2000);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let started = Instant::now();
-    let next = AtomicU64::new(first);
-    let totals = Mutex::new(Totals::default());
-    let failures: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= first + count {
-                    return;
-                }
-                let outcome = std::panic::catch_unwind(|| simulate(seed, false));
-                match outcome {
-                    Ok(Ok(t)) => totals.lock().expect("no poison").add(&t),
-                    Ok(Err(report)) => failures.lock().expect("no poison").push((seed, report)),
-                    Err(panic) => {
-                        let message = panic
-                            .downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                            .unwrap_or_default();
-                        failures
-                            .lock()
-                            .expect("no poison")
-                            .push((seed, format!("seed {seed}: panicked: {message}\n")));
-                    }
-                }
-            });
-        }
-    });
-    let totals = totals.into_inner().expect("no poison");
-    let mut failures = failures.into_inner().expect("no poison");
-    failures.sort();
+    let outcome = seeds::run(2000, |seed| simulate(seed, false));
+    let mut totals = Totals::default();
+    for t in &outcome.passed {
+        totals.add(t);
+    }
     eprintln!(
-        "simulation: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
+        "simulation: {} seeds from {} in {:.1?} ({} passed); {} publishes, {} \
          deliveries, {} not owed after a broker forgot a session; {} persistent-broker runs \
          ({} exactly-once); faults: {} cuts, {} broker restarts, {} refused connects, {} failed \
          opens, {} latency spikes, {} broker kicks; {} transports opened; {:.0?} simulated",
+        outcome.count,
+        outcome.first,
         started.elapsed(),
         totals.seeds,
         totals.published,
@@ -1250,14 +1212,7 @@ fn faults_never_lose_reorder_or_duplicate_messages() {
         totals.connects,
         totals.simulated,
     );
-    if let Some((seed, _)) = failures.first() {
-        let mut report = format!("{} of {count} seeds failed:\n", failures.len());
-        for (_, f) in failures.iter().take(5) {
-            report.push_str(f);
-        }
-        report.push_str(&format!("replay one: {}\n", replay_command(*seed)));
-        panic!("{report}");
-    }
+    outcome.assert_passed(replay_command);
 }
 
 #[test]

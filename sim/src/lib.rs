@@ -8,6 +8,8 @@
 //! - [`SimRuntime`]: a [`jamey_mqtt::Runtime`] with a virtual clock, a single-threaded FIFO
 //!   executor and an in-memory faulty network whose far end is the simulated broker, so the
 //!   whole async client (API and driver) runs under the simulation;
+//! - [`seeds`]: running a simulation over many seeds (`SIM_SEEDS`, `SIM_FIRST_SEED`), shared
+//!   by the core simulation and the whole-client simulation;
 //! - [`whole`]: the whole-client simulation (scenario, application tasks, invariants), shared
 //!   by the seeded test and the fuzz target `client_async`.
 //!
@@ -22,6 +24,7 @@ mod executor;
 mod faults;
 pub mod net;
 mod runtime;
+pub mod seeds;
 mod stream;
 pub mod whole;
 

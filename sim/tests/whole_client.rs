@@ -15,77 +15,39 @@
 //! seed prints the command that replays it alone with a trace:
 //! `SIM_SEED=1234 cargo test -p jamey-mqtt-sim --test whole_client -- --nocapture`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
+use jamey_mqtt_sim::seeds;
 use jamey_mqtt_sim::whole::record::App;
 use jamey_mqtt_sim::whole::scenario::Scenario;
 use jamey_mqtt_sim::whole::{run, simulate, Totals};
-
-fn env_u64(name: &str) -> Option<u64> {
-    let value = std::env::var(name).ok()?;
-    Some(
-        value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={value:?} is not a number")),
-    )
-}
 
 fn replay_command(seed: u64) -> String {
     format!("SIM_SEED={seed} cargo test -p jamey-mqtt-sim --test whole_client -- --nocapture")
 }
 
-/// `simulate`, with a panic turned into a failure of that seed.
-fn simulate_caught(seed: u64, trace: bool) -> Result<Totals, String> {
-    std::panic::catch_unwind(|| simulate(&Scenario::new(seed), trace)).unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_default();
-        Err(format!("seed {seed}: panicked: {message}\n"))
-    })
-}
-
 #[test]
 fn the_whole_client_loses_nothing_under_faults() {
-    if let Some(seed) = env_u64("SIM_SEED") {
-        match simulate_caught(seed, true) {
+    if let Some(seed) = seeds::env_u64("SIM_SEED") {
+        match seeds::caught(seed, || simulate(&Scenario::new(seed), true)) {
             Ok(totals) => eprintln!("seed {seed} passed: {totals:?}"),
             Err(report) => panic!("{report}replay: {}", replay_command(seed)),
         }
         return;
     }
-    let first = env_u64("SIM_FIRST_SEED").unwrap_or(0);
-    let count = env_u64("SIM_SEEDS").unwrap_or(1000);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let started = Instant::now();
-    let next = AtomicU64::new(first);
-    let totals = Mutex::new(Totals::default());
-    let failures: Mutex<Vec<(u64, String)>> = Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= first + count {
-                    return;
-                }
-                match simulate_caught(seed, false) {
-                    Ok(t) => totals.lock().expect("no poison").add(&t),
-                    Err(report) => failures.lock().expect("no poison").push((seed, report)),
-                }
-            });
-        }
-    });
-    let totals = totals.into_inner().expect("no poison");
-    let mut failures = failures.into_inner().expect("no poison");
-    failures.sort();
+    let outcome = seeds::run(1000, |seed| simulate(&Scenario::new(seed), false));
+    let mut totals = Totals::default();
+    for t in &outcome.passed {
+        totals.add(t);
+    }
     eprintln!(
-        "whole client: {count} seeds from {first} in {:.1?} ({} passed); {} publishes, {} \
+        "whole client: {} seeds from {} in {:.1?} ({} passed); {} publishes, {} \
          deliveries; {} connections, {} cuts, {} broker restarts, {} refused connects, {} hung \
          connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {:.0?} \
          simulated",
+        outcome.count,
+        outcome.first,
         started.elapsed(),
         totals.seeds,
         totals.publishes,
@@ -101,15 +63,7 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.blind_resumes,
         totals.simulated,
     );
-    if let Some((seed, _)) = failures.first() {
-        let seeds: Vec<u64> = failures.iter().map(|(seed, _)| *seed).collect();
-        let mut report = format!("{} of {count} seeds failed: {seeds:?}\n", failures.len());
-        for (_, f) in failures.iter().take(5) {
-            report.push_str(f);
-        }
-        report.push_str(&format!("replay one: {}\n", replay_command(*seed)));
-        panic!("{report}");
-    }
+    outcome.assert_passed(replay_command);
 }
 
 #[test]
