@@ -2,6 +2,7 @@
 //! `rustls::Error` says *why* a handshake failed); MQTT failures carry the core's errors.
 
 use std::io;
+use std::sync::Arc;
 
 use jamey_mqtt_core::tls::TlsError;
 use jamey_mqtt_core::{
@@ -20,13 +21,11 @@ pub enum Error {
     /// The TLS handshake or session failed: unknown CA, wrong host name, a peer without
     /// TLS 1.3 (`AlertReceived(ProtocolVersion)`), a required client certificate...
     #[error("TLS: {0}")]
-    Tls(rustls::Error),
-    /// TCP or other I/O failure.
-    #[error("I/O ({kind:?}): {message}")]
-    Io {
-        kind: io::ErrorKind,
-        message: String,
-    },
+    Tls(#[source] rustls::Error),
+    /// TCP or other I/O failure: the `io::Error`, shared so that this error stays `Clone`
+    /// (the source is the `Arc<io::Error>`; [`Error::io_error`] gives the `io::Error`).
+    #[error("I/O ({kind:?}): {0}", kind = .0.kind())]
+    Io(#[source] Arc<io::Error>),
     /// The broker refused the connection (CONNACK) or did not answer in time.
     #[error(transparent)]
     Connect(ConnectError),
@@ -62,6 +61,14 @@ pub enum Error {
 }
 
 impl Error {
+    /// The I/O error behind an [`Error::Io`].
+    pub fn io_error(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(error) => Some(error),
+            _ => None,
+        }
+    }
+
     /// The MQTT reason code behind this error, if the broker sent one.
     pub fn reason_code(&self) -> Option<ReasonCode> {
         match self {
@@ -99,9 +106,53 @@ impl Error {
         {
             return Error::Tls(tls.clone());
         }
-        Error::Io {
-            kind: error.kind(),
-            message: error.to_string(),
-        }
+        Error::Io(Arc::new(io::Error::new(error.kind(), error.to_string())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    /// Compiles only for a `std::error::Error` that may cross threads and live anywhere.
+    fn is_error<E: std::error::Error + Send + Sync + 'static>() {}
+
+    #[test]
+    fn the_error_is_send_sync_static() {
+        is_error::<Error>();
+    }
+
+    #[test]
+    fn an_io_failure_keeps_its_kind_as_the_source() {
+        let io = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::from_io(&io);
+        let source = error.source().and_then(|e| e.downcast_ref::<Arc<io::Error>>());
+        assert_eq!(
+            source.map(|e| e.kind()),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(
+            error.io_error().map(io::Error::kind),
+            Some(io::ErrorKind::ConnectionRefused)
+        );
+        assert_eq!(error.to_string(), "I/O (ConnectionRefused): refused");
+    }
+
+    #[test]
+    fn a_tls_failure_keeps_the_rustls_error() {
+        let io = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        let error = Error::from_io(&io);
+        let source = error.source().and_then(|e| e.downcast_ref::<rustls::Error>());
+        assert_eq!(
+            source,
+            Some(&rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer
+            ))
+        );
     }
 }

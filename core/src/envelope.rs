@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum EnvelopeError {
     #[error("cannot encode envelope: {0}")]
-    Encode(serde_json::Error),
+    Encode(#[source] serde_json::Error),
     #[error("payload is not a valid envelope: {0}")]
-    Decode(serde_json::Error),
+    Decode(#[source] serde_json::Error),
     #[error("envelope schema version {found} is newer than the supported {supported}")]
     UnsupportedVersion { found: u32, supported: u32 },
 }

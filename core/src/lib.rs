@@ -33,12 +33,15 @@ pub mod topic;
 
 pub use client::{
     AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
-    EnhancedAuth, Event, LostReason, Message, Output, PublishRequest, ReauthError, RequestError,
+    EnhancedAuth, Event, Health, LastError, LostReason, Message, Output, PublishRequest, ReauthError, RequestError,
     SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};
-pub use error::{ClientError, ConnectError, ProtocolError, TransportError, TransportErrorKind};
+pub use error::{
+    ClientError, ConnectError, Malformed, ProtocolError, TransportError, TransportErrorKind,
+    Unsupported,
+};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};
 pub use state::ConnectionState;
-pub use stats::{Health, Stats};
+pub use stats::Stats;

@@ -1,8 +1,5 @@
-//! Counters the client keeps, and the health snapshot built from them and the state.
-
-use std::time::{Duration, SystemTime};
-
-use crate::state::ConnectionState;
+//! Counters the client keeps ([`Stats`]); the health snapshot built from them and the state is
+//! [`Health`](crate::Health).
 
 /// Monotonic counters since the client was created. Cheap to copy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,26 +53,4 @@ pub struct Stats {
     /// Lifecycle edges the client tried and the lifecycle refused: a bug in the client, always
     /// 0 (the fuzzer and the simulations check it).
     pub illegal_transitions: u64,
-}
-
-/// A point-in-time health report, for a health endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Health {
-    pub state: ConnectionState,
-    /// Connected with a live keep-alive.
-    pub healthy: bool,
-    pub in_flight: usize,
-    pub queued: usize,
-    /// Bytes handed to the adapter and not yet written to the transport.
-    pub buffered_bytes: usize,
-    /// Messages that matched no subscription, waiting for one (`unmatched_capacity`).
-    pub unmatched_buffered: usize,
-    /// The last reason a connection ended or an attempt failed, if any.
-    pub last_error: Option<String>,
-    /// The round-trip time of the last PINGREQ answered (from the `now` of the tick that
-    /// queued it to the `now` of the bytes that carried the PINGRESP).
-    pub ping_rtt: Option<Duration>,
-    /// When the JWT in use expires (wall clock), when JWT auth is configured and it has `exp`.
-    pub token_expires_at: Option<SystemTime>,
 }

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use jamey_mqtt_core::codec::{Codec, EncodeError};
 use jamey_mqtt_core::packet::*;
 use jamey_mqtt_core::topic::TopicError;
-use jamey_mqtt_core::ProtocolError;
+use jamey_mqtt_core::{Malformed, Malformed as M, ProtocolError};
 
 const V4: ProtocolVersion = ProtocolVersion::V311;
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -14,8 +14,8 @@ fn decode(v: ProtocolVersion, bytes: &[u8]) -> Result<Option<Packet>, ProtocolEr
     Codec::new(v, 1024).decode(&mut BytesMut::from(bytes))
 }
 
-fn malformed(msg: &str) -> Result<Option<Packet>, ProtocolError> {
-    Err(ProtocolError::MalformedPacket(msg.to_owned()))
+fn malformed(kind: Malformed) -> Result<Option<Packet>, ProtocolError> {
+    Err(ProtocolError::MalformedPacket(kind))
 }
 
 fn encode(v: ProtocolVersion, p: &Packet) -> Result<Vec<u8>, EncodeError> {
@@ -70,7 +70,7 @@ fn v5_connack_and_disconnect_without_properties_encode_in_decodable_form() {
 
 #[test]
 fn remaining_length_of_five_bytes_is_malformed() {
-    let want = malformed("variable byte integer longer than 4 bytes");
+    let want = malformed(M::VarintTooLong);
     assert_eq!(decode(V4, &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]), want);
     // Known to be malformed as soon as the fourth length byte still continues.
     assert_eq!(decode(V5, &[0x30, 0xFF, 0xFF, 0xFF, 0xFF]), want);
@@ -78,7 +78,7 @@ fn remaining_length_of_five_bytes_is_malformed() {
 
 #[test]
 fn remaining_length_not_in_shortest_form_is_malformed() {
-    let want = malformed("remaining length not in its shortest form");
+    let want = malformed(M::VarintNotShortest);
     assert_eq!(decode(V4, &[0xC0, 0x80, 0x00]), want);
 }
 
@@ -139,7 +139,7 @@ fn reserved_packet_types_are_unknown_except_auth_on_v5() {
 
 #[test]
 fn invalid_utf8_is_malformed_in_mqttbytes_and_hand_parsed_packets() {
-    let want = malformed("string is not valid UTF-8");
+    let want = malformed(M::InvalidUtf8);
     // PUBLISH (parsed by mqttbytes), topic 0xC3 0x28.
     for v in [V4, V5] {
         let mut bytes = vec![0x30, 0x04, 0x00, 0x02, 0xC3, 0x28];
@@ -156,7 +156,7 @@ fn invalid_utf8_is_malformed_in_mqttbytes_and_hand_parsed_packets() {
     );
     // U+0000 inside a string is malformed too.
     let nul = [0x30, 0x05, 0x00, 0x03, b'a', 0x00, b'b'];
-    assert_eq!(decode(V4, &nul), malformed("string contains U+0000"));
+    assert_eq!(decode(V4, &nul), malformed(M::NullCharacter));
 }
 
 #[test]
@@ -188,25 +188,25 @@ fn empty_publish_topic_needs_v5_and_a_topic_alias() {
 #[test]
 fn publish_with_qos_3_is_malformed() {
     let bytes = [0x36, 0x07, 0x00, 0x01, b'a', 0x00, 0x01, b'x', b'y'];
-    assert_eq!(decode(V4, &bytes), malformed("PUBLISH with QoS 3"));
+    assert_eq!(decode(V4, &bytes), malformed(M::QoS3 { field: "PUBLISH" }));
 }
 
 #[test]
 fn dup_on_qos_0_publish_is_malformed() {
     let bytes = [0x38, 0x03, 0x00, 0x01, b'a'];
-    assert_eq!(decode(V5, &bytes), malformed("DUP set on a QoS 0 PUBLISH"));
+    assert_eq!(decode(V5, &bytes), malformed(M::FixedHeaderFlags { packet_type: 3, flags: 0b1000 }));
 }
 
 #[test]
 fn wrong_fixed_header_flags_are_malformed() {
-    let pubrel = malformed("fixed header flags 0b0000 are invalid for packet type 6");
+    let pubrel = malformed(M::FixedHeaderFlags { packet_type: 6, flags: 0 });
     assert_eq!(decode(V4, &[0x60, 0x02, 0x00, 0x01]), pubrel);
-    let sub = malformed("fixed header flags 0b0000 are invalid for packet type 8");
+    let sub = malformed(M::FixedHeaderFlags { packet_type: 8, flags: 0 });
     assert_eq!(
         decode(V4, &[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
         sub
     );
-    let puback = malformed("fixed header flags 0b0010 are invalid for packet type 4");
+    let puback = malformed(M::FixedHeaderFlags { packet_type: 4, flags: 0b0010 });
     assert_eq!(decode(V5, &[0x42, 0x02, 0x00, 0x01]), puback);
     // And the right flags decode.
     assert_eq!(
@@ -217,7 +217,7 @@ fn wrong_fixed_header_flags_are_malformed() {
 
 #[test]
 fn packet_id_zero_is_malformed_where_one_is_required() {
-    let want = malformed("packet identifier 0 is not allowed");
+    let want = malformed(M::PacketIdZero);
     let publish = [0x32, 0x05, 0x00, 0x01, b'a', 0x00, 0x00];
     assert_eq!(decode(V4, &publish), want);
     let publish_v5 = [0x34, 0x06, 0x00, 0x01, b'a', 0x00, 0x00, 0x00];
@@ -235,7 +235,7 @@ fn v5_publish_whose_property_length_disagrees_is_malformed() {
     let bytes = [
         0x30, 0x0B, 0x00, 0x01, b'a', 0x01, 0x02, 0x00, 0x00, 0x00, 0x0A, b'h', b'i',
     ];
-    let want = malformed("property length disagrees with the properties");
+    let want = malformed(M::PropertyLength);
     assert_eq!(decode(V5, &bytes), want);
     // The same property given twice (mqttbytes keeps the last) is refused.
     let twice = [
@@ -243,7 +243,7 @@ fn v5_publish_whose_property_length_disagrees_is_malformed() {
     ];
     assert_eq!(
         decode(V5, &twice[..]),
-        malformed("property 0x02 appears more than once")
+        malformed(M::DuplicateProperty { id: 0x02 })
     );
 }
 
@@ -256,19 +256,22 @@ fn topic_alias_zero_is_invalid() {
 #[test]
 fn trailing_garbage_inside_a_frame_is_malformed() {
     // mqttbytes alone ignores the extra byte of this PUBACK.
-    let want = malformed("packet is 3 bytes long but its fields take 2");
+    let want = malformed(M::LengthMismatch { actual: 3, expected: 2 });
     assert_eq!(decode(V4, &[0x40, 0x03, 0x00, 0x01, 0xFF]), want);
     assert_eq!(
         decode(V4, &[0x20, 0x03, 0x00, 0x00, 0x00]),
-        malformed("packet is 3 bytes long but its fields take 2")
+        malformed(M::LengthMismatch { actual: 3, expected: 2 })
     );
     assert_eq!(
         decode(V5, &[0xE0, 0x03, 0x00, 0x00, 0xFF]),
-        malformed("1 trailing bytes inside the DISCONNECT frame")
+        malformed(M::TrailingBytes { count: 1, packet: "DISCONNECT" })
     );
     assert_eq!(
         decode(V4, &[0xC0, 0x01, 0x00]),
-        malformed("PINGREQ/PINGRESP must be empty")
+        malformed(M::LengthMismatch {
+            actual: 1,
+            expected: 0
+        })
     );
 }
 
@@ -281,14 +284,14 @@ fn v5_connect_fed_to_the_v4_codec_is_rejected() {
         ..Default::default()
     });
     let bytes = encode(V5, &connect).unwrap();
-    let want = malformed("CONNECT with protocol level 5 on a codec for level 4");
+    let want = malformed(M::ProtocolLevel { level: 5, expected: 4 });
     assert_eq!(decode(V4, &bytes), want);
     assert_eq!(decode(V5, &bytes), Ok(Some(connect)));
 }
 
 #[test]
 fn subscribe_option_reserved_bits_and_empty_lists_are_malformed() {
-    let reserved = malformed("reserved subscription option bits set");
+    let reserved = malformed(M::ReservedBits { field: "subscription options" });
     // 3.1.1: only the QoS bits may be set (0x04 is no-local, MQTT 5 only).
     assert_eq!(
         decode(V4, &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x04]),
@@ -297,14 +300,14 @@ fn subscribe_option_reserved_bits_and_empty_lists_are_malformed() {
     // MQTT 5: bits 6 and 7 are reserved; retain handling 3 is invalid.
     let sub5 = |opts| [0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', opts];
     assert_eq!(decode(V5, &sub5(0x40)), reserved);
-    assert_eq!(decode(V5, &sub5(0x30)), malformed("retain handling 3"));
+    assert_eq!(decode(V5, &sub5(0x30)), malformed(M::RetainHandling3));
     assert_eq!(
         decode(V4, &[0x82, 0x02, 0x00, 0x01]),
-        malformed("SUBSCRIBE with no topic filter")
+        malformed(M::NoTopicFilter { packet: "SUBSCRIBE" })
     );
     assert_eq!(
         decode(V5, &[0xA2, 0x03, 0x00, 0x01, 0x00]),
-        malformed("UNSUBSCRIBE with no topic filter")
+        malformed(M::NoTopicFilter { packet: "UNSUBSCRIBE" })
     );
 }
 
@@ -314,13 +317,13 @@ fn property_not_allowed_in_the_packet_is_malformed() {
     let bytes = [0xE0, 0x05, 0x00, 0x03, 0x23, 0x00, 0x01];
     assert_eq!(
         decode(V5, &bytes),
-        malformed("property 0x23 is not allowed in DISCONNECT")
+        malformed(M::PropertyNotAllowed { id: 0x23, packet: "DISCONNECT" })
     );
     // PUBACK carrying a topic alias (parsed by mqttbytes).
     let bytes = [0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01];
     assert_eq!(
         decode(V5, &bytes),
-        malformed("property 0x23 is not allowed in PUBACK")
+        malformed(M::PropertyNotAllowed { id: 0x23, packet: "PUBACK" })
     );
 }
 
@@ -349,7 +352,7 @@ fn v311_reason_codes_map_to_mqtt5_form() {
     // 3.1.1 has no CONNACK return code 6, and no way to say "banned".
     assert_eq!(
         decode(V4, &[0x20, 0x02, 0x00, 0x06]),
-        malformed("reason code 0x06 is not allowed in CONNACK")
+        malformed(M::ReasonCode { code: 0x06, packet: "CONNACK" })
     );
     assert_eq!(
         encode(V4, &connack(ReasonCode::BANNED)),
@@ -418,7 +421,7 @@ fn publish_payload_shares_the_input_buffer() {
 #[test]
 fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
     use ProtocolError::{InvalidTopic, InvalidTopicAlias, PacketTooLarge, UnknownPacketType};
-    let m = |msg: &str| ProtocolError::MalformedPacket(msg.to_owned());
+    let m = ProtocolError::MalformedPacket;
     // Each input with the error it must give on 3.1.1 and on 5 (`None`: valid on that version).
     let bad: Vec<(&[u8], Option<ProtocolError>, ProtocolError)> = vec![
         (
@@ -428,8 +431,8 @@ fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
         ),
         (
             &[0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
-            Some(m("variable byte integer longer than 4 bytes")),
-            m("variable byte integer longer than 4 bytes"),
+            Some(m(M::VarintTooLong)),
+            m(M::VarintTooLong),
         ),
         (
             &[0x30, 0xE8, 0x07],
@@ -444,24 +447,24 @@ fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
         ),
         (
             &[0x36, 0x03, 0x00, 0x01, b'a'],
-            Some(m("PUBLISH with QoS 3")),
-            m("PUBLISH with QoS 3"),
+            Some(m(M::QoS3 { field: "PUBLISH" })),
+            m(M::QoS3 { field: "PUBLISH" }),
         ),
         (
             &[0x60, 0x02, 0x00, 0x01],
-            Some(m("fixed header flags 0b0000 are invalid for packet type 6")),
-            m("fixed header flags 0b0000 are invalid for packet type 6"),
+            Some(m(M::FixedHeaderFlags { packet_type: 6, flags: 0 })),
+            m(M::FixedHeaderFlags { packet_type: 6, flags: 0 }),
         ),
         (
             &[0x40, 0x03, 0x00, 0x01, 0xFF],
-            Some(m("packet is 3 bytes long but its fields take 2")),
-            m("reason code 0xFF is not allowed in PUBACK"),
+            Some(m(M::LengthMismatch { actual: 3, expected: 2 })),
+            m(M::ReasonCode { code: 0xFF, packet: "PUBACK" }),
         ),
         (
             // On 5 the bytes after the topic are read as the property length.
             &[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'#'],
             Some(InvalidTopic(TopicError::WildcardInName)),
-            m("packet ends inside a variable byte integer"),
+            m(M::Truncated),
         ),
         (
             // Topic alias 0 on 5; on 3.1.1 these bytes are a valid PUBLISH.
@@ -471,8 +474,8 @@ fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
         ),
         (
             &[0xE0, 0x01, 0x01],
-            Some(m("1 trailing bytes inside the DISCONNECT frame")),
-            m("reason code 0x01 is not allowed in DISCONNECT"),
+            Some(m(M::TrailingBytes { count: 1, packet: "DISCONNECT" })),
+            m(M::ReasonCode { code: 0x01, packet: "DISCONNECT" }),
         ),
     ];
     for v in [V4, V5] {

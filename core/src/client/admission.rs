@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{Client, Token};
-use crate::error::ClientError;
+use crate::error::{ClientError, Unsupported};
 use crate::packet::ProtocolVersion;
 use crate::permissions::Action as PermissionAction;
 use crate::session::{Outgoing, Request};
@@ -44,9 +44,7 @@ impl Client {
         uses_v5_features: bool,
     ) -> Result<(), ClientError> {
         if uses_v5_features && self.config.protocol == ProtocolVersion::V311 {
-            return Err(ClientError::Unsupported(
-                "MQTT 5 properties or subscription options on an MQTT 3.1.1 connection",
-            ));
+            return Err(ClientError::Unsupported(Unsupported::Mqtt5Request));
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use super::{
     Action, Client, ClientError, PublishRequest, SubscriptionEnd, SubscriptionId, Token,
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
+use crate::error::Unsupported;
 use crate::packet::{PublishProperties, SubscribeFilter, SubscribeProperties, UserProperties};
 use crate::permissions::Action as PermissionAction;
 use crate::session::Outgoing;
@@ -41,14 +42,13 @@ impl Client {
         }
         self.check_properties_allowed(request.properties != PublishProperties::default())?;
         if request.qos > self.limits.maximum_qos {
-            return Err(ClientError::Unsupported(
-                "QoS above the maximum QoS the broker announced",
-            ));
+            return Err(ClientError::Unsupported(Unsupported::QoSAboveMaximum {
+                requested: request.qos,
+                maximum: self.limits.maximum_qos,
+            }));
         }
         if request.retain && !self.limits.retain_available {
-            return Err(ClientError::Unsupported(
-                "retain: the broker announced it does not support it",
-            ));
+            return Err(ClientError::Unsupported(Unsupported::Retain));
         }
         if let Some(alias) = request.properties.topic_alias {
             if alias == 0 || alias > self.limits.topic_alias_maximum {
@@ -108,13 +108,11 @@ impl Client {
             // What the broker said it cannot serve is refused here, not sent to be refused.
             if valid.has_wildcards() && !self.limits.wildcard_subscription_available {
                 return Err(ClientError::Unsupported(
-                    "wildcard subscriptions: the broker announced they are not available",
+                    Unsupported::WildcardSubscriptions,
                 ));
             }
             if valid.is_shared() && !self.limits.shared_subscription_available {
-                return Err(ClientError::Unsupported(
-                    "shared subscriptions: the broker announced they are not available",
-                ));
+                return Err(ClientError::Unsupported(Unsupported::SharedSubscriptions));
             }
             if let Some(permissions) = &self.permissions {
                 if !permissions.allows_subscribe(&valid) {

@@ -63,7 +63,7 @@ pub enum SubscriptionEnd {
     #[error("re-subscription after a session loss refused by the broker: {0}")]
     ResubscribeRefused(ReasonCode),
     /// Its SUBSCRIBE (the application's, or the re-subscription after a session loss) failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Failed(RequestError),
 }
 
@@ -178,7 +178,7 @@ pub enum RequestError {
     /// The request could not be encoded when it was due to be sent (admission makes this
     /// unreachable; it is reported rather than lost if it ever happens).
     #[error("cannot encode: {0}")]
-    Unencodable(crate::codec::EncodeError),
+    Unencodable(#[source] crate::codec::EncodeError),
 }
 
 /// Something the application should know. Drained with [`Client::poll_output`](super::Client::poll_output).

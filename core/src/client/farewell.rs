@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::Client;
-use crate::error::ClientError;
+use crate::error::{ClientError, Unsupported};
 use crate::packet::{
     Disconnect, DisconnectProperties, Packet, ProtocolVersion, ReasonCode, UserProperties,
 };
@@ -122,9 +122,7 @@ impl Client {
     fn check_farewell(&self, farewell: &Disconnect) -> Result<(), ClientError> {
         if self.config.protocol == ProtocolVersion::V311 {
             if *farewell != Disconnect::normal() {
-                return Err(ClientError::Unsupported(
-                    "a DISCONNECT reason code or properties on an MQTT 3.1.1 connection",
-                ));
+                return Err(ClientError::Unsupported(Unsupported::Mqtt5Disconnect));
             }
             return Ok(());
         }

@@ -8,7 +8,7 @@ use super::{
     Client, Event, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId, Token,
 };
 use crate::config::SessionLostPolicy;
-use crate::error::{ConnectError, ProtocolError};
+use crate::error::{ConnectError, Malformed, ProtocolError};
 use crate::packet::{
     Ack, ConnAck, Packet, ProtocolVersion, Publish, QoS, ReasonCode, SubAck, SubscribeProperties,
     UnsubAck,
@@ -320,14 +320,8 @@ impl Client {
                 filters.clone()
             }
             body => {
-                let error = ProtocolError::MalformedPacket(format!(
-                    "SUBACK has {} reason codes for {} filters",
-                    suback.reasons.len(),
-                    body.filter_count(),
-                ));
-                // The connection ends; the request is sent again on the next one, not lost.
-                self.session.requeue_front(vec![entry]);
-                return Err(error);
+                let filters = body.filter_count();
+                return Err(self.reason_count_mismatch(entry, "SUBACK", suback.reasons, filters));
             }
         };
         let token = entry.token;
@@ -395,14 +389,8 @@ impl Client {
         } else if unsuback.reasons.len() == filters.len() {
             unsuback.reasons
         } else {
-            let error = ProtocolError::MalformedPacket(format!(
-                "UNSUBACK has {} reason codes for {} filters",
-                unsuback.reasons.len(),
-                filters.len(),
-            ));
-            // The connection ends; the request is sent again on the next one, not lost.
-            self.session.requeue_front(vec![entry]);
-            return Err(error);
+            let filters = filters.len();
+            return Err(self.reason_count_mismatch(entry, "UNSUBACK", unsuback.reasons, filters));
         };
         // The subscriptions ended when the UNSUBSCRIBE was accepted (`Client::unsubscribe`).
         let results = reasons
@@ -421,5 +409,23 @@ impl Client {
         });
         self.close_if_drained();
         Ok(())
+    }
+
+    /// A SUBACK or UNSUBACK with a reason code count that is not its request's filter count:
+    /// the connection ends with the error returned, and the request goes back to the front of
+    /// the queue, to be sent again on the next connection (not lost).
+    fn reason_count_mismatch(
+        &mut self,
+        entry: Request,
+        packet: &'static str,
+        reasons: Vec<ReasonCode>,
+        filters: usize,
+    ) -> ProtocolError {
+        self.session.requeue_front(vec![entry]);
+        ProtocolError::MalformedPacket(Malformed::ReasonCountMismatch {
+            packet,
+            reasons: reasons.len(),
+            filters,
+        })
     }
 }

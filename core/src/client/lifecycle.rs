@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Client, Event, LostReason, RequestError};
+use super::{Action, Client, Event, LastError, LostReason, RequestError};
 use crate::credentials::RefreshOutcome;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
@@ -111,7 +111,7 @@ impl Client {
         close: bool,
         farewell: Option<Disconnect>,
     ) {
-        self.last_error = Some(error.to_string());
+        self.last_error = Some(LastError::ConnectFailed(error.clone()));
         self.events.push_back(Event::ConnectFailed(error));
         self.end_transport(close, farewell);
         self.after_failure(now);
@@ -132,7 +132,7 @@ impl Client {
                 self.strike_oldest_request(*code);
             }
         }
-        self.last_error = Some(reason.to_string());
+        self.last_error = Some(LastError::ConnectionLost(reason.clone()));
         self.stats.connections_lost += 1;
         self.events.push_back(Event::ConnectionLost(reason));
         self.end_transport(close, farewell);

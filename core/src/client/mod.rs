@@ -48,7 +48,7 @@ use crate::permissions::Permissions;
 use crate::reconnect::ReconnectPolicy;
 use crate::session::Session;
 use crate::state::{ConnectionState, Input, Lifecycle};
-use crate::stats::{Health, Stats};
+use crate::stats::Stats;
 
 mod acks;
 mod admission;
@@ -59,6 +59,7 @@ mod connection;
 mod events;
 mod farewell;
 mod flow;
+mod health;
 mod incoming;
 mod lifecycle;
 mod routing;
@@ -72,6 +73,7 @@ pub use events::{
     SubscriptionId, Token,
 };
 pub use farewell::DisconnectOptions;
+pub use health::{Health, LastError};
 use flow::Flow;
 use lifecycle::earliest;
 use routing::Routing;
@@ -123,7 +125,7 @@ pub struct Client {
     stable_at: Option<Instant>,
     flow: Flow,
     stats: Stats,
-    last_error: Option<String>,
+    last_error: Option<LastError>,
     /// The final DISCONNECT (normal unless `disconnect_with` chose a reason or properties).
     farewell: Disconnect,
     /// MQTT 5 enhanced authentication on the connection in force (`auth_exchange.rs`).
@@ -481,7 +483,7 @@ impl Client {
     fn transition(&mut self, input: Input) {
         if let Err(illegal) = self.lifecycle.apply(input) {
             self.stats.illegal_transitions += 1;
-            self.last_error = Some(illegal.to_string());
+            self.last_error = Some(LastError::IllegalTransition(illegal));
         }
     }
 }

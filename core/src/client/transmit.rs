@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 
-use super::{Client, RequestError};
+use super::{Client, LastError, RequestError};
 use crate::packet::Packet;
 use crate::session::{aged, Request, Sent};
 
@@ -44,7 +44,10 @@ impl Client {
     pub(super) fn encode_control(&mut self, out: &mut BytesMut) {
         while let Some(packet) = self.control.pop_front() {
             if let Err(error) = self.codec.encode(&packet, out) {
-                self.last_error = Some(format!("cannot encode {}: {error}", packet.name()));
+                self.last_error = Some(LastError::Unencodable {
+                    packet: packet.name(),
+                    error,
+                });
             }
         }
     }

@@ -12,8 +12,10 @@ use mqttbytes::{v4, v5, FixedHeader};
 use super::encode;
 use super::hand;
 use super::props::{self as p, not_allowed, Counter};
-use super::wire::{check_no_nul, malformed, parse_varint, varint_len, Reader};
-use crate::error::ProtocolError;
+use super::wire::{
+    check_no_nul, flag, malformed, nonzero_limits, nonzero_pkid, parse_varint, varint_len, Reader,
+};
+use crate::error::{Malformed as M, ProtocolError};
 use crate::packet::*;
 use crate::topic::TopicName;
 
@@ -26,10 +28,13 @@ pub(crate) fn check_first_byte(byte1: u8, v: ProtocolVersion) -> Result<(), Prot
         3 => {
             let qos = (flags >> 1) & 0b11;
             if qos == 3 {
-                return Err(malformed("PUBLISH with QoS 3"));
+                return Err(malformed(M::QoS3 { field: "PUBLISH" }));
             }
             if qos == 0 && flags & 0b1000 != 0 {
-                return Err(malformed("DUP set on a QoS 0 PUBLISH"));
+                return Err(malformed(M::FixedHeaderFlags {
+                    packet_type: kind,
+                    flags,
+                }));
             }
             return Ok(());
         }
@@ -37,9 +42,10 @@ pub(crate) fn check_first_byte(byte1: u8, v: ProtocolVersion) -> Result<(), Prot
         _ => 0,
     };
     if flags != required {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "fixed header flags 0b{flags:04b} are invalid for packet type {kind}"
-        )));
+        return Err(malformed(M::FixedHeaderFlags {
+            packet_type: kind,
+            flags,
+        }));
     }
     Ok(())
 }
@@ -130,7 +136,7 @@ pub(crate) fn frame(
         }),
         12 | 13 => {
             if remaining != 0 {
-                return Err(malformed("PINGREQ/PINGRESP must be empty"));
+                return Err(malformed(M::LengthMismatch { actual: remaining, expected: 0 }));
             }
             return Ok(if byte1 >> 4 == 12 {
                 Packet::PingReq
@@ -152,15 +158,18 @@ pub(crate) fn frame(
 fn mb(packet: &'static str) -> impl Fn(mqttbytes::Error) -> ProtocolError {
     use mqttbytes::Error as E;
     move |e| match e {
-        E::PacketIdZero => malformed("packet identifier 0 is not allowed"),
-        E::TopicNotUtf8 => malformed("string is not valid UTF-8"),
+        E::PacketIdZero => malformed(M::PacketIdZero),
+        E::SubscriptionIdZero => malformed(M::SubscriptionIdentifierZero),
+        E::TopicNotUtf8 => malformed(M::InvalidUtf8),
+        E::InvalidQoS(_) => malformed(M::QoS3 { field: packet }),
         E::InvalidPropertyType(id) => not_allowed(id, packet),
-        E::InvalidConnectReturnCode(c) | E::InvalidReason(c) | E::InvalidSubscribeReasonCode(c) => {
-            ProtocolError::MalformedPacket(format!(
-                "reason code 0x{c:02X} is not allowed in {packet}"
-            ))
-        }
-        other => ProtocolError::MalformedPacket(format!("{packet} does not parse ({other:?})")),
+        E::InvalidConnectReturnCode(code)
+        | E::InvalidReason(code)
+        | E::InvalidSubscribeReasonCode(code) => malformed(M::ReasonCode { code, packet }),
+        other => malformed(M::Unparsable {
+            packet,
+            detail: format!("{other:?}"),
+        }),
     }
 }
 
@@ -197,10 +206,14 @@ fn ack(pkid: u16, reason: u8, props: Option<AckParts>) -> Ack {
 
 fn conv_connack_v4(c: v4::ConnAck, body: &[u8]) -> Result<Packet, ProtocolError> {
     if body.first().is_some_and(|f| f & 0xFE != 0) {
-        return Err(malformed("reserved CONNACK flag bits set"));
+        return Err(malformed(M::ReservedBits { field: "CONNACK flags" }));
     }
-    let code = encode::connack_from_v4(c.code as u8)
-        .ok_or_else(|| malformed("unknown CONNACK return code"))?;
+    let code = encode::connack_from_v4(c.code as u8).ok_or_else(|| {
+        malformed(M::ReasonCode {
+            code: c.code as u8,
+            packet: "CONNACK",
+        })
+    })?;
     Ok(Packet::ConnAck(ConnAck {
         session_present: c.session_present,
         code,
@@ -263,7 +276,7 @@ fn held_to_frame(v: ProtocolVersion, packet: &Packet, body: &[u8]) -> Result<(),
     let declared = |offset: usize, actual: usize| -> Result<(), ProtocolError> {
         match body.get(offset..).map(parse_varint) {
             Some(Ok(Some((len, _)))) if len == actual => Ok(()),
-            _ => Err(malformed("property length disagrees with the properties")),
+            _ => Err(malformed(M::PropertyLength)),
         }
     };
     if v == ProtocolVersion::V5 {
@@ -294,16 +307,7 @@ fn held_to_frame(v: ProtocolVersion, packet: &Packet, body: &[u8]) -> Result<(),
 
 fn exact(actual: usize, expected: usize) -> Result<(), ProtocolError> {
     if actual != expected {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "packet is {actual} bytes long but its fields take {expected}"
-        )));
-    }
-    Ok(())
-}
-
-pub(super) fn nonzero_pkid(id: u16) -> Result<(), ProtocolError> {
-    if id == 0 {
-        return Err(malformed("packet identifier 0 is not allowed"));
+        return Err(malformed(M::LengthMismatch { actual, expected }));
     }
     Ok(())
 }
@@ -319,21 +323,13 @@ fn user_strs(u: &UserProperties) -> Result<(), ProtocolError> {
     })
 }
 
-pub(super) fn flag(value: Option<u8>, name: &str) -> Result<(), ProtocolError> {
-    if value.is_some_and(|b| b > 1) {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "{name} must be 0 or 1"
-        )));
-    }
-    Ok(())
-}
 
 /// Specification checks on packets parsed by mqttbytes (the hand parsers check as they go).
 fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
     match packet {
         Packet::ConnAck(c) => {
             if c.session_present && c.code != ReasonCode::SUCCESS {
-                return Err(malformed("session present set on a refused CONNACK"));
+                return Err(malformed(M::SessionPresentOnRefusal));
             }
             let p = &c.properties;
             flag(p.maximum_qos, "maximum QoS")?;
@@ -350,11 +346,7 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
                 p.shared_subscription_available,
                 "shared subscription available",
             )?;
-            if p.receive_maximum == Some(0) || p.maximum_packet_size == Some(0) {
-                return Err(malformed(
-                    "receive maximum and maximum packet size must not be 0",
-                ));
-            }
+            nonzero_limits(p.receive_maximum, p.maximum_packet_size)?;
             opt_str(&p.assigned_client_identifier)?;
             opt_str(&p.reason_string)?;
             opt_str(&p.response_information)?;
@@ -376,7 +368,7 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
                 TopicName::validate(&x.topic)?;
             }
             if p.subscription_identifiers.contains(&0) {
-                return Err(malformed("subscription identifier 0 is not allowed"));
+                return Err(malformed(M::SubscriptionIdentifierZero));
             }
             flag(p.payload_format_indicator, "payload format indicator")?;
             if let Some(rt) = &p.response_topic {

@@ -4,49 +4,46 @@
 //! prints a `dbg!` line on every packet), DISCONNECT (its MQTT 5 parser rejects the short forms
 //! brokers send) and AUTH (absent from mqttbytes). Each must consume its frame exactly.
 
-use super::decode::{flag, nonzero_pkid};
 use super::encode::{reason_allowed, Reasons};
 use super::props::{self as p, not_allowed, once, read_block, read_user};
-use super::wire::{malformed, Reader};
-use crate::error::ProtocolError;
+use super::wire::{flag, malformed, nonzero_limits, nonzero_pkid, Reader};
+use crate::error::{Malformed as M, ProtocolError};
 use crate::packet::*;
 use crate::topic::{TopicFilter, TopicName};
 
 /// The reader must be exhausted: anything left is garbage inside the frame.
-fn end(r: &Reader, packet: &str) -> Result<(), ProtocolError> {
+fn end(r: &Reader, packet: &'static str) -> Result<(), ProtocolError> {
     if !r.is_empty() {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "{} trailing bytes inside the {packet} frame",
-            r.remaining()
-        )));
+        return Err(malformed(M::TrailingBytes {
+            count: r.remaining(),
+            packet,
+        }));
     }
     Ok(())
 }
 
 pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {
     if &r.bin()?[..] != b"MQTT" {
-        return Err(malformed("CONNECT protocol name is not MQTT"));
+        return Err(malformed(M::ProtocolName));
     }
     let level = r.u8()?;
     let expected = if v == ProtocolVersion::V5 { 5 } else { 4 };
     if level != expected {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "CONNECT with protocol level {level} on a codec for level {expected}"
-        )));
+        return Err(malformed(M::ProtocolLevel { level, expected }));
     }
     let flags = r.u8()?;
     let (has_will, will_qos, will_retain) =
         (flags & 0x04 != 0, (flags >> 3) & 0b11, flags & 0x20 != 0);
     let (has_password, has_username) = (flags & 0x40 != 0, flags & 0x80 != 0);
     if flags & 0x01 != 0 {
-        return Err(malformed("reserved CONNECT flag set"));
+        return Err(malformed(M::ReservedBits { field: "CONNECT flags" }));
     }
     if !has_will && (will_qos != 0 || will_retain) {
-        return Err(malformed("will QoS or will retain set without a will"));
+        return Err(malformed(M::WillFlagsWithoutWill));
     }
-    let will_qos = QoS::from_u8(will_qos).ok_or_else(|| malformed("will QoS 3"))?;
+    let will_qos = QoS::from_u8(will_qos).ok_or_else(|| malformed(M::QoS3 { field: "will" }))?;
     if v == ProtocolVersion::V311 && has_password && !has_username {
-        return Err(malformed("password without a user name"));
+        return Err(malformed(M::PasswordWithoutUsername));
     }
     let keep_alive = r.u16()?;
     let mut properties = ConnectProperties::default();
@@ -71,11 +68,7 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
             "request response information",
         )?;
         flag(c.request_problem_information, "request problem information")?;
-        if c.receive_maximum == Some(0) || c.maximum_packet_size == Some(0) {
-            return Err(malformed(
-                "receive maximum and maximum packet size must not be 0",
-            ));
-        }
+        nonzero_limits(c.receive_maximum, c.maximum_packet_size)?;
     }
     let client_id = r.string()?;
     let will = if has_will {
@@ -129,7 +122,7 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
 /// identifier, so a PUBLISH carrying several of them (a broker sends one per matching
 /// subscription) would be cut short. The payload is a slice of the frame, not a copy.
 pub(super) fn publish_v5(byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
-    let qos = QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed("PUBLISH with QoS 3"))?;
+    let qos = QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
     let topic = r.string()?;
     let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
     let mut properties = PublishProperties::default();
@@ -142,7 +135,7 @@ pub(super) fn publish_v5(byte1: u8, mut r: Reader) -> Result<Packet, ProtocolErr
         p::CORRELATION_DATA => once(&mut x.correlation_data, r.bin()?, id),
         p::USER_PROPERTY => read_user(r, &mut x.user_properties),
         p::SUBSCRIPTION_IDENTIFIER => match r.varint()? {
-            0 => Err(malformed("subscription identifier 0")),
+            0 => Err(malformed(M::SubscriptionIdentifierZero)),
             identifier => {
                 x.subscription_identifiers.push(identifier);
                 Ok(())
@@ -175,7 +168,7 @@ pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Pro
             _ => Err(not_allowed(id, "SUBSCRIBE")),
         })?;
         if properties.subscription_identifier == Some(0) {
-            return Err(malformed("subscription identifier 0 is not allowed"));
+            return Err(malformed(M::SubscriptionIdentifierZero));
         }
     }
     let mut filters = Vec::with_capacity(1);
@@ -184,14 +177,14 @@ pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Pro
         let options = r.u8()?;
         let reserved = if v == ProtocolVersion::V5 { 0xC0 } else { 0xFC };
         if options & reserved != 0 {
-            return Err(malformed("reserved subscription option bits set"));
+            return Err(malformed(M::ReservedBits { field: "subscription options" }));
         }
-        let qos = QoS::from_u8(options & 0b11).ok_or_else(|| malformed("subscription QoS 3"))?;
+        let qos = QoS::from_u8(options & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "subscription options" }))?;
         let retain_handling = match (options >> 4) & 0b11 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,
             2 => RetainHandling::DoNotSend,
-            _ => return Err(malformed("retain handling 3")),
+            _ => return Err(malformed(M::RetainHandling3)),
         };
         TopicFilter::new(filter.as_str())?;
         filters.push(SubscribeFilter {
@@ -203,7 +196,7 @@ pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Pro
         });
     }
     if filters.is_empty() {
-        return Err(malformed("SUBSCRIBE with no topic filter"));
+        return Err(malformed(M::NoTopicFilter { packet: "SUBSCRIBE" }));
     }
     Ok(Packet::Subscribe(Subscribe {
         pkid,
@@ -229,7 +222,7 @@ pub(super) fn unsubscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, P
         filters.push(filter);
     }
     if filters.is_empty() {
-        return Err(malformed("UNSUBSCRIBE with no topic filter"));
+        return Err(malformed(M::NoTopicFilter { packet: "UNSUBSCRIBE" }));
     }
     Ok(Packet::Unsubscribe(Unsubscribe {
         pkid,
@@ -239,15 +232,17 @@ pub(super) fn unsubscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, P
 }
 
 /// The MQTT 5 tail of DISCONNECT and AUTH: nothing (success), a reason, or reason + properties.
-fn reason(r: &mut Reader, kind: Reasons, packet: &str) -> Result<ReasonCode, ProtocolError> {
+fn reason(
+    r: &mut Reader,
+    kind: Reasons,
+    packet: &'static str,
+) -> Result<ReasonCode, ProtocolError> {
     if r.is_empty() {
         return Ok(ReasonCode::SUCCESS);
     }
     let code = r.u8()?;
     if !reason_allowed(kind, code) {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "reason code 0x{code:02X} is not allowed in {packet}"
-        )));
+        return Err(malformed(M::ReasonCode { code, packet }));
     }
     Ok(ReasonCode(code))
 }

@@ -90,7 +90,7 @@ impl Codec {
             return Ok(None);
         };
         if len_len != wire::varint_len(remaining) {
-            return Err(wire::malformed("remaining length not in its shortest form"));
+            return Err(wire::malformed(crate::error::Malformed::VarintNotShortest));
         }
         let frame_len = 1 + len_len + remaining;
         if frame_len > self.max_incoming {

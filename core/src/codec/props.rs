@@ -6,7 +6,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::wire::{self, malformed, Reader};
 use super::EncodeError;
-use crate::error::ProtocolError;
+use crate::error::{Malformed as M, ProtocolError};
 use crate::packet::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
     PublishProperties, SubscribeProperties, UserProperties, WillProperties,
@@ -352,7 +352,7 @@ pub(crate) fn read_block(
 ) -> Result<(), ProtocolError> {
     let len = r.varint()?;
     if len > r.remaining() {
-        return Err(malformed("property length crosses the end of the packet"));
+        return Err(malformed(M::PropertyLength));
     }
     let mut block = Reader::new(r.take(len)?);
     while !block.is_empty() {
@@ -360,8 +360,8 @@ pub(crate) fn read_block(
         let before = block.remaining();
         f(id, &mut block).map_err(|error| {
             // A value running past the declared block: the length is what is wrong.
-            if block.remaining() == before && error == malformed("packet ends inside a field") {
-                malformed("property length disagrees with the properties")
+            if block.remaining() == before && error == malformed(M::Truncated) {
+                malformed(M::PropertyLength)
             } else {
                 error
             }
@@ -373,17 +373,15 @@ pub(crate) fn read_block(
 /// Stores a property that may appear at most once.
 pub(crate) fn once<T>(slot: &mut Option<T>, value: T, id: u8) -> Result<(), ProtocolError> {
     if slot.is_some() {
-        return Err(ProtocolError::MalformedPacket(format!(
-            "property 0x{id:02X} appears more than once"
-        )));
+        return Err(malformed(M::DuplicateProperty { id }));
     }
     *slot = Some(value);
     Ok(())
 }
 
 /// A property identifier that is unknown or not allowed in this packet.
-pub(crate) fn not_allowed(id: u8, packet: &str) -> ProtocolError {
-    ProtocolError::MalformedPacket(format!("property 0x{id:02X} is not allowed in {packet}"))
+pub(crate) fn not_allowed(id: u8, packet: &'static str) -> ProtocolError {
+    malformed(M::PropertyNotAllowed { id, packet })
 }
 
 /// Reads one user property pair.

@@ -6,7 +6,7 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::EncodeError;
-use crate::error::ProtocolError;
+use crate::error::{Malformed as M, ProtocolError};
 
 /// The largest value a variable byte integer can carry (four bytes).
 pub(crate) const MAX_VARINT: usize = 268_435_455;
@@ -14,9 +14,9 @@ pub(crate) const MAX_VARINT: usize = 268_435_455;
 /// The largest string or binary field (two-byte length prefix).
 pub(crate) const MAX_FIELD: usize = 65_535;
 
-/// A `MalformedPacket` error with a fixed message.
-pub(crate) fn malformed(msg: &str) -> ProtocolError {
-    ProtocolError::MalformedPacket(msg.to_owned())
+/// A `MalformedPacket` error of this kind.
+pub(crate) fn malformed(kind: M) -> ProtocolError {
+    ProtocolError::MalformedPacket(kind)
 }
 
 /// Number of bytes the variable byte integer encoding of `value` takes (1..=4).
@@ -56,7 +56,7 @@ pub(crate) fn parse_varint(bytes: &[u8]) -> Result<Option<(usize, usize)>, Proto
         }
     }
     if bytes.len() >= 4 {
-        Err(malformed("variable byte integer longer than 4 bytes"))
+        Err(malformed(M::VarintTooLong))
     } else {
         Ok(None)
     }
@@ -96,21 +96,21 @@ impl Reader {
 
     pub(crate) fn u8(&mut self) -> Result<u8, ProtocolError> {
         if self.buf.is_empty() {
-            return Err(malformed("packet ends inside a field"));
+            return Err(malformed(M::Truncated));
         }
         Ok(self.buf.get_u8())
     }
 
     pub(crate) fn u16(&mut self) -> Result<u16, ProtocolError> {
         if self.buf.len() < 2 {
-            return Err(malformed("packet ends inside a field"));
+            return Err(malformed(M::Truncated));
         }
         Ok(self.buf.get_u16())
     }
 
     pub(crate) fn u32(&mut self) -> Result<u32, ProtocolError> {
         if self.buf.len() < 4 {
-            return Err(malformed("packet ends inside a field"));
+            return Err(malformed(M::Truncated));
         }
         Ok(self.buf.get_u32())
     }
@@ -122,15 +122,15 @@ impl Reader {
                 self.buf.advance(used);
                 Ok(value)
             }
-            Some(_) => Err(malformed("variable byte integer not in its shortest form")),
-            None => Err(malformed("packet ends inside a variable byte integer")),
+            Some(_) => Err(malformed(M::VarintNotShortest)),
+            None => Err(malformed(M::Truncated)),
         }
     }
 
     /// `n` bytes, sharing the frame's memory.
     pub(crate) fn take(&mut self, n: usize) -> Result<Bytes, ProtocolError> {
         if self.buf.len() < n {
-            return Err(malformed("field length crosses the end of the packet"));
+            return Err(malformed(M::Truncated));
         }
         Ok(self.buf.split_to(n))
     }
@@ -144,7 +144,7 @@ impl Reader {
     /// A UTF-8 string: two-byte length, then valid UTF-8 without U+0000.
     pub(crate) fn string(&mut self) -> Result<String, ProtocolError> {
         let bytes = self.bin()?;
-        let s = std::str::from_utf8(&bytes).map_err(|_| malformed("string is not valid UTF-8"))?;
+        let s = std::str::from_utf8(&bytes).map_err(|_| malformed(M::InvalidUtf8))?;
         check_no_nul(s)?;
         Ok(s.to_owned())
     }
@@ -153,7 +153,41 @@ impl Reader {
 /// MQTT strings must not contain U+0000 (3.1.1 section 1.5.3, 5.0 section 1.5.4).
 pub(crate) fn check_no_nul(s: &str) -> Result<(), ProtocolError> {
     if s.as_bytes().contains(&0) {
-        return Err(malformed("string contains U+0000"));
+        return Err(malformed(M::NullCharacter));
+    }
+    Ok(())
+}
+
+/// A packet identifier, where the packet needs one: 0 is not allowed.
+pub(crate) fn nonzero_pkid(id: u16) -> Result<(), ProtocolError> {
+    if id == 0 {
+        return Err(malformed(M::PacketIdZero));
+    }
+    Ok(())
+}
+
+/// A property that must be 0 or 1 (a boolean on the wire).
+pub(crate) fn flag(value: Option<u8>, property: &'static str) -> Result<(), ProtocolError> {
+    if value.is_some_and(|b| b > 1) {
+        return Err(malformed(M::NotABoolean { property }));
+    }
+    Ok(())
+}
+
+/// Receive maximum and maximum packet size (CONNECT, CONNACK): 0 is not allowed.
+pub(crate) fn nonzero_limits(
+    receive_maximum: Option<u16>,
+    maximum_packet_size: Option<u32>,
+) -> Result<(), ProtocolError> {
+    if receive_maximum == Some(0) {
+        return Err(malformed(M::ZeroLimit {
+            property: "receive maximum",
+        }));
+    }
+    if maximum_packet_size == Some(0) {
+        return Err(malformed(M::ZeroLimit {
+            property: "maximum packet size",
+        }));
     }
     Ok(())
 }

@@ -33,7 +33,7 @@ impl From<&Health> for HealthBody {
             queued: h.queued,
             buffered_bytes: h.buffered_bytes,
             unmatched_buffered: h.unmatched_buffered,
-            last_error: h.last_error.clone(),
+            last_error: h.last_error.as_ref().map(ToString::to_string),
         }
     }
 }
