@@ -128,7 +128,9 @@ mod tests {
     fn an_io_failure_keeps_its_kind_as_the_source() {
         let io = io::Error::new(io::ErrorKind::ConnectionRefused, "refused");
         let error = Error::from_io(&io);
-        let source = error.source().and_then(|e| e.downcast_ref::<Arc<io::Error>>());
+        let source = error
+            .source()
+            .and_then(|e| e.downcast_ref::<Arc<io::Error>>());
         assert_eq!(
             source.map(|e| e.kind()),
             Some(io::ErrorKind::ConnectionRefused)
@@ -147,7 +149,9 @@ mod tests {
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
         let error = Error::from_io(&io);
-        let source = error.source().and_then(|e| e.downcast_ref::<rustls::Error>());
+        let source = error
+            .source()
+            .and_then(|e| e.downcast_ref::<rustls::Error>());
         assert_eq!(
             source,
             Some(&rustls::Error::InvalidCertificate(

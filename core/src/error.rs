@@ -494,7 +494,7 @@ mod tests {
             Some(current)
         })
         .find_map(|e| e.downcast_ref::<std::io::Error>())
-            .expect("the io::Error is in the source chain");
+        .expect("the io::Error is in the source chain");
         assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
 
         let malformed = ProtocolError::MalformedPacket(Malformed::PacketIdZero);
@@ -502,11 +502,15 @@ mod tests {
             malformed.to_string(),
             "malformed packet: packet identifier 0 is not allowed"
         );
-        let kind = malformed.source().and_then(|e| e.downcast_ref::<Malformed>());
+        let kind = malformed
+            .source()
+            .and_then(|e| e.downcast_ref::<Malformed>());
         assert_eq!(kind, Some(&Malformed::PacketIdZero));
 
         let refused = ClientError::Unsupported(Unsupported::Retain);
-        let kind = refused.source().and_then(|e| e.downcast_ref::<Unsupported>());
+        let kind = refused
+            .source()
+            .and_then(|e| e.downcast_ref::<Unsupported>());
         assert_eq!(kind, Some(&Unsupported::Retain));
         assert_eq!(
             refused.to_string(),

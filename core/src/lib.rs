@@ -33,8 +33,8 @@ pub mod topic;
 
 pub use client::{
     AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
-    EnhancedAuth, Event, Health, LastError, LostReason, Message, Output, PublishRequest, ReauthError, RequestError,
-    SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
+    EnhancedAuth, Event, Health, LastError, LostReason, Message, Output, PublishRequest,
+    ReauthError, RequestError, SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

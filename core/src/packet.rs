@@ -1,6 +1,6 @@
 //! The one packet model the core speaks, for both MQTT 3.1.1 and MQTT 5.0.
 //!
-//! Everything outside `codec.rs` sees only these types. Reason codes are kept in MQTT 5 form for
+//! Everything outside the codec (`codec/`) sees only these types. Reason codes are kept in MQTT 5 form for
 //! both versions: the codec maps 3.1.1 CONNACK return codes and SUBACK failure (0x80) to and from
 //! their MQTT 5 equivalents, so the state machine has one vocabulary. Properties are MQTT 5 only;
 //! on a 3.1.1 connection they are always empty (the codec rejects encoding non-empty ones).

@@ -5,20 +5,32 @@
 //! Requests are kept as typed entries ([`Outgoing`]: what the application asked to send), not
 //! as wire packets: the packet, with its id, is built when it is sent or resent.
 //!
-//! This module owns *bookkeeping* only; it never decides when to send. `client.rs` asks it to
-//! admit requests, to pick the next one to send, to match acks, and to rebuild itself after a
-//! reconnect ([`Session::resume`] / [`Session::reset_for_new_session`]).
+//! This module owns *bookkeeping* only; it never decides when to send. The client state machine
+//! (`client/`) asks it to admit requests, to pick the next one to send, to match acks, and to
+//! rebuild itself after a reconnect ([`Session::packets_to_resume`] when the broker kept the
+//! session, [`Session::reset_for_new_session`] when it did not). Each request is known by the
+//! [`Token`] its command returned, defined here so the session needs nothing from `client/`.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::client::Token;
 use crate::packet::{
     Ack, Packet, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter, SubscribeProperties,
     Unsubscribe, UserProperties,
 };
+
+/// Identifies one command (publish, subscribe, unsubscribe); its completion event carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub(crate) u64);
+
+impl Token {
+    /// The raw number: unique per client, increasing.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
 
 /// What the application asked to send, checked and measured at admission. It has no packet id:
 /// [`Outgoing::packet`] builds the wire packet when it is (re)sent, with the id allocated then.

@@ -84,9 +84,10 @@ impl ConnectionState {
     }
 
     /// Whether a packet from the broker may arrive in this state. Packets only a client sends
-    /// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ) never may; before CONNACK only CONNACK may
-    /// AUTH may arrive while connecting and on an established connection (enhanced
-    /// authentication; `auth_exchange.rs` decides whether this one was expected).
+    /// (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ) never may. While connecting, only CONNACK,
+    /// AUTH and DISCONNECT may; AUTH and DISCONNECT may also arrive on an established
+    /// connection (for AUTH, enhanced authentication: `auth_exchange.rs` decides whether this
+    /// one was expected), like every other packet a broker sends.
     pub fn allows_incoming(self, packet: &Packet) -> bool {
         match packet {
             Packet::Connect(_)

@@ -194,19 +194,34 @@ fn publish_with_qos_3_is_malformed() {
 #[test]
 fn dup_on_qos_0_publish_is_malformed() {
     let bytes = [0x38, 0x03, 0x00, 0x01, b'a'];
-    assert_eq!(decode(V5, &bytes), malformed(M::FixedHeaderFlags { packet_type: 3, flags: 0b1000 }));
+    assert_eq!(
+        decode(V5, &bytes),
+        malformed(M::FixedHeaderFlags {
+            packet_type: 3,
+            flags: 0b1000
+        })
+    );
 }
 
 #[test]
 fn wrong_fixed_header_flags_are_malformed() {
-    let pubrel = malformed(M::FixedHeaderFlags { packet_type: 6, flags: 0 });
+    let pubrel = malformed(M::FixedHeaderFlags {
+        packet_type: 6,
+        flags: 0,
+    });
     assert_eq!(decode(V4, &[0x60, 0x02, 0x00, 0x01]), pubrel);
-    let sub = malformed(M::FixedHeaderFlags { packet_type: 8, flags: 0 });
+    let sub = malformed(M::FixedHeaderFlags {
+        packet_type: 8,
+        flags: 0,
+    });
     assert_eq!(
         decode(V4, &[0x80, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x00]),
         sub
     );
-    let puback = malformed(M::FixedHeaderFlags { packet_type: 4, flags: 0b0010 });
+    let puback = malformed(M::FixedHeaderFlags {
+        packet_type: 4,
+        flags: 0b0010,
+    });
     assert_eq!(decode(V5, &[0x42, 0x02, 0x00, 0x01]), puback);
     // And the right flags decode.
     assert_eq!(
@@ -256,15 +271,24 @@ fn topic_alias_zero_is_invalid() {
 #[test]
 fn trailing_garbage_inside_a_frame_is_malformed() {
     // mqttbytes alone ignores the extra byte of this PUBACK.
-    let want = malformed(M::LengthMismatch { actual: 3, expected: 2 });
+    let want = malformed(M::LengthMismatch {
+        actual: 3,
+        expected: 2,
+    });
     assert_eq!(decode(V4, &[0x40, 0x03, 0x00, 0x01, 0xFF]), want);
     assert_eq!(
         decode(V4, &[0x20, 0x03, 0x00, 0x00, 0x00]),
-        malformed(M::LengthMismatch { actual: 3, expected: 2 })
+        malformed(M::LengthMismatch {
+            actual: 3,
+            expected: 2
+        })
     );
     assert_eq!(
         decode(V5, &[0xE0, 0x03, 0x00, 0x00, 0xFF]),
-        malformed(M::TrailingBytes { count: 1, packet: "DISCONNECT" })
+        malformed(M::TrailingBytes {
+            count: 1,
+            packet: "DISCONNECT"
+        })
     );
     assert_eq!(
         decode(V4, &[0xC0, 0x01, 0x00]),
@@ -284,14 +308,19 @@ fn v5_connect_fed_to_the_v4_codec_is_rejected() {
         ..Default::default()
     });
     let bytes = encode(V5, &connect).unwrap();
-    let want = malformed(M::ProtocolLevel { level: 5, expected: 4 });
+    let want = malformed(M::ProtocolLevel {
+        level: 5,
+        expected: 4,
+    });
     assert_eq!(decode(V4, &bytes), want);
     assert_eq!(decode(V5, &bytes), Ok(Some(connect)));
 }
 
 #[test]
 fn subscribe_option_reserved_bits_and_empty_lists_are_malformed() {
-    let reserved = malformed(M::ReservedBits { field: "subscription options" });
+    let reserved = malformed(M::ReservedBits {
+        field: "subscription options",
+    });
     // 3.1.1: only the QoS bits may be set (0x04 is no-local, MQTT 5 only).
     assert_eq!(
         decode(V4, &[0x82, 0x06, 0x00, 0x01, 0x00, 0x01, b'a', 0x04]),
@@ -303,11 +332,15 @@ fn subscribe_option_reserved_bits_and_empty_lists_are_malformed() {
     assert_eq!(decode(V5, &sub5(0x30)), malformed(M::RetainHandling3));
     assert_eq!(
         decode(V4, &[0x82, 0x02, 0x00, 0x01]),
-        malformed(M::NoTopicFilter { packet: "SUBSCRIBE" })
+        malformed(M::NoTopicFilter {
+            packet: "SUBSCRIBE"
+        })
     );
     assert_eq!(
         decode(V5, &[0xA2, 0x03, 0x00, 0x01, 0x00]),
-        malformed(M::NoTopicFilter { packet: "UNSUBSCRIBE" })
+        malformed(M::NoTopicFilter {
+            packet: "UNSUBSCRIBE"
+        })
     );
 }
 
@@ -317,13 +350,19 @@ fn property_not_allowed_in_the_packet_is_malformed() {
     let bytes = [0xE0, 0x05, 0x00, 0x03, 0x23, 0x00, 0x01];
     assert_eq!(
         decode(V5, &bytes),
-        malformed(M::PropertyNotAllowed { id: 0x23, packet: "DISCONNECT" })
+        malformed(M::PropertyNotAllowed {
+            id: 0x23,
+            packet: "DISCONNECT"
+        })
     );
     // PUBACK carrying a topic alias (parsed by mqttbytes).
     let bytes = [0x40, 0x07, 0x00, 0x01, 0x00, 0x03, 0x23, 0x00, 0x01];
     assert_eq!(
         decode(V5, &bytes),
-        malformed(M::PropertyNotAllowed { id: 0x23, packet: "PUBACK" })
+        malformed(M::PropertyNotAllowed {
+            id: 0x23,
+            packet: "PUBACK"
+        })
     );
 }
 
@@ -352,7 +391,10 @@ fn v311_reason_codes_map_to_mqtt5_form() {
     // 3.1.1 has no CONNACK return code 6, and no way to say "banned".
     assert_eq!(
         decode(V4, &[0x20, 0x02, 0x00, 0x06]),
-        malformed(M::ReasonCode { code: 0x06, packet: "CONNACK" })
+        malformed(M::ReasonCode {
+            code: 0x06,
+            packet: "CONNACK"
+        })
     );
     assert_eq!(
         encode(V4, &connack(ReasonCode::BANNED)),
@@ -452,13 +494,25 @@ fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
         ),
         (
             &[0x60, 0x02, 0x00, 0x01],
-            Some(m(M::FixedHeaderFlags { packet_type: 6, flags: 0 })),
-            m(M::FixedHeaderFlags { packet_type: 6, flags: 0 }),
+            Some(m(M::FixedHeaderFlags {
+                packet_type: 6,
+                flags: 0,
+            })),
+            m(M::FixedHeaderFlags {
+                packet_type: 6,
+                flags: 0,
+            }),
         ),
         (
             &[0x40, 0x03, 0x00, 0x01, 0xFF],
-            Some(m(M::LengthMismatch { actual: 3, expected: 2 })),
-            m(M::ReasonCode { code: 0xFF, packet: "PUBACK" }),
+            Some(m(M::LengthMismatch {
+                actual: 3,
+                expected: 2,
+            })),
+            m(M::ReasonCode {
+                code: 0xFF,
+                packet: "PUBACK",
+            }),
         ),
         (
             // On 5 the bytes after the topic are read as the property length.
@@ -474,8 +528,14 @@ fn after_any_decode_error_the_codec_decodes_a_fresh_buffer() {
         ),
         (
             &[0xE0, 0x01, 0x01],
-            Some(m(M::TrailingBytes { count: 1, packet: "DISCONNECT" })),
-            m(M::ReasonCode { code: 0x01, packet: "DISCONNECT" }),
+            Some(m(M::TrailingBytes {
+                count: 1,
+                packet: "DISCONNECT",
+            })),
+            m(M::ReasonCode {
+                code: 0x01,
+                packet: "DISCONNECT",
+            }),
         ),
     ];
     for v in [V4, V5] {

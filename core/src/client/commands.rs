@@ -107,9 +107,7 @@ impl Client {
             let valid = TopicFilter::new(filter.filter.as_str())?;
             // What the broker said it cannot serve is refused here, not sent to be refused.
             if valid.has_wildcards() && !self.limits.wildcard_subscription_available {
-                return Err(ClientError::Unsupported(
-                    Unsupported::WildcardSubscriptions,
-                ));
+                return Err(ClientError::Unsupported(Unsupported::WildcardSubscriptions));
             }
             if valid.is_shared() && !self.limits.shared_subscription_available {
                 return Err(ClientError::Unsupported(Unsupported::SharedSubscriptions));

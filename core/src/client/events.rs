@@ -8,17 +8,7 @@ use bytes::Bytes;
 use crate::auth::AuthError;
 use crate::error::{ConnectError, ProtocolError, TransportError};
 use crate::packet::{PublishProperties, QoS, ReasonCode, UserProperties};
-
-/// Identifies one command (publish, subscribe, unsubscribe); its completion event carries it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Token(pub(super) u64);
-
-impl Token {
-    /// The raw number: unique per client, increasing.
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
+use crate::session::Token;
 
 /// Identifies one subscription: filter `index` of the SUBSCRIBE request `request`. An incoming
 /// message carries the ids of the subscriptions it matched ([`Event::Message`]).

@@ -47,6 +47,7 @@ use crate::packet::{Connect, ConnectProperties, Disconnect, Packet, ProtocolVers
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectPolicy;
 use crate::session::Session;
+pub use crate::session::Token;
 use crate::state::{ConnectionState, Input, Lifecycle};
 use crate::stats::Stats;
 
@@ -70,11 +71,11 @@ pub use auth_exchange::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
-    SubscriptionId, Token,
+    SubscriptionId,
 };
 pub use farewell::DisconnectOptions;
-pub use health::{Health, LastError};
 use flow::Flow;
+pub use health::{Health, LastError};
 use lifecycle::earliest;
 use routing::Routing;
 

@@ -21,8 +21,9 @@
 
 use std::collections::VecDeque;
 
-use super::events::{Message, SubscriptionEnd, SubscriptionId, Token};
+use super::events::{Message, SubscriptionEnd, SubscriptionId};
 use crate::packet::SubscribeFilter;
+use crate::session::Token;
 use crate::topic::{TopicFilter, TopicName};
 
 #[derive(Debug)]

@@ -136,7 +136,10 @@ pub(crate) fn frame(
         }),
         12 | 13 => {
             if remaining != 0 {
-                return Err(malformed(M::LengthMismatch { actual: remaining, expected: 0 }));
+                return Err(malformed(M::LengthMismatch {
+                    actual: remaining,
+                    expected: 0,
+                }));
             }
             return Ok(if byte1 >> 4 == 12 {
                 Packet::PingReq
@@ -206,7 +209,9 @@ fn ack(pkid: u16, reason: u8, props: Option<AckParts>) -> Ack {
 
 fn conv_connack_v4(c: v4::ConnAck, body: &[u8]) -> Result<Packet, ProtocolError> {
     if body.first().is_some_and(|f| f & 0xFE != 0) {
-        return Err(malformed(M::ReservedBits { field: "CONNACK flags" }));
+        return Err(malformed(M::ReservedBits {
+            field: "CONNACK flags",
+        }));
     }
     let code = encode::connack_from_v4(c.code as u8).ok_or_else(|| {
         malformed(M::ReasonCode {
@@ -322,7 +327,6 @@ fn user_strs(u: &UserProperties) -> Result<(), ProtocolError> {
         check_no_nul(v)
     })
 }
-
 
 /// Specification checks on packets parsed by mqttbytes (the hand parsers check as they go).
 fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {

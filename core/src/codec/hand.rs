@@ -36,7 +36,9 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
         (flags & 0x04 != 0, (flags >> 3) & 0b11, flags & 0x20 != 0);
     let (has_password, has_username) = (flags & 0x40 != 0, flags & 0x80 != 0);
     if flags & 0x01 != 0 {
-        return Err(malformed(M::ReservedBits { field: "CONNECT flags" }));
+        return Err(malformed(M::ReservedBits {
+            field: "CONNECT flags",
+        }));
     }
     if !has_will && (will_qos != 0 || will_retain) {
         return Err(malformed(M::WillFlagsWithoutWill));
@@ -122,7 +124,8 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
 /// identifier, so a PUBLISH carrying several of them (a broker sends one per matching
 /// subscription) would be cut short. The payload is a slice of the frame, not a copy.
 pub(super) fn publish_v5(byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
-    let qos = QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
+    let qos =
+        QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
     let topic = r.string()?;
     let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
     let mut properties = PublishProperties::default();
@@ -177,9 +180,15 @@ pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Pro
         let options = r.u8()?;
         let reserved = if v == ProtocolVersion::V5 { 0xC0 } else { 0xFC };
         if options & reserved != 0 {
-            return Err(malformed(M::ReservedBits { field: "subscription options" }));
+            return Err(malformed(M::ReservedBits {
+                field: "subscription options",
+            }));
         }
-        let qos = QoS::from_u8(options & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "subscription options" }))?;
+        let qos = QoS::from_u8(options & 0b11).ok_or_else(|| {
+            malformed(M::QoS3 {
+                field: "subscription options",
+            })
+        })?;
         let retain_handling = match (options >> 4) & 0b11 {
             0 => RetainHandling::SendAtSubscribe,
             1 => RetainHandling::SendAtSubscribeIfNew,
@@ -196,7 +205,9 @@ pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Pro
         });
     }
     if filters.is_empty() {
-        return Err(malformed(M::NoTopicFilter { packet: "SUBSCRIBE" }));
+        return Err(malformed(M::NoTopicFilter {
+            packet: "SUBSCRIBE",
+        }));
     }
     Ok(Packet::Subscribe(Subscribe {
         pkid,
@@ -222,7 +233,9 @@ pub(super) fn unsubscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, P
         filters.push(filter);
     }
     if filters.is_empty() {
-        return Err(malformed(M::NoTopicFilter { packet: "UNSUBSCRIBE" }));
+        return Err(malformed(M::NoTopicFilter {
+            packet: "UNSUBSCRIBE",
+        }));
     }
     Ok(Packet::Unsubscribe(Unsubscribe {
         pkid,
