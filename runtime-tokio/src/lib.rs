@@ -27,6 +27,12 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use jamey_mqtt::*;
 
+/// The README's Rust snippets, compiled and run by `cargo test --doc` (only then: the README is
+/// outside the packaged crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The client on tokio.
 pub type Client = jamey_mqtt::Client<TokioRuntime>;
 
