@@ -34,6 +34,7 @@
 //! core's events and getters; the core itself has no `tracing` dependency: everything the
 //! telemetry needs (ping round trip, token expiry) is in its `Health` snapshot, timed with the
 //! `now` arguments it already gets, so it stays pure and the simulations need no subscriber.
+#![warn(missing_docs)]
 
 mod api;
 mod config;

@@ -13,12 +13,20 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnvelopeError {
+    /// The envelope could not be serialized to JSON.
     #[error("cannot encode envelope: {0}")]
     Encode(#[source] serde_json::Error),
+    /// The payload is not JSON of an envelope with this payload type.
     #[error("payload is not a valid envelope: {0}")]
     Decode(#[source] serde_json::Error),
+    /// An envelope of a newer schema version than this crate reads.
     #[error("envelope schema version {found} is newer than the supported {supported}")]
-    UnsupportedVersion { found: u32, supported: u32 },
+    UnsupportedVersion {
+        /// The envelope's schema version.
+        found: u32,
+        /// The newest version this crate reads ([`ENVELOPE_VERSION`]).
+        supported: u32,
+    },
 }
 
 /// The schema version this crate writes and the newest it reads.
@@ -40,6 +48,7 @@ pub struct Envelope<T> {
     /// Correlation id for request/response flows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The message itself.
     pub payload: T,
 }
 
@@ -70,11 +79,13 @@ impl<T> Envelope<T> {
         }
     }
 
+    /// Sets the correlation id (request/response flows).
     pub fn with_correlation_id(mut self, id: impl Into<String>) -> Envelope<T> {
         self.correlation_id = Some(id.into());
         self
     }
 
+    /// Sets the payload type name consumers route on.
     pub fn with_kind(mut self, kind: impl Into<String>) -> Envelope<T> {
         self.kind = kind.into();
         self

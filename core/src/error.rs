@@ -27,11 +27,18 @@ pub enum ProtocolError {
     UnknownPacketType(u8),
     /// A packet larger than the configured maximum.
     #[error("packet of {size} bytes exceeds the maximum of {max}")]
-    PacketTooLarge { size: usize, max: usize },
+    PacketTooLarge {
+        /// The packet's size, fixed header included.
+        size: usize,
+        /// `ClientConfig::max_incoming_packet_size`.
+        max: usize,
+    },
     /// A valid packet that is not allowed in the current state (e.g. PUBLISH before CONNACK).
     #[error("unexpected {packet} while {state}")]
     UnexpectedPacket {
+        /// The packet type.
         packet: &'static str,
+        /// The connection state it arrived in.
         state: &'static str,
     },
     /// A topic in an incoming packet is not a valid topic name.
@@ -46,7 +53,9 @@ pub enum ProtocolError {
     /// An AUTH or CONNACK naming an authentication method that is not the one CONNECT used.
     #[error("authentication method {got:?} from the broker, expected {expected:?}")]
     AuthenticationMethodMismatch {
+        /// The method CONNECT used.
         expected: String,
+        /// The method the broker named (`None`: none).
         got: Option<String>,
     },
 }
@@ -256,19 +265,29 @@ impl ConnectError {
 pub enum ClientError {
     /// The outgoing queue is at its bound: back off and retry (back-pressure).
     #[error("outgoing queue is full ({capacity} requests)")]
-    QueueFull { capacity: usize },
+    QueueFull {
+        /// The queue's bound (`ClientConfig::max_queued`).
+        capacity: usize,
+    },
     /// The topic or filter is not valid MQTT.
     #[error(transparent)]
     InvalidTopic(#[from] TopicError),
     /// The permissions (from the JWT or config) do not allow this.
     #[error("permission denied: {action} on {topic:?}")]
     PermissionDenied {
+        /// What was asked (publish or subscribe).
         action: crate::permissions::Action,
+        /// The topic or filter refused.
         topic: String,
     },
     /// The payload or packet would exceed the maximum packet size.
     #[error("packet of {size} bytes exceeds the maximum of {max}")]
-    PacketTooLarge { size: usize, max: usize },
+    PacketTooLarge {
+        /// The encoded packet's size.
+        size: usize,
+        /// The maximum in force (configured, or lowered by the broker's CONNACK).
+        max: usize,
+    },
     /// A feature the protocol version or the broker (its CONNACK) does not have.
     #[error("not supported: {0}")]
     Unsupported(#[source] Unsupported),
@@ -285,7 +304,12 @@ pub enum ClientError {
     /// A topic alias that is 0 or above the maximum the broker announced in CONNACK (0 before
     /// any CONNACK, and on brokers that announce none).
     #[error("topic alias {alias} is not allowed: the broker accepts 1..={max}")]
-    InvalidTopicAlias { alias: u16, max: u16 },
+    InvalidTopicAlias {
+        /// The alias asked for.
+        alias: u16,
+        /// The broker's topic alias maximum.
+        max: u16,
+    },
     /// The connection ended and the client will not reconnect by itself (reconnect disabled):
     /// call `connect()` first.
     #[error("not connected, and reconnect is disabled")]
@@ -297,7 +321,10 @@ pub enum ClientError {
     /// `disconnect_with` a non-zero session expiry interval, while CONNECT sent 0: the
     /// specification makes that a protocol error, so it is refused here.
     #[error("cannot set a session expiry interval of {requested} s on DISCONNECT: CONNECT set 0")]
-    SessionExpiryWasZero { requested: u32 },
+    SessionExpiryWasZero {
+        /// The interval asked for, in seconds.
+        requested: u32,
+    },
     /// The client was told to disconnect, or gave up reconnecting; it takes no more requests.
     #[error("the client is closed")]
     Closed,
@@ -410,6 +437,7 @@ impl TransportError {
         }
     }
 
+    /// What kind of failure it is.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }

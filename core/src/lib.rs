@@ -13,6 +13,7 @@
 //! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
 //! getters (`state`, `stats`), `handle_*` inputs, commands (`publish`, `subscribe`, ...) and
 //! one output call, `poll_output`, called until it returns `Output::Timeout` (str0m's model).
+#![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod auth;

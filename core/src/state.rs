@@ -154,6 +154,7 @@ pub(crate) enum Input {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no lifecycle edge from {} on {input:?}", .from.name())]
 pub struct IllegalTransition {
+    /// The state the edge was tried from.
     pub from: ConnectionState,
     input: Input,
 }

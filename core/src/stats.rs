@@ -35,7 +35,9 @@ pub struct Stats {
     pub tokens_refreshed: u64,
     /// Refresh attempts that failed (retried; the connection is kept until expiry).
     pub token_refresh_failures: u64,
+    /// Bytes the transport took (`handle_written`).
     pub bytes_sent: u64,
+    /// Bytes received (`handle_bytes`).
     pub bytes_received: u64,
     /// Requests failed as poison: outstanding on `poison_threshold` connections in a row that
     /// the broker ended with an error reason.

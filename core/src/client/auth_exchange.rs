@@ -34,6 +34,7 @@ pub struct EnhancedAuth {
 }
 
 impl EnhancedAuth {
+    /// Enhanced authentication with `method`, no initial data.
     pub fn new(method: impl Into<String>) -> EnhancedAuth {
         EnhancedAuth {
             method: method.into(),
@@ -41,6 +42,7 @@ impl EnhancedAuth {
         }
     }
 
+    /// Sets the authentication data CONNECT carries.
     pub fn initial_data(mut self, data: impl Into<Bytes>) -> EnhancedAuth {
         self.initial_data = Some(data.into());
         self
@@ -51,8 +53,11 @@ impl EnhancedAuth {
 /// [`Client::auth_respond`] or [`Client::auth_abort`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthChallenge {
+    /// The authentication method the broker named.
     pub method: String,
+    /// The broker's authentication data for this round.
     pub data: Option<Bytes>,
+    /// The broker's human-readable reason string, if any.
     pub reason_string: Option<String>,
     /// `false` during a connect, `true` during a re-authentication on a live connection.
     pub reauthenticating: bool,

@@ -15,6 +15,7 @@ use crate::packet::{ConnAck, QoS, UserProperties};
 pub struct BrokerLimits {
     /// The highest QoS the broker accepts in a PUBLISH from us.
     pub maximum_qos: QoS,
+    /// The broker accepts retained publishes.
     pub retain_available: bool,
     /// How many QoS 1/2 publishes the broker accepts unacknowledged from us.
     pub receive_maximum: u16,
@@ -22,8 +23,11 @@ pub struct BrokerLimits {
     pub maximum_packet_size: Option<u32>,
     /// The highest topic alias the broker accepts from us (0: none).
     pub topic_alias_maximum: u16,
+    /// The broker accepts filters with wildcards.
     pub wildcard_subscription_available: bool,
+    /// The broker accepts subscription identifiers.
     pub subscription_identifiers_available: bool,
+    /// The broker accepts shared (`$share/`) subscriptions.
     pub shared_subscription_available: bool,
 }
 
@@ -82,12 +86,15 @@ pub struct ConnectionInfo {
     pub server_keep_alive: Option<u16>,
     /// The session expiry the broker imposed (MQTT 5), if it changed the requested one.
     pub session_expiry_interval: Option<u32>,
+    /// What the broker allows on this connection.
     pub limits: BrokerLimits,
     /// MQTT 5 request/response: the basis for response topics, when requested in CONNECT.
     pub response_information: Option<String>,
     /// MQTT 5: another server the client may use.
     pub server_reference: Option<String>,
+    /// The CONNACK's human-readable reason string (MQTT 5), if any.
     pub reason_string: Option<String>,
+    /// The CONNACK's user properties (MQTT 5), in order.
     pub user_properties: UserProperties,
 }
 

@@ -89,9 +89,13 @@ pub enum Action {
 /// A message from the broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// The topic it was published to (resolved from a topic alias if the broker used one).
     pub topic: String,
+    /// The payload, shared with the buffer it was read from (no copy).
     pub payload: Bytes,
+    /// The QoS it was delivered with (at most the subscription's).
     pub qos: QoS,
+    /// A retained message the broker sent on subscribing (or retain as published).
     pub retain: bool,
     /// The broker says it may have sent this before (QoS 1 redelivery).
     pub dup: bool,
@@ -109,10 +113,13 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LostReason {
+    /// The transport failed or the peer closed it.
     #[error(transparent)]
     Transport(TransportError),
+    /// No PINGRESP came back within the keep-alive deadline: the broker is presumed dead.
     #[error("no PINGRESP within the keep-alive deadline")]
     KeepAliveTimeout,
+    /// The broker sent something the protocol does not allow.
     #[error(transparent)]
     Protocol(ProtocolError),
     /// The broker sent DISCONNECT (MQTT 5 carries a reason and properties; on 3.1.1 the broker
@@ -120,9 +127,13 @@ pub enum LostReason {
     /// server to use (with 0x9C "use another server" or 0x9D "server moved").
     #[error("broker sent DISCONNECT: {reason}{}", .reason_string.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())]
     ServerDisconnect {
+        /// The DISCONNECT reason code.
         reason: ReasonCode,
+        /// The broker's human-readable reason, if it sent one.
         reason_string: Option<String>,
+        /// Another server to use, if the broker named one.
         server_reference: Option<String>,
+        /// The DISCONNECT's user properties, in order.
         user_properties: UserProperties,
     },
     /// A re-authentication was aborted by the application (`auth_abort`) or not finished
@@ -143,7 +154,12 @@ pub enum RequestError {
     SessionLost,
     /// The packet exceeds the broker's maximum packet size (learnt after it was queued).
     #[error("packet of {size} bytes exceeds the broker's maximum of {max}")]
-    PacketTooLarge { size: usize, max: usize },
+    PacketTooLarge {
+        /// The encoded packet's size.
+        size: usize,
+        /// The broker's maximum packet size.
+        max: usize,
+    },
     /// The client disconnected or gave up before this completed.
     #[error("the client closed before this completed")]
     Closed,
@@ -158,7 +174,9 @@ pub enum RequestError {
     /// was the oldest it had not acknowledged: it is not sent again.
     #[error("the broker ended {connections} connections in a row over this request: {reason}")]
     Poison {
+        /// The reason code of the last DISCONNECT.
         reason: ReasonCode,
+        /// How many connections in a row ended over it.
         connections: u32,
     },
     /// A publish with an MQTT 5 message expiry interval that passed while it waited in the
@@ -177,7 +195,9 @@ pub enum RequestError {
 pub enum Event {
     /// CONNACK accepted: whether the session resumed, and everything the CONNACK said.
     Connected {
+        /// The broker resumed the session (CONNACK session present).
         session_present: bool,
+        /// Everything the CONNACK said (limits, assigned client id, ...).
         info: Box<super::ConnectionInfo>,
     },
     /// A connection attempt failed (refused, timed out, transport or protocol error).
@@ -187,33 +207,59 @@ pub enum Event {
     /// A message arrived (QoS 2: exactly once), for the subscriptions it matched (never
     /// empty: a message that matches none waits in the unmatched buffer for a later one).
     Message {
+        /// The message.
         message: Message,
+        /// The subscriptions it matched.
         subscriptions: Vec<SubscriptionId>,
     },
     /// A subscription ended: no message will carry its id again.
     SubscriptionEnded {
+        /// The subscription.
         id: SubscriptionId,
+        /// Why it ended.
         end: SubscriptionEnd,
     },
     /// The publish's QoS flow completed (QoS 0: its bytes were taken by the transport,
     /// `handle_written`; 1: PUBACK; 2: PUBCOMP).
-    Published { token: Token, pkid: u16 },
+    Published {
+        /// The token `publish` returned.
+        token: Token,
+        /// The packet identifier it used (0 for QoS 0).
+        pkid: u16,
+    },
     /// SUBACK: one result per requested filter, in order.
     Subscribed {
+        /// The token `subscribe` returned.
         token: Token,
+        /// The granted QoS, or the refusal code, per filter.
         results: Vec<Result<QoS, ReasonCode>>,
     },
     /// UNSUBACK: one result per filter, in order.
     Unsubscribed {
+        /// The token `unsubscribe` returned.
         token: Token,
+        /// Success, or the refusal code, per filter.
         results: Vec<Result<(), ReasonCode>>,
     },
     /// A command will never complete successfully.
-    RequestFailed { token: Token, error: RequestError },
+    RequestFailed {
+        /// The token the command returned.
+        token: Token,
+        /// Why it failed.
+        error: RequestError,
+    },
     /// The next connection attempt starts after `delay`.
-    Reconnecting { attempt: u32, delay: Duration },
+    Reconnecting {
+        /// The attempt number (1 for the first retry).
+        attempt: u32,
+        /// The wait before it (backoff with jitter).
+        delay: Duration,
+    },
     /// Too many consecutive failures: no attempt before `until`.
-    CircuitOpen { until: Instant },
+    CircuitOpen {
+        /// When the next (probe) attempt may start.
+        until: Instant,
+    },
     /// The one probe attempt after the circuit was open is starting.
     CircuitHalfOpen,
     /// The reconnect policy gave up; the client is closed.
@@ -222,10 +268,14 @@ pub enum Event {
     /// refused ones also end with [`Event::SubscriptionEnded`]). One per SUBSCRIBE sent again:
     /// one for the subscriptions without an identifier, one per subscription identifier.
     Resubscribed {
+        /// Each filter with its granted QoS or refusal code.
         results: Vec<(String, Result<QoS, ReasonCode>)>,
     },
     /// A fresh JWT was minted; the client reconnects with it (nothing in flight is lost).
-    TokenRefreshed { expires_at: Option<SystemTime> },
+    TokenRefreshed {
+        /// The new token's expiry, when it has `exp`.
+        expires_at: Option<SystemTime>,
+    },
     /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
     TokenRefreshFailed(AuthError),
     /// MQTT 5 enhanced authentication: the broker asks for the next round (AUTH 0x18).
@@ -233,7 +283,10 @@ pub enum Event {
     /// connect timeout bounds the whole exchange.
     AuthChallenge(super::AuthChallenge),
     /// The broker accepted a re-authentication (AUTH 0x00), with its final data if any.
-    Reauthenticated { data: Option<Bytes> },
+    Reauthenticated {
+        /// The broker's final authentication data, if any.
+        data: Option<Bytes>,
+    },
     /// A re-authentication ended without success.
     ReauthenticationFailed(super::ReauthError),
     /// `disconnect()` finished: every accepted request completed or failed, DISCONNECT was
@@ -258,9 +311,13 @@ impl Message {
 /// A publish as the application hands it over.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishRequest {
+    /// The topic to publish to (validated at admission).
     pub topic: String,
+    /// The payload.
     pub payload: Bytes,
+    /// The QoS of the publish flow.
     pub qos: QoS,
+    /// Ask the broker to retain it for future subscribers.
     pub retain: bool,
     /// MQTT 5 only; must stay empty on 3.1.1 (refused at admission otherwise). Sent as given,
     /// except `message_expiry_interval`: a publish that waited in the client's queue carries
@@ -270,6 +327,7 @@ pub struct PublishRequest {
 }
 
 impl PublishRequest {
+    /// A publish of `payload` to `topic` with `qos`, not retained, without properties.
     pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>, qos: QoS) -> PublishRequest {
         PublishRequest {
             topic: topic.into(),
@@ -280,11 +338,13 @@ impl PublishRequest {
         }
     }
 
+    /// Sets the retain flag.
     pub fn retain(mut self, retain: bool) -> PublishRequest {
         self.retain = retain;
         self
     }
 
+    /// Sets the MQTT 5 properties.
     pub fn properties(mut self, properties: PublishProperties) -> PublishRequest {
         self.properties = properties;
         self

@@ -22,6 +22,7 @@ pub struct DisconnectOptions {
     pub session_expiry_interval: Option<u32>,
     /// A human-readable reason, for the broker's logs.
     pub reason_string: Option<String>,
+    /// User properties for the DISCONNECT (MQTT 5).
     pub user_properties: UserProperties,
 }
 
@@ -50,21 +51,25 @@ impl DisconnectOptions {
         }
     }
 
+    /// Sets the reason code (checked by `disconnect_with`).
     pub fn reason(mut self, reason: ReasonCode) -> DisconnectOptions {
         self.reason = reason;
         self
     }
 
+    /// Sets a new session expiry interval, in seconds.
     pub fn session_expiry_interval(mut self, seconds: u32) -> DisconnectOptions {
         self.session_expiry_interval = Some(seconds);
         self
     }
 
+    /// Sets a human-readable reason, for the broker's logs.
     pub fn reason_string(mut self, reason: impl Into<String>) -> DisconnectOptions {
         self.reason_string = Some(reason.into());
         self
     }
 
+    /// Adds a user property (in order).
     pub fn user_property(
         mut self,
         name: impl Into<String>,

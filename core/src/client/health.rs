@@ -12,10 +12,13 @@ use crate::state::{ConnectionState, IllegalTransition};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Health {
+    /// Where the connection is.
     pub state: ConnectionState,
     /// Connected with a live keep-alive.
     pub healthy: bool,
+    /// Requests sent and not yet acknowledged.
     pub in_flight: usize,
+    /// Requests waiting in the queue (bounded by `max_queued`).
     pub queued: usize,
     /// Bytes handed to the adapter and not yet written to the transport.
     pub buffered_bytes: usize,

@@ -182,10 +182,12 @@ impl Client {
 
     // ---- getters -------------------------------------------------------------------------
 
+    /// Where the connection is (its lifecycle state).
     pub fn state(&self) -> ConnectionState {
         self.lifecycle.state()
     }
 
+    /// The counters since the client was created.
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -200,6 +202,7 @@ impl Client {
         self.connection.as_ref()
     }
 
+    /// A health snapshot: state, liveness, queue and buffer sizes, the last error.
     pub fn health(&self) -> Health {
         let state = self.state();
         Health {

@@ -41,7 +41,12 @@ use props::{Counter, Writer};
 pub enum EncodeError {
     /// The packet's remaining length would exceed what MQTT can express (268,435,455 bytes).
     #[error("packet of {size} bytes exceeds the maximum of {max}")]
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        /// The packet's remaining length.
+        size: usize,
+        /// What MQTT can express.
+        max: usize,
+    },
     /// The packet cannot be expressed on this protocol version (MQTT 5 properties or AUTH on
     /// 3.1.1, a reason code the packet cannot carry), a field is longer than 65,535 bytes, or it
     /// breaks a rule the peer would reject it for (packet id 0, no filters, topic alias 0, ...).
@@ -49,7 +54,12 @@ pub enum EncodeError {
     Invalid(String),
     /// A string or binary field is longer than the 65,535 bytes its two-byte length can say.
     #[error("{field} is {len} bytes, more than the 65535 a field can carry")]
-    FieldTooLong { field: &'static str, len: usize },
+    FieldTooLong {
+        /// The field's name.
+        field: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 /// Encoder/decoder for one protocol version. Stateless apart from its configuration.
