@@ -21,8 +21,11 @@ pub enum ProtocolVersion {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub enum QoS {
+    /// QoS 0: delivered at most once, no acknowledgement.
     AtMostOnce = 0,
+    /// QoS 1: delivered at least once (PUBACK).
     AtLeastOnce = 1,
+    /// QoS 2: delivered exactly once (PUBREC, PUBREL, PUBCOMP).
     ExactlyOnce = 2,
 }
 
@@ -40,51 +43,97 @@ impl QoS {
 
 /// An MQTT 5 reason code (also used for 3.1.1, mapped by the codec).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ReasonCode(pub u8);
+pub struct ReasonCode(
+    /// The code as on the wire.
+    pub u8,
+);
 
 impl ReasonCode {
+    /// 0x00: success.
     pub const SUCCESS: ReasonCode = ReasonCode(0x00);
+    /// 0x01: granted QoS 1.
     pub const GRANTED_QOS_1: ReasonCode = ReasonCode(0x01);
+    /// 0x02: granted QoS 2.
     pub const GRANTED_QOS_2: ReasonCode = ReasonCode(0x02);
+    /// 0x04: disconnect with will message.
     pub const DISCONNECT_WITH_WILL: ReasonCode = ReasonCode(0x04);
+    /// 0x10: no matching subscribers.
     pub const NO_MATCHING_SUBSCRIBERS: ReasonCode = ReasonCode(0x10);
+    /// 0x11: no subscription existed.
     pub const NO_SUBSCRIPTION_EXISTED: ReasonCode = ReasonCode(0x11);
+    /// 0x18: continue authentication.
     pub const CONTINUE_AUTHENTICATION: ReasonCode = ReasonCode(0x18);
+    /// 0x19: re-authenticate.
     pub const RE_AUTHENTICATE: ReasonCode = ReasonCode(0x19);
+    /// 0x80: unspecified error.
     pub const UNSPECIFIED_ERROR: ReasonCode = ReasonCode(0x80);
+    /// 0x81: malformed packet.
     pub const MALFORMED_PACKET: ReasonCode = ReasonCode(0x81);
+    /// 0x82: protocol error.
     pub const PROTOCOL_ERROR: ReasonCode = ReasonCode(0x82);
+    /// 0x83: implementation specific error.
     pub const IMPLEMENTATION_SPECIFIC_ERROR: ReasonCode = ReasonCode(0x83);
+    /// 0x84: unsupported protocol version.
     pub const UNSUPPORTED_PROTOCOL_VERSION: ReasonCode = ReasonCode(0x84);
+    /// 0x85: client identifier not valid.
     pub const CLIENT_IDENTIFIER_NOT_VALID: ReasonCode = ReasonCode(0x85);
+    /// 0x86: bad user name or password.
     pub const BAD_USER_NAME_OR_PASSWORD: ReasonCode = ReasonCode(0x86);
+    /// 0x87: not authorized.
     pub const NOT_AUTHORIZED: ReasonCode = ReasonCode(0x87);
+    /// 0x88: server unavailable.
     pub const SERVER_UNAVAILABLE: ReasonCode = ReasonCode(0x88);
+    /// 0x89: server busy.
     pub const SERVER_BUSY: ReasonCode = ReasonCode(0x89);
+    /// 0x8A: banned.
     pub const BANNED: ReasonCode = ReasonCode(0x8A);
+    /// 0x8B: server shutting down.
     pub const SERVER_SHUTTING_DOWN: ReasonCode = ReasonCode(0x8B);
+    /// 0x8C: bad authentication method.
     pub const BAD_AUTHENTICATION_METHOD: ReasonCode = ReasonCode(0x8C);
+    /// 0x8D: keep alive timeout.
     pub const KEEP_ALIVE_TIMEOUT: ReasonCode = ReasonCode(0x8D);
+    /// 0x8E: session taken over.
     pub const SESSION_TAKEN_OVER: ReasonCode = ReasonCode(0x8E);
+    /// 0x8F: topic filter invalid.
     pub const TOPIC_FILTER_INVALID: ReasonCode = ReasonCode(0x8F);
+    /// 0x90: topic name invalid.
     pub const TOPIC_NAME_INVALID: ReasonCode = ReasonCode(0x90);
+    /// 0x91: packet identifier in use.
     pub const PACKET_IDENTIFIER_IN_USE: ReasonCode = ReasonCode(0x91);
+    /// 0x92: packet identifier not found.
     pub const PACKET_IDENTIFIER_NOT_FOUND: ReasonCode = ReasonCode(0x92);
+    /// 0x93: receive maximum exceeded.
     pub const RECEIVE_MAXIMUM_EXCEEDED: ReasonCode = ReasonCode(0x93);
+    /// 0x94: topic alias invalid.
     pub const TOPIC_ALIAS_INVALID: ReasonCode = ReasonCode(0x94);
+    /// 0x95: packet too large.
     pub const PACKET_TOO_LARGE: ReasonCode = ReasonCode(0x95);
+    /// 0x96: message rate too high.
     pub const MESSAGE_RATE_TOO_HIGH: ReasonCode = ReasonCode(0x96);
+    /// 0x97: quota exceeded.
     pub const QUOTA_EXCEEDED: ReasonCode = ReasonCode(0x97);
+    /// 0x98: administrative action.
     pub const ADMINISTRATIVE_ACTION: ReasonCode = ReasonCode(0x98);
+    /// 0x99: payload format invalid.
     pub const PAYLOAD_FORMAT_INVALID: ReasonCode = ReasonCode(0x99);
+    /// 0x9A: retain not supported.
     pub const RETAIN_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9A);
+    /// 0x9B: QoS not supported.
     pub const QOS_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9B);
+    /// 0x9C: use another server.
     pub const USE_ANOTHER_SERVER: ReasonCode = ReasonCode(0x9C);
+    /// 0x9D: server moved.
     pub const SERVER_MOVED: ReasonCode = ReasonCode(0x9D);
+    /// 0x9E: shared subscriptions not supported.
     pub const SHARED_SUBSCRIPTIONS_NOT_SUPPORTED: ReasonCode = ReasonCode(0x9E);
+    /// 0x9F: connection rate exceeded.
     pub const CONNECTION_RATE_EXCEEDED: ReasonCode = ReasonCode(0x9F);
+    /// 0xA0: maximum connect time.
     pub const MAXIMUM_CONNECT_TIME: ReasonCode = ReasonCode(0xA0);
+    /// 0xA1: subscription identifiers not supported.
     pub const SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA1);
+    /// 0xA2: wildcard subscriptions not supported.
     pub const WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: ReasonCode = ReasonCode(0xA2);
 
     /// Codes below 0x80 report success (possibly with a qualifier such as a granted QoS).
@@ -249,21 +298,34 @@ pub struct ConnectProperties {
 /// The last will: published by the broker when the connection ends abnormally.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Will {
+    /// The topic the will is published to.
     pub topic: String,
+    /// Its payload.
     pub payload: Bytes,
+    /// Its QoS.
     pub qos: QoS,
+    /// Whether the broker retains it.
     pub retain: bool,
+    /// Its MQTT 5 properties (empty on 3.1.1).
     pub properties: WillProperties,
 }
 
+/// MQTT 5 properties of the will.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WillProperties {
+    /// Seconds the broker waits after the connection ends before publishing the will.
     pub delay_interval: Option<u32>,
+    /// 1: the payload is UTF-8 text; 0 or none: unspecified bytes.
     pub payload_format_indicator: Option<u8>,
+    /// Seconds the broker keeps the will message for subscribers.
     pub message_expiry_interval: Option<u32>,
+    /// A MIME type for the payload, for the receiver.
     pub content_type: Option<String>,
+    /// The topic a receiver should answer on (request/response).
     pub response_topic: Option<String>,
+    /// Data the answer carries back to match it to this message.
     pub correlation_data: Option<Bytes>,
+    /// User properties, in order.
     pub user_properties: UserProperties,
 }
 
@@ -308,15 +370,24 @@ pub struct Publish {
     pub properties: PublishProperties,
 }
 
+/// MQTT 5 properties of a PUBLISH (empty on 3.1.1).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PublishProperties {
+    /// 1: the payload is UTF-8 text; 0 or none: unspecified bytes.
     pub payload_format_indicator: Option<u8>,
+    /// Seconds the message lives (reduced by the time it waited, when forwarded).
     pub message_expiry_interval: Option<u32>,
+    /// A topic alias (see `ClientConfig::auto_topic_alias`; received ones are resolved).
     pub topic_alias: Option<u16>,
+    /// The topic a receiver should answer on (request/response).
     pub response_topic: Option<String>,
+    /// Data the answer carries back to match it to this message.
     pub correlation_data: Option<Bytes>,
+    /// User properties, in order.
     pub user_properties: UserProperties,
+    /// On a received message: the identifiers of the subscriptions it matched.
     pub subscription_identifiers: Vec<usize>,
+    /// A MIME type for the payload, for the receiver.
     pub content_type: Option<String>,
 }
 
@@ -349,23 +420,33 @@ pub struct AckProperties {
 /// What the broker should do with retained messages when a subscription is made (MQTT 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RetainHandling {
+    /// Send the retained messages whenever the subscription is made.
     #[default]
     SendAtSubscribe = 0,
+    /// Send them only if the subscription did not exist yet.
     SendAtSubscribeIfNew = 1,
+    /// Never send retained messages for this subscription.
     DoNotSend = 2,
 }
 
+/// One topic filter of a SUBSCRIBE, with its options.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SubscribeFilter {
+    /// The topic filter (wildcards allowed; validated at admission).
     pub filter: String,
+    /// The maximum QoS asked for.
     pub qos: QoS,
-    /// MQTT 5 subscription options; always defaults on 3.1.1.
+    /// MQTT 5 option: do not receive one's own publishes. The MQTT 5 options stay at their
+    /// defaults on 3.1.1.
     pub no_local: bool,
+    /// MQTT 5 option: keep the retain flag as published when forwarding.
     pub retain_as_published: bool,
+    /// MQTT 5 option: when to send retained messages.
     pub retain_handling: RetainHandling,
 }
 
 impl SubscribeFilter {
+    /// A filter with `qos` and the default options.
     pub fn new(filter: impl Into<String>, qos: QoS) -> SubscribeFilter {
         SubscribeFilter {
             filter: filter.into(),
@@ -384,9 +465,12 @@ pub struct Subscribe {
     pub properties: SubscribeProperties,
 }
 
+/// MQTT 5 properties of a SUBSCRIBE (empty on 3.1.1).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SubscribeProperties {
+    /// An identifier (1..=268,435,455) the broker attaches to every message this subscription matches.
     pub subscription_identifier: Option<usize>,
+    /// User properties, in order.
     pub user_properties: UserProperties,
 }
 

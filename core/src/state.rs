@@ -88,7 +88,7 @@ impl ConnectionState {
     /// AUTH and DISCONNECT may; AUTH and DISCONNECT may also arrive on an established
     /// connection (for AUTH, enhanced authentication: `auth_exchange.rs` decides whether this
     /// one was expected), like every other packet a broker sends.
-    pub fn allows_incoming(self, packet: &Packet) -> bool {
+    pub(crate) fn allows_incoming(self, packet: &Packet) -> bool {
         match packet {
             Packet::Connect(_)
             | Packet::Subscribe(_)
