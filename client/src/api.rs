@@ -37,6 +37,7 @@ pub struct PublishOutcome {
 pub struct ClientStats {
     /// The core's counters.
     pub core: Stats,
+    /// The health snapshot (state, queue sizes, the last error).
     pub health: Health,
 }
 
@@ -483,6 +484,7 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The topic filter this subscription was made with.
     pub fn topic_filter(&self) -> &str {
         &self.filter
     }

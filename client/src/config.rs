@@ -26,13 +26,16 @@ pub enum Roots {
 /// server certificate must match (default: the host).
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
+    /// The CAs the server certificate must chain to.
     pub roots: Roots,
+    /// A client certificate and key, for mutual TLS.
     pub client_identity: Option<ClientIdentity>,
     /// Overrides the host for certificate verification and SNI.
     pub server_name: Option<String>,
 }
 
 impl TlsOptions {
+    /// Trust `roots`, no client identity, verify the host name.
     pub fn new(roots: Roots) -> TlsOptions {
         TlsOptions {
             roots,
@@ -61,6 +64,7 @@ impl TlsOptions {
         Ok(self)
     }
 
+    /// Verify (and send as SNI) `name` instead of the host.
     pub fn server_name(mut self, name: impl Into<String>) -> TlsOptions {
         self.server_name = Some(name.into());
         self
@@ -107,6 +111,7 @@ pub struct Authenticator(pub(crate) Arc<AnswerFn>);
 type AnswerFn = dyn Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync;
 
 impl Authenticator {
+    /// Answers each challenge with `answer`: `Ok(data)` for the next AUTH, `Err(reason)` aborts.
     pub fn new(
         answer: impl Fn(&AuthChallenge) -> Result<Option<Bytes>, String> + Send + Sync + 'static,
     ) -> Authenticator {
@@ -123,7 +128,9 @@ impl std::fmt::Debug for Authenticator {
 /// Everything [`Client::connect`](crate::Client::connect) needs.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// The broker's host name or IP address.
     pub host: String,
+    /// The broker's port (1883 plain, 8883 TLS by convention).
     pub port: u16,
     /// `None`: plain TCP.
     pub tls: Option<TlsOptions>,
@@ -156,11 +163,13 @@ impl Config {
         }
     }
 
+    /// Connect with TLS 1.3 using `tls`.
     pub fn tls(mut self, tls: TlsOptions) -> Config {
         self.tls = Some(tls);
         self
     }
 
+    /// Sets the MQTT behaviour (the core's configuration).
     pub fn mqtt(mut self, mqtt: ClientConfig) -> Config {
         self.mqtt = mqtt;
         self

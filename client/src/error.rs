@@ -9,6 +9,7 @@ use jamey_mqtt_core::{
     ClientError, ConfigError, ConnectError, ReasonCode, ReauthError, RequestError, SubscriptionEnd,
 };
 
+/// Everything the async API can fail with.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -37,21 +38,36 @@ pub enum Error {
     Failed(RequestError),
     /// The broker refused a subscription (SUBACK failure code).
     #[error("subscription to {filter:?} refused: {reason}")]
-    SubscribeRefused { filter: String, reason: ReasonCode },
+    SubscribeRefused {
+        /// The filter refused.
+        filter: String,
+        /// The SUBACK reason code.
+        reason: ReasonCode,
+    },
     /// The broker refused an unsubscribe (MQTT 5 UNSUBACK failure code).
     #[error("unsubscribe from {filter:?} refused: {reason}")]
-    UnsubscribeRefused { filter: String, reason: ReasonCode },
+    UnsubscribeRefused {
+        /// The filter.
+        filter: String,
+        /// The UNSUBACK reason code.
+        reason: ReasonCode,
+    },
     /// The last item of a [`Subscription`](crate::Subscription) stream that ended for another
     /// reason than an unsubscribe: refused again by the broker after it lost the session, or
     /// its SUBSCRIBE failed. Nothing more arrives for it.
     #[error("subscription to {filter:?} ended: {end}")]
     SubscriptionEnded {
+        /// The subscription's filter.
         filter: String,
+        /// Why it ended.
         end: SubscriptionEnd,
     },
     /// A helper's own deadline passed (e.g. no response to [`Client::request`](crate::Client)).
     #[error("no answer within {after:?}")]
-    TimedOut { after: std::time::Duration },
+    TimedOut {
+        /// The deadline that passed.
+        after: std::time::Duration,
+    },
     /// A re-authentication ([`Client::reauthenticate`](crate::Client)) did not succeed.
     #[error(transparent)]
     Reauthentication(ReauthError),
