@@ -29,6 +29,9 @@ pub mod reconnect;
 pub mod session;
 pub mod state;
 pub mod stats;
+#[cfg(any(test, feature = "internals"))]
+#[doc(hidden)]
+pub mod testing;
 pub mod tls;
 pub mod topic;
 

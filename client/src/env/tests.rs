@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -7,6 +6,7 @@ use rcgen::{
 };
 
 use super::*;
+use jamey_mqtt_core::testing::{assert_config_error, env_lookup};
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
@@ -58,22 +58,12 @@ fn write_pki(dir: &TempDir) -> (String, String, String) {
 }
 
 fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (format!("MQTT_{k}"), v.to_string()))
-        .collect();
-    Config::from_env_with("MQTT_", |name| map.get(name).cloned())
+    Config::from_env_with("MQTT_", env_lookup("MQTT_", pairs))
 }
 
 #[track_caller]
 fn assert_err(pairs: &[(&str, &str)], variable: &str, reason_contains: &str) {
-    let e = load(pairs).expect_err("expected an error");
-    assert_eq!(e.field, variable, "{e}");
-    assert!(
-        e.reason.contains(reason_contains),
-        "reason {:?} lacks {reason_contains:?}",
-        e.reason
-    );
+    assert_config_error(load(pairs), variable, reason_contains);
 }
 
 #[test]
