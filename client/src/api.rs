@@ -12,10 +12,10 @@ use std::task::{Context, Poll};
 use async_channel::{Receiver, Sender};
 use bytes::Bytes;
 use futures_core::Stream;
-use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
 };
+use jamey_mqtt_core::{SubscribeFilter, SubscribeProperties, UserProperties};
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
@@ -123,7 +123,7 @@ impl<R: Runtime> Client<R> {
     /// only a configuration error (TLS files, an invalid `ClientConfig`) fails. The driver
     /// connects in the background; a failed first attempt is retried by the core's reconnect
     /// policy exactly as a lost connection is (backoff, circuit breaker, `max_attempts`), and
-    /// each step shows up on [`Client::events`] and [`Client::health`]. Requests made
+    /// each step shows up on [`Client::events`] and [`Client::stats`] (its `health`). Requests made
     /// meanwhile wait in the core's bounded queue (`max_queued`; beyond it
     /// `ClientError::QueueFull`) and go out once connected.
     ///
@@ -385,10 +385,12 @@ impl<R: Runtime> Client<R> {
     /// finished, or after the reconnect policy gave up. It does not keep the client alive, so a
     /// program that ends by dropping its handles waits for the close like this:
     ///
-    /// ```ignore
-    /// let closed = client.closed();
-    /// drop(client);      // the last handle: the close starts in the background
-    /// closed.await;      // every accepted publish written, DISCONNECT sent, stream closed
+    /// ```no_run
+    /// async fn finish<R: jamey_mqtt::Runtime>(client: jamey_mqtt::Client<R>) {
+    ///     let closed = client.closed();
+    ///     drop(client); // the last handle: the close starts in the background
+    ///     closed.await; // every accepted publish written, DISCONNECT sent, stream closed
+    /// }
     /// ```
     pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let finished = self.inner.shared.finished.clone();

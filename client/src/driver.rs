@@ -20,11 +20,11 @@ use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
 use futures_core::Stream;
-use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
     PublishRequest, TransportError, TransportErrorKind,
 };
+use jamey_mqtt_core::{SubscribeFilter, SubscribeProperties, UserProperties};
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};

@@ -28,11 +28,18 @@ use crate::env::KEYS as CLIENT_KEYS;
 /// Build a [`Config`] from it with [`into_config`](Self::into_config) or
 /// [`with_env_overrides`](Self::with_env_overrides).
 ///
-/// ```ignore
+/// ```
 /// #[derive(serde::Deserialize)]
-/// struct AppConfig { #[serde(default)] mqtt: jamey_mqtt::ConfigFile, listen: String }
-/// let app: AppConfig = toml::from_str(&text)?;
-/// let config = app.mqtt.with_env_overrides()?;       // MQTT_* variables win over the file
+/// struct AppConfig {
+///     #[serde(default)]
+///     mqtt: jamey_mqtt::ConfigFile,
+///     listen: String,
+/// }
+/// let text = "listen = \"0.0.0.0:8080\"\n[mqtt]\nhost = \"broker.internal\"\n";
+/// let app: AppConfig = toml::from_str(text).unwrap();
+/// let config = app.mqtt.into_config().unwrap(); // or with_env_overrides(): MQTT_* win
+/// assert_eq!(config.host, "broker.internal");
+/// assert_eq!(app.listen, "0.0.0.0:8080");
 /// ```
 #[derive(Clone, Deserialize)]
 pub struct ConfigFile {

@@ -5,12 +5,20 @@
 //! wrap, sleep-until, spawn, clock). Use it through a runtime crate: `jamey-mqtt-tokio` (or
 //! `jamey-mqtt-smol`), which implements [`Runtime`] and re-exports this API.
 //!
-//! ```ignore
-//! let client = jamey_mqtt_tokio::Client::connect(config).await?;
-//! let mut temps = client.subscribe("sensors/+/temp", QoS::AtLeastOnce).await?; // a Stream
-//! client.publish("sensors/1/temp", "21.5", QoS::AtLeastOnce).await?;          // on PUBACK
-//! while let Some(msg) = temps.next().await { /* ... */ }
-//! client.disconnect().await?;
+//! ```no_run
+//! use futures_util::StreamExt; // a Subscription is a Stream
+//! use jamey_mqtt::{Client, Config, Error, QoS, Runtime};
+//!
+//! // Any runtime: `jamey_mqtt_tokio::Client` is `Client<TokioRuntime>`.
+//! async fn run<R: Runtime>(runtime: R) -> Result<(), Error> {
+//!     let client = Client::connect_with(runtime, Config::new("localhost", 1883)).await?;
+//!     let mut temps = client.subscribe("sensors/+/temp", QoS::AtLeastOnce).await?;
+//!     client.publish("sensors/1/temp", "21.5", QoS::AtLeastOnce).await?; // on PUBACK
+//!     while let Some(message) = temps.next().await {
+//!         println!("{}", message?.topic);
+//!     }
+//!     client.disconnect().await
+//! }
 //! ```
 //!
 //! What this crate does **not** do: decide anything about MQTT. Keep-alive, acks, retries,
@@ -34,7 +42,7 @@
 //! core's events and getters; the core itself has no `tracing` dependency: everything the
 //! telemetry needs (ping round trip, token expiry) is in its `Health` snapshot, timed with the
 //! `now` arguments it already gets, so it stays pure and the simulations need no subscriber.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod api;
 mod config;
@@ -61,13 +69,17 @@ pub use runtime::Runtime;
 pub use env::KEYS as ENV_KEYS;
 pub use jamey_mqtt_core::ConfigError;
 
-/// The core crate, re-exported so applications need one dependency.
-pub use jamey_mqtt_core as core;
-pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
+// What an application names, from the core, by name: the MQTT configuration and the types in
+// it, the messages, events, statistics and errors the API hands out. The core's state machine,
+// codec and adapter-facing pieces stay in `jamey-mqtt-core`.
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
-pub use jamey_mqtt_core::{AuthChallenge, EnhancedAuth, ReauthError};
+pub use jamey_mqtt_core::{auth, permissions, topic};
 pub use jamey_mqtt_core::{
-    BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, DisconnectOptions,
-    Envelope, EnvelopeError, Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS,
-    ReasonCode, RequestError, SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
+    AckId, AuthChallenge, BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo,
+    ConnectionState, DisconnectOptions, EncodeError, EnhancedAuth, Envelope, EnvelopeError, Event,
+    Health, Jitter, LastError, LostReason, Malformed, Message, ProtocolError, ProtocolVersion,
+    PublishProperties, PublishRequest, QoS, ReasonCode, ReauthError, ReconnectConfig, RequestError,
+    RetainHandling, SessionLostPolicy, Stats, SubscribeFilter, SubscribeProperties,
+    SubscriptionEnd, SubscriptionId, Token, TransportError, TransportErrorKind, Unsupported,
+    UserProperties, Will, WillProperties, ENVELOPE_VERSION,
 };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::{select, Either};
-use jamey_mqtt_core::packet::PublishProperties;
+use jamey_mqtt_core::PublishProperties;
 use jamey_mqtt_core::{Message, PublishRequest, QoS};
 
 use crate::{Client, Error, Runtime};

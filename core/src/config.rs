@@ -24,6 +24,7 @@ pub struct ConfigError {
     /// environment variable (`MQTT_KEEP_ALIVE`) when the config was read with
     /// [`ClientConfig::from_env_with`]. Owned only when a variable prefix had to be added.
     pub field: Cow<'static, str>,
+    /// Why the value is refused, and what is expected.
     pub reason: String,
 }
 
@@ -59,6 +60,7 @@ pub enum SessionLostPolicy {
 /// secrets).
 #[derive(Clone)]
 pub struct ClientConfig {
+    /// The MQTT version spoken (default: 5).
     pub protocol: ProtocolVersion,
     /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits), or, with
     /// `broker_assigns_client_id`, the broker assigns one.
@@ -90,8 +92,11 @@ pub struct ClientConfig {
     /// How long to wait for PINGRESP before declaring the connection lost. Default: half the
     /// keep-alive, so a dead broker is noticed within 1.5 x keep-alive.
     pub ping_timeout: Option<Duration>,
+    /// The CONNECT user name.
     pub username: Option<String>,
+    /// The CONNECT password (never shown by `Debug`).
     pub password: Option<Bytes>,
+    /// The last will, published by the broker if the connection ends abnormally.
     pub will: Option<Will>,
     /// MQTT 5 user properties sent in every CONNECT. Must stay empty on MQTT 3.1.1.
     pub connect_user_properties: UserProperties,
@@ -130,7 +135,9 @@ pub struct ClientConfig {
     /// resent on a resumed session). Held messages count against `receive_maximum`. Works on
     /// 3.1.1 and 5. Default `false`: acknowledged on receipt.
     pub manual_ack: bool,
+    /// What happens to requests in flight when the broker lost the session.
     pub session_lost_policy: SessionLostPolicy,
+    /// When and how often to reconnect (backoff, jitter, circuit breaker).
     pub reconnect: ReconnectConfig,
     /// JWT authentication: the token is the CONNECT password and is refreshed before expiry.
     /// When set, `username`/`password` are only used where the token does not provide them.

@@ -13,39 +13,80 @@
 //! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
 //! getters (`state`, `stats`), `handle_*` inputs, commands (`publish`, `subscribe`, ...) and
 //! one output call, `poll_output`, called until it returns `Output::Timeout` (str0m's model).
-#![warn(missing_docs)]
+//!
+//! ```
+//! use std::time::Instant;
+//!
+//! use bytes::BytesMut;
+//! use jamey_mqtt_core::{Action, Client, ClientConfig, Output};
+//!
+//! let now = Instant::now();
+//! let mut client = Client::new(ClientConfig::default(), now)?;
+//! client.connect(now);
+//! let mut out = BytesMut::new();
+//! // The first output asks the adapter to open a transport.
+//! assert!(matches!(client.poll_output(now, &mut out), Output::Action(Action::Connect)));
+//! client.handle_connected(now);
+//! // Then CONNECT goes out, as bytes appended to `out` for the adapter to write.
+//! assert!(matches!(client.poll_output(now, &mut out), Output::Transmit(_)));
+//! assert_eq!(out[0] >> 4, 1, "a CONNECT packet");
+//! # Ok::<(), jamey_mqtt_core::ConfigError>(())
+//! ```
+//!
+//! Public modules: [`config`] (the configuration and the environment reader an application can
+//! reuse), [`auth`] (JWT credentials), [`permissions`], [`tls`] (the TLS 1.3 policy an adapter
+//! applies) and [`topic`] (topic name and filter rules). Everything else is re-exported here
+//! by name. The codec, the wire packets and the reconnect policy's internals are reachable only
+//! with the `internals` feature, for this workspace's tests, simulation, fuzzing and benchmarks:
+//! they are not part of the API.
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+/// Declares modules that are public, and hidden from the docs, with the `internals` feature
+/// (tests, simulation, fuzz targets, benchmarks) and private otherwise.
+macro_rules! internal_modules {
+    ($($name:ident),* $(,)?) => {$(
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        #[cfg(not(feature = "internals"))]
+        mod $name;
+    )*};
+}
+
 pub mod auth;
-pub mod client;
-pub mod codec;
+mod client;
 pub mod config;
 mod credentials;
-pub mod envelope;
-pub mod error;
-pub mod packet;
+mod envelope;
+mod error;
 pub mod permissions;
-pub mod reconnect;
-pub mod session;
-pub mod state;
-pub mod stats;
+mod session;
+mod state;
+mod stats;
 #[cfg(any(test, feature = "internals"))]
 #[doc(hidden)]
 pub mod testing;
 pub mod tls;
 pub mod topic;
+internal_modules!(codec, packet, reconnect);
 
 pub use client::{
     AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
     EnhancedAuth, Event, Health, LastError, LostReason, Message, Output, PublishRequest,
     ReauthError, RequestError, SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
+pub use codec::EncodeError;
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
-pub use envelope::{Envelope, EnvelopeError};
+pub use envelope::{Envelope, EnvelopeError, ENVELOPE_VERSION};
 pub use error::{
     ClientError, ConnectError, Malformed, ProtocolError, TransportError, TransportErrorKind,
     Unsupported,
 };
-pub use packet::{ProtocolVersion, QoS, ReasonCode};
-pub use state::ConnectionState;
+pub use packet::{
+    ProtocolVersion, PublishProperties, QoS, ReasonCode, RetainHandling, SubscribeFilter,
+    SubscribeProperties, UserProperties, Will, WillProperties,
+};
+pub use reconnect::{Jitter, ReconnectConfig};
+pub use state::{ConnectionState, IllegalTransition};
 pub use stats::Stats;

@@ -85,7 +85,34 @@ pub enum Jitter {
     Decorrelated,
 }
 
-/// How reconnection is timed. See the [module docs](self) for the behaviour and the defaults.
+/// How reconnection is timed, decided in the core from `now` and the config seed only.
+///
+/// - **Backoff:** the *n*-th consecutive failure waits up to
+///   `min(max_delay, initial_delay * multiplier^(n-1))`, turned into the actual delay by
+///   [`Jitter`] (seeded: the same seed gives the same schedule).
+/// - **Circuit breaker:** after `max_failures` consecutive failures (a lost live connection
+///   counts as one), no attempt for `open_duration`; then one probe attempt, whose success
+///   closes the circuit and whose failure opens it again. `None` disables it.
+/// - **Giving up:** `max_attempts: Some(n)` gives up after the *n*-th attempt since the last
+///   success; `enabled: false` never reconnects (the first connect is still made).
+/// - **Connect timeout:** no CONNACK within `connect_timeout` is a failed attempt.
+///
+/// | field             | default            |
+/// |-------------------|--------------------|
+/// | `enabled`         | `true`             |
+/// | `initial_delay`   | 100 ms             |
+/// | `max_delay`       | 30 s               |
+/// | `multiplier`      | 2.0                |
+/// | `jitter`          | [`Jitter::Full`]   |
+/// | `connect_timeout` | 10 s               |
+/// | `max_failures`    | `Some(10)`         |
+/// | `open_duration`   | 60 s               |
+/// | `max_attempts`    | `None` (forever)   |
+///
+/// [`ReconnectConfig::validate`] refuses, naming the field (`reconnect.<field>`), a zero
+/// `initial_delay`, a `max_delay` below it, a `multiplier` below 1.0 (or NaN, infinite), a zero
+/// `connect_timeout`, `max_failures: Some(0)`, a zero `open_duration` with the breaker on,
+/// `max_attempts: Some(0)`, and any duration above 365 days.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconnectConfig {
     /// Whether to reconnect at all after a failure. The first connect happens either way.
@@ -239,6 +266,7 @@ pub struct Attempt {
 
 /// The circuit breaker, as reported by [`ReconnectPolicy::circuit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 pub enum CircuitState {
     /// Attempts follow the backoff.
     Closed,
@@ -282,6 +310,8 @@ pub struct ReconnectPolicy {
     last_delay: Option<Duration>,
 }
 
+// Getters the policy tests (tests/reconnect_policy.rs, through `internals`) observe it with.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 impl ReconnectPolicy {
     /// A policy in its initial state (an attempt may start at once), jitter seeded by `seed`.
     /// The config is used as given: call [`ReconnectConfig::validate`] first.

@@ -4,9 +4,9 @@
 
 mod topic_support;
 
-use jamey_mqtt_core::error::ClientError;
 use jamey_mqtt_core::permissions::{Action, Denied, Permissions};
 use jamey_mqtt_core::topic::{TopicError, TopicFilter, TopicName};
+use jamey_mqtt_core::ClientError;
 use proptest::prelude::*;
 use topic_support::*;
 

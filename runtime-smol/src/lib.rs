@@ -18,7 +18,7 @@
 //! from any thread and under any executor (`smol::block_on`, `async_io::block_on`, an
 //! `async_executor::Executor`...) with no setup. Its thread count is smol's: `SMOL_THREADS`,
 //! default 1, which is plenty for a client whose protocol work is a small state machine.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::future::Future;
 use std::io;

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! `Client::connect` must be called from inside a tokio runtime (it spawns the driver task).
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::future::Future;
 use std::io;

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_util::{AsyncReadExt, AsyncWriteExt};
-use jamey_mqtt::core::codec::Codec;
-use jamey_mqtt::core::packet::{
+use jamey_mqtt::Runtime;
+use jamey_mqtt_core::codec::Codec;
+use jamey_mqtt_core::packet::{
     Connect, ConnectProperties, Packet, ProtocolVersion, Publish, PublishProperties, QoS,
 };
-use jamey_mqtt::Runtime;
 use jamey_mqtt_sim::broker::{Broker, Limits};
 use jamey_mqtt_sim::link::LinkProfile;
 use jamey_mqtt_sim::{SimError, SimRuntime};

@@ -13,11 +13,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::future::{join_all, select, Either};
-use jamey_mqtt::core::reconnect::ReconnectConfig;
 use jamey_mqtt::{
     Client, ClientConfig, ClientError, Config, Error, Event, LostReason, Message, ProtocolVersion,
     PublishRequest, QoS, ReasonCode, RequestError, Runtime, Subscription, TlsOptions, Will,
 };
+use jamey_mqtt_core::reconnect::ReconnectConfig;
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
@@ -867,7 +867,7 @@ pub async fn acl_denial_fails_the_publish_on_mqtt5<R: Runtime + Default>() {
 /// the refreshes arrives, the last will is never published, and the token's permissions are
 /// enforced before anything is sent.
 pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
-    use jamey_mqtt::core::auth::{
+    use jamey_mqtt_core::auth::{
         Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
     };
     let broker = Broker::start(BrokerOptions::plain(), None);

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use jamey_mqtt_core::reconnect::Jitter;
+use jamey_mqtt_core::Jitter;
 use jamey_mqtt_core::SessionLostPolicy;
 
 use super::*;

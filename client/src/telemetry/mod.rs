@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use jamey_mqtt_core::packet::SubscribeFilter;
+use jamey_mqtt_core::SubscribeFilter;
 use jamey_mqtt_core::{Event, Token};
 use tracing::Span;
 

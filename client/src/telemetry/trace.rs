@@ -14,8 +14,8 @@
 
 use std::collections::HashMap;
 
-use jamey_mqtt_core::packet::{ProtocolVersion, SubscribeFilter};
 use jamey_mqtt_core::{ConnectError, Event, LostReason, Token};
+use jamey_mqtt_core::{ProtocolVersion, SubscribeFilter};
 use tracing::field::Empty;
 use tracing::{debug, debug_span, error, info, info_span, trace, warn, Span};
 

@@ -28,9 +28,9 @@ impl Client {
     }
 
     /// Queue a publish. Checked first (topic, permissions, size, queue bound): on error nothing
-    /// is queued. Completion: [`Event::Published`] or [`Event::RequestFailed`] with the token.
+    /// is queued. Completion: [`Event::Published`](crate::Event::Published) or [`Event::RequestFailed`](crate::Event::RequestFailed) with the token.
     /// An MQTT 5 `message_expiry_interval` counts from `now`: if it passes before the publish
-    /// leaves the queue, the request fails with [`RequestError::Expired`] and is never sent.
+    /// leaves the queue, the request fails with [`RequestError::Expired`](crate::RequestError::Expired) and is never sent.
     pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
         self.check_open()?;
         self.load_token_permissions(now)?;
@@ -71,11 +71,11 @@ impl Client {
         )
     }
 
-    /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`] with one
+    /// Queue a SUBSCRIBE for one or more filters. Completion: [`Event::Subscribed`](crate::Event::Subscribed) with one
     /// result per filter. Filter `i` is the subscription [`SubscriptionId::new(token, i)`]:
     /// once the broker granted it, messages that match it carry that id (first the unmatched
-    /// messages it matches, right after [`Event::Subscribed`]), until
-    /// [`Event::SubscriptionEnded`].
+    /// messages it matches, right after [`Event::Subscribed`](crate::Event::Subscribed)), until
+    /// [`Event::SubscriptionEnded`](crate::Event::SubscriptionEnded).
     pub fn subscribe(
         &mut self,
         now: Instant,
@@ -153,8 +153,8 @@ impl Client {
         self.routing.remove(id);
     }
 
-    /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`]. The subscriptions with
-    /// exactly these filters end at once ([`Event::SubscriptionEnded`] with
+    /// Queue an UNSUBSCRIBE. Completion: [`Event::Unsubscribed`](crate::Event::Unsubscribed). The subscriptions with
+    /// exactly these filters end at once ([`Event::SubscriptionEnded`](crate::Event::SubscriptionEnded) with
     /// [`SubscriptionEnd::Unsubscribed`]): the application stops reading them now, so a stream
     /// it no longer reads cannot hold the UNSUBACK back. Messages still on their way to them
     /// are dropped by the adapter. They end even when the packet itself is refused with
@@ -203,8 +203,8 @@ impl Client {
     /// Graceful shutdown. When connected, requests already accepted get until the connect
     /// timeout to complete (state `Draining`); then DISCONNECT is queued after them and the
     /// adapter is asked to write everything, flush and close (`Closing`). Whatever has not
-    /// completed by the deadline fails with [`RequestError::Closed`]. Ends with
-    /// [`Event::Disconnected`] once the adapter reports `handle_closed` (at once when not
+    /// completed by the deadline fails with [`RequestError::Closed`](crate::RequestError::Closed). Ends with
+    /// [`Event::Disconnected`](crate::Event::Disconnected) once the adapter reports `handle_closed` (at once when not
     /// connected).
     pub fn disconnect(&mut self, now: Instant) {
         match self.state() {

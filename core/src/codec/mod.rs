@@ -80,6 +80,7 @@ impl Codec {
     }
 
     /// The protocol version this codec speaks.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn version(&self) -> ProtocolVersion {
         self.version
     }

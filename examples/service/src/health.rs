@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use jamey_mqtt_tokio::core::Health;
+use jamey_mqtt_tokio::Health;
 use serde::Serialize;
 
 use crate::AppState;

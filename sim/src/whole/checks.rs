@@ -22,8 +22,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::broker::Broker;
 use bytes::Bytes;
-use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::QoS;
+use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
 use crate::whole::record::{Outcome, Record};
 use crate::whole::run::Finish;

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use jamey_mqtt::core::topic::{TopicFilter, TopicName};
-use jamey_mqtt::core::ConnectionState;
 use jamey_mqtt::{Client, ClientStats, Runtime};
+use jamey_mqtt_core::topic::{TopicFilter, TopicName};
+use jamey_mqtt_core::ConnectionState;
 
 use crate::whole::api::{until, yield_now};
 use crate::whole::checks;

@@ -9,8 +9,8 @@ use crate::link::LinkProfile;
 use crate::Fault;
 use crate::{IoProfile, SimRuntime};
 use bytes::Bytes;
-use jamey_mqtt::core::reconnect::ReconnectConfig;
 use jamey_mqtt::{ClientConfig, Config, ProtocolVersion, QoS};
+use jamey_mqtt_core::reconnect::ReconnectConfig;
 
 pub const TOPICS: [&str; 3] = ["t/a", "t/b", "t/c/d"];
 /// Filters the long-lived subscriptions draw from (overlapping wildcards).

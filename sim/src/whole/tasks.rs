@@ -7,9 +7,9 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::SimRuntime;
-use jamey_mqtt::core::packet::PublishProperties;
-use jamey_mqtt::core::SubscriptionEnd;
 use jamey_mqtt::{Client, ClientError, Error, PublishRequest, RequestError, Runtime, Subscription};
+use jamey_mqtt_core::packet::PublishProperties;
+use jamey_mqtt_core::SubscriptionEnd;
 
 use crate::whole::api::{next_message, until};
 use crate::whole::record::{App, Outcome, Received};

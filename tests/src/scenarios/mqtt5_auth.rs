@@ -9,9 +9,9 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::thread::JoinHandle;
 
 use bytes::{Bytes, BytesMut};
-use jamey_mqtt::core::codec::Codec;
-use jamey_mqtt::core::packet::{Auth, AuthProperties, ConnAck, ConnAckProperties, Packet};
 use jamey_mqtt::{ConnectError, EnhancedAuth, Error, ProtocolVersion, ReasonCode, Runtime};
+use jamey_mqtt_core::codec::Codec;
+use jamey_mqtt_core::packet::{Auth, AuthProperties, ConnAck, ConnAckProperties, Packet};
 
 use super::{connect, connect_err, within, WAIT};
 use crate::{Broker, BrokerOptions};

@@ -9,11 +9,11 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use jamey_mqtt::core::packet::PublishProperties;
 use jamey_mqtt::{
     Client, ClientError, Config, DisconnectOptions, Error, ProtocolVersion, PublishRequest, QoS,
     RequestError, Runtime, Subscription, Will,
 };
+use jamey_mqtt_core::packet::PublishProperties;
 
 use super::{connect, next, pause, plain, within, WAIT};
 use crate::{Broker, BrokerOptions};

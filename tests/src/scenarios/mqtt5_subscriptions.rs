@@ -3,10 +3,10 @@
 //! identifiers (carried on messages, routing overlapping and shared subscriptions exactly, kept
 //! when the client subscribes again after the broker lost the session).
 
-use jamey_mqtt::core::packet::SubscribeProperties;
 use jamey_mqtt::{
     Config, Event, Message, ProtocolVersion, QoS, Runtime, SubscribeFilter, Subscription,
 };
+use jamey_mqtt_core::packet::SubscribeProperties;
 
 use super::{connect, next, next_event, plain, within, WAIT};
 use crate::{Broker, BrokerOptions};

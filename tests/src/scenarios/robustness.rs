@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use jamey_mqtt::core::codec::EncodeError;
-use jamey_mqtt::core::packet::PublishProperties;
-use jamey_mqtt::core::reconnect::{Jitter, ReconnectConfig};
 use jamey_mqtt::{
     Client, ClientConfig, ClientError, Config, Error, Event, ProtocolVersion, PublishRequest, QoS,
     RequestError, Runtime,
 };
+use jamey_mqtt_core::codec::EncodeError;
+use jamey_mqtt_core::packet::PublishProperties;
+use jamey_mqtt_core::reconnect::{Jitter, ReconnectConfig};
 
 use super::{connect, mqtt, next, pause, plain, within, WAIT};
 use crate::{Broker, BrokerOptions, Proxy};

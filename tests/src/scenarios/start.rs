@@ -5,8 +5,8 @@ use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use futures_util::future::{select, Either};
-use jamey_mqtt::core::ConnectionState;
 use jamey_mqtt::{Client, PublishRequest, QoS, Runtime};
+use jamey_mqtt_core::ConnectionState;
 
 use super::{connect, next, pause, plain, within, WAIT};
 use crate::{Broker, BrokerOptions};

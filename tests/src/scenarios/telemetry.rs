@@ -13,10 +13,10 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use jamey_mqtt::core::auth::{
+use jamey_mqtt::{Client, QoS, Runtime};
+use jamey_mqtt_core::auth::{
     Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
 };
-use jamey_mqtt::{Client, QoS, Runtime};
 
 use super::{connect, next, pause, plain};
 use crate::{Broker, BrokerOptions};

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use jamey_mqtt_core::packet::ProtocolVersion;
+use jamey_mqtt_core::ProtocolVersion;
 use jamey_mqtt_core::{Event, LostReason, ProtocolError};
 use tracing_subscriber::fmt::MakeWriter;
 
