@@ -133,7 +133,7 @@ fn reserved_packet_types_are_unknown_except_auth_on_v5() {
     assert_eq!(encode(V5, &Packet::Auth(want.clone())), Ok(bytes.to_vec()));
     assert!(matches!(
         encode(V4, &Packet::Auth(want)),
-        Err(EncodeError::Invalid(_))
+        Err(EncodeError::NotInVersion { what: "AUTH", .. })
     ));
 }
 
@@ -240,7 +240,12 @@ fn packet_id_zero_is_malformed_where_one_is_required() {
     assert_eq!(decode(V4, &[0x40, 0x02, 0x00, 0x00]), want);
     assert_eq!(decode(V5, &[0xB0, 0x04, 0x00, 0x00, 0x00, 0x00]), want);
     let p = Packet::PubAck(Ack::success(0));
-    assert!(matches!(encode(V5, &p), Err(EncodeError::Invalid(_))));
+    assert_eq!(
+        encode(V5, &p),
+        Err(EncodeError::Zero {
+            field: "packet identifier"
+        })
+    );
 }
 
 #[test]
@@ -398,9 +403,10 @@ fn v311_reason_codes_map_to_mqtt5_form() {
     );
     assert_eq!(
         encode(V4, &connack(ReasonCode::BANNED)),
-        Err(EncodeError::Invalid(
-            "CONNACK cannot carry banned (0x8A) on this protocol version".into()
-        ))
+        Err(EncodeError::ReasonCode {
+            packet: "CONNACK",
+            code: ReasonCode::BANNED
+        })
     );
 
     let suback = SubAck {
@@ -612,19 +618,20 @@ fn fields_over_65535_bytes_are_an_encode_error_not_a_truncation() {
 fn mqtt5_only_content_is_an_encode_error_on_v311() {
     let mut ack = Ack::success(1);
     ack.properties.reason_string = Some("why".into());
-    let want =
-        EncodeError::Invalid("MQTT 5 properties cannot be sent on a 3.1.1 connection".into());
+    let want = EncodeError::NotInVersion {
+        what: "MQTT 5 properties",
+        version: "3.1.1",
+    };
     assert_eq!(encode(V4, &Packet::PubAck(ack.clone())), Err(want));
     assert!(encode(V5, &Packet::PubAck(ack)).is_ok());
     let mut nack = Ack::success(1);
     nack.reason = ReasonCode::QUOTA_EXCEEDED;
     assert_eq!(
         encode(V4, &Packet::PubAck(nack)),
-        Err(EncodeError::Invalid(
-            "reason code quota exceeded (0x97) cannot be sent in this packet on this protocol \
-             version"
-                .into()
-        ))
+        Err(EncodeError::ReasonCode {
+            packet: "PUBACK",
+            code: ReasonCode::QUOTA_EXCEEDED
+        })
     );
     let mut sub = SubscribeFilter::new("a", QoS::AtLeastOnce);
     sub.no_local = true;
@@ -635,9 +642,10 @@ fn mqtt5_only_content_is_an_encode_error_on_v311() {
     });
     assert_eq!(
         encode(V4, &s),
-        Err(EncodeError::Invalid(
-            "3.1.1 cannot carry MQTT 5 subscription options".into()
-        ))
+        Err(EncodeError::NotInVersion {
+            what: "MQTT 5 subscription options",
+            version: "3.1.1"
+        })
     );
 }
 

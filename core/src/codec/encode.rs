@@ -72,42 +72,52 @@ pub(crate) fn connack_from_v4(code: u8) -> Option<ReasonCode> {
     })
 }
 
-fn invalid(msg: &str) -> EncodeError {
-    EncodeError::Invalid(msg.to_owned())
+fn not_in_v311(what: &'static str) -> EncodeError {
+    EncodeError::NotInVersion {
+        what,
+        version: "3.1.1",
+    }
+}
+
+fn empty(packet: &'static str, what: &'static str) -> EncodeError {
+    EncodeError::Empty { packet, what }
 }
 
 fn no_props_on_v4<P: PartialEq + Default>(v: ProtocolVersion, p: &P) -> Result<(), EncodeError> {
     if v == ProtocolVersion::V311 && *p != P::default() {
-        return Err(invalid(
-            "MQTT 5 properties cannot be sent on a 3.1.1 connection",
-        ));
+        return Err(not_in_v311("MQTT 5 properties"));
     }
     Ok(())
 }
 
 fn pkid(id: u16) -> Result<(), EncodeError> {
     if id == 0 {
-        return Err(invalid("packet identifier 0 is not allowed"));
+        return Err(EncodeError::Zero {
+            field: "packet identifier",
+        });
     }
     Ok(())
 }
 
-fn reason(v: ProtocolVersion, kind: Reasons, code: ReasonCode) -> Result<(), EncodeError> {
+fn reason(
+    v: ProtocolVersion,
+    kind: Reasons,
+    code: ReasonCode,
+    packet: &'static str,
+) -> Result<(), EncodeError> {
     let ok = match v {
         ProtocolVersion::V311 => code == ReasonCode::SUCCESS,
         ProtocolVersion::V5 => reason_allowed(kind, code.0),
     };
     if !ok {
-        return Err(EncodeError::Invalid(format!(
-            "reason code {code} cannot be sent in this packet on this protocol version"
-        )));
+        return Err(EncodeError::ReasonCode { packet, code });
     }
     Ok(())
 }
 
-fn ack(v: ProtocolVersion, kind: Reasons, a: &Ack) -> Result<(), EncodeError> {
+fn ack(v: ProtocolVersion, kind: Reasons, a: &Ack, packet: &Packet) -> Result<(), EncodeError> {
     pkid(a.pkid)?;
-    reason(v, kind, a.reason)?;
+    reason(v, kind, a.reason, packet.name())?;
     no_props_on_v4(v, &a.properties)
 }
 
@@ -121,56 +131,60 @@ pub(crate) fn check(v: ProtocolVersion, packet: &Packet) -> Result<(), EncodeErr
                 no_props_on_v4(v, &w.properties)?;
             }
             if v == V311 && c.password.is_some() && c.username.is_none() {
-                return Err(invalid(
-                    "3.1.1 does not allow a password without a user name",
-                ));
+                return Err(not_in_v311("a password without a user name"));
             }
         }
         Packet::ConnAck(c) => {
             no_props_on_v4(v, &c.properties)?;
             if c.session_present && c.code != ReasonCode::SUCCESS {
-                return Err(invalid("a refused CONNACK cannot have session present"));
+                return Err(EncodeError::SessionPresentOnRefusal);
             }
             let ok = match v {
                 V311 => connack_v4_code(c.code).is_some(),
                 V5 => reason_allowed(Reasons::ConnAck, c.code.0),
             };
             if !ok {
-                return Err(EncodeError::Invalid(format!(
-                    "CONNACK cannot carry {} on this protocol version",
-                    c.code
-                )));
+                return Err(EncodeError::ReasonCode {
+                    packet: "CONNACK",
+                    code: c.code,
+                });
             }
         }
         Packet::Publish(p) => {
             no_props_on_v4(v, &p.properties)?;
             if p.qos == QoS::AtMostOnce {
                 if p.dup {
-                    return Err(invalid("DUP must not be set on a QoS 0 PUBLISH"));
+                    return Err(EncodeError::DupOnQoS0);
                 }
             } else {
                 pkid(p.pkid)?;
             }
             if p.topic.is_empty() && (v == V311 || p.properties.topic_alias.is_none()) {
-                return Err(invalid("an empty topic needs a topic alias (MQTT 5)"));
+                return Err(EncodeError::EmptyTopicWithoutAlias);
             }
             if p.properties.topic_alias == Some(0) {
-                return Err(invalid("topic alias 0 is not allowed"));
+                return Err(EncodeError::Zero {
+                    field: "topic alias",
+                });
             }
             if p.properties.subscription_identifiers.contains(&0) {
-                return Err(invalid("subscription identifier 0 is not allowed"));
+                return Err(EncodeError::Zero {
+                    field: "subscription identifier",
+                });
             }
         }
-        Packet::PubAck(a) | Packet::PubRec(a) => ack(v, Reasons::PubAckRec, a)?,
-        Packet::PubRel(a) | Packet::PubComp(a) => ack(v, Reasons::PubRelComp, a)?,
+        Packet::PubAck(a) | Packet::PubRec(a) => ack(v, Reasons::PubAckRec, a, packet)?,
+        Packet::PubRel(a) | Packet::PubComp(a) => ack(v, Reasons::PubRelComp, a, packet)?,
         Packet::Subscribe(s) => {
             pkid(s.pkid)?;
             no_props_on_v4(v, &s.properties)?;
             if s.filters.is_empty() {
-                return Err(invalid("SUBSCRIBE needs at least one filter"));
+                return Err(empty("SUBSCRIBE", "topic filter"));
             }
             if s.properties.subscription_identifier == Some(0) {
-                return Err(invalid("subscription identifier 0 is not allowed"));
+                return Err(EncodeError::Zero {
+                    field: "subscription identifier",
+                });
             }
             let plain = |f: &SubscribeFilter| {
                 !f.no_local
@@ -178,30 +192,31 @@ pub(crate) fn check(v: ProtocolVersion, packet: &Packet) -> Result<(), EncodeErr
                     && f.retain_handling == RetainHandling::SendAtSubscribe
             };
             if v == V311 && !s.filters.iter().all(plain) {
-                return Err(invalid("3.1.1 cannot carry MQTT 5 subscription options"));
+                return Err(not_in_v311("MQTT 5 subscription options"));
             }
         }
         Packet::SubAck(s) => {
             pkid(s.pkid)?;
             no_props_on_v4(v, &s.properties)?;
             if s.reasons.is_empty() {
-                return Err(invalid("SUBACK needs at least one reason code"));
+                return Err(empty("SUBACK", "reason code"));
             }
             let ok = |r: &ReasonCode| match v {
                 V311 => matches!(r.0, 0x00..=0x02 | 0x80),
                 V5 => reason_allowed(Reasons::SubAck, r.0),
             };
-            if !s.reasons.iter().all(ok) {
-                return Err(invalid(
-                    "SUBACK reason code not allowed on this protocol version",
-                ));
+            if let Some(bad) = s.reasons.iter().find(|r| !ok(r)) {
+                return Err(EncodeError::ReasonCode {
+                    packet: "SUBACK",
+                    code: *bad,
+                });
             }
         }
         Packet::Unsubscribe(u) => {
             pkid(u.pkid)?;
             no_props_on_v4(v, &u.user_properties)?;
             if u.filters.is_empty() {
-                return Err(invalid("UNSUBSCRIBE needs at least one filter"));
+                return Err(empty("UNSUBSCRIBE", "topic filter"));
             }
         }
         Packet::UnsubAck(u) => {
@@ -209,31 +224,34 @@ pub(crate) fn check(v: ProtocolVersion, packet: &Packet) -> Result<(), EncodeErr
             no_props_on_v4(v, &u.properties)?;
             match v {
                 V311 if !u.reasons.is_empty() => {
-                    return Err(invalid("a 3.1.1 UNSUBACK carries no reason codes"))
+                    return Err(not_in_v311("UNSUBACK reason codes"))
                 }
                 V5 if u.reasons.is_empty() => {
-                    return Err(invalid("an MQTT 5 UNSUBACK needs at least one reason code"))
-                }
-                V5 if !u
-                    .reasons
-                    .iter()
-                    .all(|r| reason_allowed(Reasons::UnsubAck, r.0)) =>
-                {
-                    return Err(invalid("UNSUBACK reason code not allowed"))
+                    return Err(empty("UNSUBACK", "reason code"))
                 }
                 _ => {}
+            }
+            if let Some(bad) = u
+                .reasons
+                .iter()
+                .find(|r| !reason_allowed(Reasons::UnsubAck, r.0))
+            {
+                return Err(EncodeError::ReasonCode {
+                    packet: "UNSUBACK",
+                    code: *bad,
+                });
             }
         }
         Packet::PingReq | Packet::PingResp => {}
         Packet::Disconnect(d) => {
-            reason(v, Reasons::Disconnect, d.reason)?;
+            reason(v, Reasons::Disconnect, d.reason, "DISCONNECT")?;
             no_props_on_v4(v, &d.properties)?;
         }
         Packet::Auth(a) => {
             if v == V311 {
-                return Err(invalid("AUTH does not exist in MQTT 3.1.1"));
+                return Err(not_in_v311("AUTH"));
             }
-            reason(v, Reasons::Auth, a.reason)?;
+            reason(v, Reasons::Auth, a.reason, "AUTH")?;
         }
     }
     Ok(())

@@ -32,7 +32,7 @@ mod wire;
 use bytes::BytesMut;
 
 use crate::error::ProtocolError;
-use crate::packet::{Packet, ProtocolVersion};
+use crate::packet::{Packet, ProtocolVersion, ReasonCode};
 use props::{Counter, Writer};
 
 /// Why a packet could not be encoded. Nothing was written to the output buffer.
@@ -47,11 +47,52 @@ pub enum EncodeError {
         /// What MQTT can express.
         max: usize,
     },
-    /// The packet cannot be expressed on this protocol version (MQTT 5 properties or AUTH on
-    /// 3.1.1, a reason code the packet cannot carry), a field is longer than 65,535 bytes, or it
-    /// breaks a rule the peer would reject it for (packet id 0, no filters, topic alias 0, ...).
-    #[error("cannot encode: {0}")]
-    Invalid(String),
+    /// Something only a later protocol version has (MQTT 5 properties, subscription options or
+    /// AUTH on 3.1.1, a 3.1.1 password without a user name).
+    #[error("{what} cannot be sent on MQTT {version}")]
+    NotInVersion {
+        /// What the packet carries.
+        what: &'static str,
+        /// The codec's version.
+        version: &'static str,
+    },
+    /// A reason code the packet type cannot carry on this protocol version.
+    #[error("{packet} cannot carry reason code {code} on this protocol version")]
+    ReasonCode {
+        /// The packet type.
+        packet: &'static str,
+        /// The code.
+        code: ReasonCode,
+    },
+    /// A packet that needs at least one of something has none (filters, reason codes).
+    #[error("{packet} needs at least one {what}")]
+    Empty {
+        /// The packet type.
+        packet: &'static str,
+        /// What it needs.
+        what: &'static str,
+    },
+    /// A value that must not be 0 (packet identifier, topic alias, subscription identifier).
+    #[error("{field} 0 is not allowed")]
+    Zero {
+        /// The field.
+        field: &'static str,
+    },
+    /// A refused CONNACK with session present.
+    #[error("a refused CONNACK cannot have session present")]
+    SessionPresentOnRefusal,
+    /// DUP on a QoS 0 PUBLISH.
+    #[error("DUP must not be set on a QoS 0 PUBLISH")]
+    DupOnQoS0,
+    /// A PUBLISH with an empty topic and no topic alias.
+    #[error("an empty topic needs a topic alias (MQTT 5)")]
+    EmptyTopicWithoutAlias,
+    /// A value above what a variable byte integer can carry (268,435,455).
+    #[error("{value} does not fit a variable byte integer")]
+    VarintTooLarge {
+        /// The value.
+        value: usize,
+    },
     /// A string or binary field is longer than the 65,535 bytes its two-byte length can say.
     #[error("{field} is {len} bytes, more than the 65535 a field can carry")]
     FieldTooLong {

@@ -80,9 +80,7 @@ impl Sink for Counter {
     }
     fn varint(&mut self, v: usize) {
         if v > wire::MAX_VARINT {
-            self.fail(EncodeError::Invalid(format!(
-                "{v} does not fit a variable byte integer"
-            )));
+            self.fail(EncodeError::VarintTooLarge { value: v });
         }
         self.len += wire::varint_len(v);
     }
