@@ -867,7 +867,7 @@ pub async fn acl_denial_fails_the_publish_on_mqtt5<R: Runtime + Default>() {
 /// the refreshes arrives, the last will is never published, and the token's permissions are
 /// enforced before anything is sent.
 pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
-    use jamey_mqtt::core::auth::{
+    use jamey_mqtt::auth::{
         Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
     };
     let broker = Broker::start(BrokerOptions::plain(), None);
@@ -897,7 +897,7 @@ pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
         retain: false,
         properties: Default::default(),
     });
-    config.mqtt.auth = Some(
+    config.auth = Some(
         AuthConfig::new(TokenSource::Signer(signer)).with_refresh_margin(Duration::from_secs(1)),
     );
     let device = connect::<R>(config).await;
