@@ -995,6 +995,7 @@ macro_rules! suite {
             identifiers_are_kept_after_a_session_loss,
             unsupported_authentication_method_is_refused,
             authenticator_answers_challenges_and_reauthenticates,
+            jwt_on_mqtt5_falls_back_to_the_password_without_the_method,
             manual_ack_qos1_unacked_is_redelivered_after_a_cut,
             manual_ack_qos2_unacked_survives_a_client_restart,
             manual_ack_message_no_stream_takes_is_acked_by_the_client,

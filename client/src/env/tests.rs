@@ -289,7 +289,7 @@ fn bad_tls_settings_name_the_variable() {
 fn jwt_private_key_files_are_read_from_disk() {
     let key = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../core/tests/keys/ed25519_private.pem"
+        "/../auth/tests/keys/ed25519_private.pem"
     );
     let c = load(&[
         ("JWT_PRIVATE_KEY_FILE", key),
