@@ -69,17 +69,21 @@ pub use runtime::Runtime;
 pub use env::KEYS as ENV_KEYS;
 pub use jamey_mqtt_core::ConfigError;
 
+/// The auth crate (JWT signing, validation, token sources), re-exported so applications need
+/// one dependency.
+pub use jamey_mqtt_auth as auth;
+pub use jamey_mqtt_auth::AuthConfig;
 // What an application names, from the core, by name: the MQTT configuration and the types in
 // it, the messages, events, statistics and errors the API hands out. The core's state machine,
 // codec and adapter-facing pieces stay in `jamey-mqtt-core`.
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
-pub use jamey_mqtt_core::{auth, permissions, topic};
+pub use jamey_mqtt_core::{permissions, topic};
 pub use jamey_mqtt_core::{
     AckId, AuthChallenge, BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo,
     ConnectionState, DisconnectOptions, EncodeError, EnhancedAuth, Envelope, EnvelopeError, Event,
     Health, Jitter, LastError, LostReason, Malformed, Message, ProtocolError, ProtocolVersion,
     PublishProperties, PublishRequest, QoS, ReasonCode, ReauthError, ReconnectConfig, RequestError,
     RetainHandling, SessionLostPolicy, Stats, SubscribeFilter, SubscribeProperties,
-    SubscriptionEnd, SubscriptionId, Token, TransportError, TransportErrorKind, Unsupported,
-    UserProperties, Will, WillProperties, ENVELOPE_VERSION,
+    SubscriptionEnd, SubscriptionId, Token, TokenError, TransportError, TransportErrorKind,
+    Unsupported, UserProperties, Will, WillProperties, ENVELOPE_VERSION,
 };

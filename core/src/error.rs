@@ -7,8 +7,8 @@
 //! what failed and why, the wrapped error's text included, so one line in a log says it all;
 //! the wrapped error is also its [`source`](std::error::Error::source), to match on or walk.
 //!
-//! Configuration problems are [`ConfigError`](crate::ConfigError), JWT problems
-//! [`AuthError`](crate::auth::AuthError), topic problems [`TopicError`].
+//! Configuration problems are [`ConfigError`](crate::ConfigError), token problems
+//! [`TokenError`](crate::TokenError), topic problems [`TopicError`].
 
 use std::sync::Arc;
 
@@ -228,9 +228,9 @@ pub enum ConnectError {
     /// The transport could not be opened or ended before CONNACK.
     #[error(transparent)]
     Transport(TransportError),
-    /// No token could be minted for the CONNECT password.
-    #[error("no token for the CONNECT password: {0}")]
-    Auth(#[source] crate::auth::AuthError),
+    /// The token source could not give a token for the CONNECT (token auth).
+    #[error(transparent)]
+    Token(crate::credentials::TokenError),
     /// The broker answered with something that is not a valid CONNACK.
     #[error(transparent)]
     Protocol(ProtocolError),
@@ -291,9 +291,6 @@ pub enum ClientError {
     /// A feature the protocol version or the broker (its CONNACK) does not have.
     #[error("not supported: {0}")]
     Unsupported(#[source] Unsupported),
-    /// Permissions come from the JWT, and no token could be minted to read them.
-    #[error("cannot check permissions: {0}")]
-    Auth(#[source] crate::auth::AuthError),
     /// A subscribe or unsubscribe with no filters.
     #[error("at least one topic filter is required")]
     NoFilters,
@@ -483,7 +480,7 @@ mod tests {
         is_error::<crate::EnvelopeError>();
         is_error::<crate::tls::TlsError>();
         is_error::<crate::codec::EncodeError>();
-        is_error::<crate::auth::AuthError>();
+        is_error::<crate::TokenError>();
         is_error::<RequestError>();
         is_error::<SubscriptionEnd>();
         is_error::<LostReason>();

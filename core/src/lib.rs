@@ -34,7 +34,7 @@
 //! ```
 //!
 //! Public modules: [`config`] (the configuration and the environment reader an application can
-//! reuse), [`auth`] (JWT credentials), [`permissions`], [`tls`] (the TLS 1.3 policy an adapter
+//! reuse), [`permissions`], [`tls`] (the TLS 1.3 policy an adapter
 //! applies) and [`topic`] (topic name and filter rules). Everything else is re-exported here
 //! by name. The codec, the wire packets and the reconnect policy's internals are reachable only
 //! with the `internals` feature, for this workspace's tests, simulation, fuzzing and benchmarks:
@@ -54,7 +54,6 @@ macro_rules! internal_modules {
     )*};
 }
 
-pub mod auth;
 mod client;
 pub mod config;
 mod credentials;
@@ -78,6 +77,7 @@ pub use client::{
 };
 pub use codec::EncodeError;
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use credentials::{AuthToken, TokenAuth, TokenError, JWT_AUTH_METHOD};
 pub use envelope::{Envelope, EnvelopeError, ENVELOPE_VERSION};
 pub use error::{
     ClientError, ConnectError, Malformed, ProtocolError, TransportError, TransportErrorKind,

@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 use super::connection::{BrokerLimits, ConnectionInfo};
 use super::routing::Routed;
 use super::{
-    Client, Event, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId, Token,
+    Client, Event, LastError, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId,
+    Token,
 };
 use crate::config::SessionLostPolicy;
 use crate::error::{ConnectError, Malformed, ProtocolError};
@@ -79,6 +80,18 @@ impl Client {
         connack: ConnAck,
     ) -> Result<(), ProtocolError> {
         if !connack.code.is_success() {
+            if connack.code == ReasonCode::BAD_AUTHENTICATION_METHOD && self.jwt_method_in_use() {
+                // The broker does not take the token under `JWT`: send it as the password
+                // from now on, at once (this is no failure of the broker or the token).
+                self.jwt_method_refused = true;
+                self.last_error = Some(LastError::ConnectFailed(ConnectError::Refused(
+                    connack.code,
+                )));
+                self.end_transport(true, None);
+                self.reconnect.retry_now(now);
+                self.transition(Input::Wait { retry_at: now });
+                return Ok(());
+            }
             if matches!(
                 connack.code,
                 ReasonCode::BAD_USER_NAME_OR_PASSWORD | ReasonCode::NOT_AUTHORIZED
