@@ -508,7 +508,12 @@ impl Client {
                     Some(deadline) => Some(deadline),
                     None => Some(self.last_sent + self.keep_alive),
                 };
-                let timers = earliest(keep_alive, self.credentials.deadline());
+                // A refresh only matters to a connection that stays: not while draining.
+                let refresh = self
+                    .credentials
+                    .deadline()
+                    .filter(|_| self.state() == ConnectionState::Connected);
+                let timers = earliest(keep_alive, refresh);
                 let timers = earliest(timers, self.auth_exchange.reauth_deadline());
                 earliest(timers, self.stable_at)
             }

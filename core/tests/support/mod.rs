@@ -190,12 +190,22 @@ impl Pair {
     }
 
     /// Moves the clock forward by `by`, firing each client deadline at its exact instant.
+    ///
+    /// Panics when a deadline that has passed is reported again and again: an adapter driven
+    /// by such a client would spin.
     pub fn advance(&mut self, by: Duration) {
         let target = self.now + by;
+        let mut repeats = 0;
         while let Some(deadline) = self.client.poll_timeout() {
             if deadline > target {
                 break;
             }
+            repeats = if deadline <= self.now { repeats + 1 } else { 0 };
+            assert!(
+                repeats < 1000,
+                "the passed deadline {deadline:?} is reported again and again (now {:?})",
+                self.now
+            );
             self.now = self.now.max(deadline);
             self.client.handle_timeout(self.now);
             self.drive();
