@@ -152,6 +152,17 @@ impl Permissions {
         }
     }
 
+    /// Whether a message on `topic` may be delivered to the holder: some subscribe grant
+    /// matches it. This is the broker's receive (read) check, the counterpart of
+    /// [`allows_subscribe`](Self::allows_subscribe) for a single topic: a subscription the
+    /// grants cover only ever delivers topics this allows.
+    pub fn allows_receive(&self, topic: &TopicName) -> bool {
+        match &self.subscribe {
+            Grant::All => true,
+            Grant::Filters(f) => f.iter().any(|f| f.matches(topic)),
+        }
+    }
+
     /// [`Permissions::allows_publish`] as a `Result` the client can return with `?`.
     pub fn check_publish(&self, topic: &TopicName) -> Result<(), Denied> {
         if self.allows_publish(topic) {
