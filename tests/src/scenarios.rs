@@ -21,6 +21,7 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod jwt_plugin;
 mod mqtt5_auth;
 mod mqtt5_connection;
 mod mqtt5_manual_ack;
@@ -29,6 +30,7 @@ mod mqtt5_subscriptions;
 mod robustness;
 mod start;
 mod telemetry;
+pub use jwt_plugin::*;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
 pub use mqtt5_manual_ack::*;
