@@ -117,7 +117,12 @@ pub fn auth_plugin_library() -> PathBuf {
         .ancestors()
         .skip(1)
         .take(2)
-        .flat_map(|dir| [dir.join(AUTH_PLUGIN_FILE), dir.join("deps").join(AUTH_PLUGIN_FILE)])
+        .flat_map(|dir| {
+            [
+                dir.join(AUTH_PLUGIN_FILE),
+                dir.join("deps").join(AUTH_PLUGIN_FILE),
+            ]
+        })
         .collect();
     candidates
         .iter()

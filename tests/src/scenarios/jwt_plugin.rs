@@ -68,7 +68,12 @@ fn token(signer: &JwtSigner) -> String {
 }
 
 /// MQTT 3.1.1 config whose CONNECT carries `username` and `password` as they are.
-fn with_password(broker: &Broker, client_id: &str, username: &str, password: &str) -> jamey_mqtt::Config {
+fn with_password(
+    broker: &Broker,
+    client_id: &str,
+    username: &str,
+    password: &str,
+) -> jamey_mqtt::Config {
     let mut config = plain(broker, client_id);
     config.mqtt.username = Some(username.into());
     config.mqtt.password = Some(Bytes::from(password.to_owned()));
@@ -76,7 +81,7 @@ fn with_password(broker: &Broker, client_id: &str, username: &str, password: &st
 }
 
 /// A client authenticated with a fresh 60 s token for `id` (username = client id = `sub`).
-async fn client<R: Runtime + Default>(
+pub(super) async fn client<R: Runtime + Default>(
     broker: &Broker,
     id: &str,
     publish: &[&str],
@@ -87,7 +92,7 @@ async fn client<R: Runtime + Default>(
 }
 
 /// How many connections of `client_id` the broker accepted.
-fn connects(broker: &Broker, client_id: &str) -> usize {
+pub(super) fn connects(broker: &Broker, client_id: &str) -> usize {
     let needle = format!(" as {client_id} (");
     broker
         .log()
@@ -121,8 +126,22 @@ pub async fn jwt_plugin_refuses_bad_tokens<R: Runtime + Default>() {
 
     let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
     let expired = good.sign(an_hour_ago).unwrap().expose().to_owned();
-    let wrong_key = token(&signer_with("another-secret-another-secret-32", JWT_ISSUER, "dev", ttl, &[], &[]));
-    let wrong_issuer = token(&signer_with(JWT_SECRET, "someone-else", "dev", ttl, &[], &[]));
+    let wrong_key = token(&signer_with(
+        "another-secret-another-secret-32",
+        JWT_ISSUER,
+        "dev",
+        ttl,
+        &[],
+        &[],
+    ));
+    let wrong_issuer = token(&signer_with(
+        JWT_SECRET,
+        "someone-else",
+        "dev",
+        ttl,
+        &[],
+        &[],
+    ));
     // {"alg":"none","typ":"JWT"} over a real payload, no signature.
     let payload = token(&good).split('.').nth(1).unwrap().to_owned();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
@@ -173,9 +192,18 @@ pub async fn jwt_plugin_publish_outside_grants_is_not_delivered<R: Runtime + Def
     let watcher = client::<R>(&broker, "watcher", &[], &["#"]).await;
     let mut all = watcher.subscribe("#", QoS::AtLeastOnce).await.unwrap();
     let device = client::<R>(&broker, "device", &["dev/out/#"], &[]).await;
-    device.publish("secret/x", "denied", QoS::AtLeastOnce).await.unwrap();
-    device.publish("dev/out/1", "allowed", QoS::AtLeastOnce).await.unwrap();
-    device.publish("dev/out/end", "end", QoS::AtLeastOnce).await.unwrap();
+    device
+        .publish("secret/x", "denied", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    device
+        .publish("dev/out/1", "allowed", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    device
+        .publish("dev/out/end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     assert_eq!(until::<R>(&mut all, "end").await, ["allowed"]);
     device.disconnect().await.unwrap();
     watcher.disconnect().await.unwrap();
@@ -205,7 +233,10 @@ pub async fn jwt_plugin_subscribe_outside_grants_fails_per_filter<R: Runtime + D
             other => panic!("{filter}: expected a SUBACK refusal, got {other:?}"),
         }
     }
-    device.publish("sensors/k/temp", "21", QoS::AtLeastOnce).await.unwrap();
+    device
+        .publish("sensors/k/temp", "21", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     assert_eq!(next::<R>(&mut granted).await.payload, "21".as_bytes());
     device.disconnect().await.unwrap();
 }
@@ -260,10 +291,19 @@ pub async fn jwt_plugin_client_and_broker_agree_on_a_table<R: Runtime + Default>
 
     // Publish rows: each topic's payload is its row; "end" on an allowed topic closes.
     for topic in TABLE_TOPICS {
-        device.publish(topic, topic, QoS::AtLeastOnce).await.unwrap();
+        device
+            .publish(topic, topic, QoS::AtLeastOnce)
+            .await
+            .unwrap();
     }
-    device.publish("cmd/end", "end", QoS::AtLeastOnce).await.unwrap();
-    device.publish("$app/dev/end", "end", QoS::AtLeastOnce).await.unwrap();
+    device
+        .publish("cmd/end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    device
+        .publish("$app/dev/end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     let mut delivered: BTreeSet<String> = BTreeSet::new();
     for sub in &mut subs {
         delivered.extend(until::<R>(sub, "end").await);
@@ -273,11 +313,16 @@ pub async fn jwt_plugin_client_and_broker_agree_on_a_table<R: Runtime + Default>
         let client_says = permissions.allows_publish(&TopicName::new(topic).unwrap());
         let broker_says = delivered.contains(topic);
         if client_says != broker_says {
-            disagreements.push(format!("publish {topic}: client {client_says}, broker {broker_says}"));
+            disagreements.push(format!(
+                "publish {topic}: client {client_says}, broker {broker_says}"
+            ));
         }
     }
     // A sanity floor: the table has rows of both kinds.
-    assert!(delivered.len() >= 3 && delivered.len() < TABLE_TOPICS.len(), "{delivered:?}");
+    assert!(
+        delivered.len() >= 3 && delivered.len() < TABLE_TOPICS.len(),
+        "{delivered:?}"
+    );
 
     // Subscribe rows, one SUBSCRIBE with every filter.
     let results = within::<R, _>(
@@ -300,7 +345,9 @@ pub async fn jwt_plugin_client_and_broker_agree_on_a_table<R: Runtime + Default>
             Err(other) => panic!("subscribe {filter}: {other:?}"),
         };
         if client_says != broker_says {
-            disagreements.push(format!("subscribe {filter}: client {client_says}, broker {broker_says}"));
+            disagreements.push(format!(
+                "subscribe {filter}: client {client_says}, broker {broker_says}"
+            ));
         }
     }
     assert!(disagreements.is_empty(), "{disagreements:#?}");
@@ -332,31 +379,69 @@ pub async fn jwt_plugin_mqtt5_connect_and_reauthenticate<R: Runtime + Default>()
     if let Err(e) = device.publish("first/a", "1", QoS::AtLeastOnce).await {
         panic!("{e:?}\n{}", broker.log());
     }
-    device.publish("second/a", "denied", QoS::AtLeastOnce).await.ok();
-    device.publish("first/end", "end", QoS::AtLeastOnce).await.unwrap();
+    device
+        .publish("second/a", "denied", QoS::AtLeastOnce)
+        .await
+        .ok();
+    device
+        .publish("first/end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     assert_eq!(until::<R>(&mut all, "end").await, ["1"]);
 
     let second = token(&jwt_signer("v5-device", ttl, &["second/#"], &[]));
-    within::<R, _>(WAIT, "re-authentication", device.reauthenticate(Some(second.into())))
-        .await
-        .expect("re-authentication accepted");
+    within::<R, _>(
+        WAIT,
+        "re-authentication",
+        device.reauthenticate(Some(second.into())),
+    )
+    .await
+    .expect("re-authentication accepted");
     if let Err(e) = device.publish("second/a", "2", QoS::AtLeastOnce).await {
         panic!("{e:?}\n{}", broker.log());
     }
-    device.publish("first/a", "denied", QoS::AtLeastOnce).await.ok();
+    device
+        .publish("first/a", "denied", QoS::AtLeastOnce)
+        .await
+        .ok();
     if let Err(e) = device.publish("second/end", "end", QoS::AtLeastOnce).await {
         panic!("{e:?}\n{}", broker.log());
     }
     assert_eq!(until::<R>(&mut all, "end").await, ["2"]);
-    assert_eq!(connects(&broker, "v5-device"), 1, "re-authenticated on the live connection");
-    assert!(broker.log().contains("Received AUTH from v5-device"), "{}", broker.log());
-
-    let forged = token(&signer_with("another-secret-another-secret-32", JWT_ISSUER, "v5-device", ttl, &["#"], &[]));
-    let refused = within::<R, _>(WAIT, "refused re-authentication", device.reauthenticate(Some(forged.into()))).await;
-    assert!(refused.is_err(), "a forged token was accepted: {refused:?}");
-    next_event::<R>(&mut events, "the connection ends", |e| matches!(e, Event::ConnectionLost(_))).await;
+    assert_eq!(
+        connects(&broker, "v5-device"),
+        1,
+        "re-authenticated on the live connection"
+    );
     assert!(
-        broker.log().contains("refused authentication of client v5-device: token signature does not verify"),
+        broker.log().contains("Received AUTH from v5-device"),
+        "{}",
+        broker.log()
+    );
+
+    let forged = token(&signer_with(
+        "another-secret-another-secret-32",
+        JWT_ISSUER,
+        "v5-device",
+        ttl,
+        &["#"],
+        &[],
+    ));
+    let refused = within::<R, _>(
+        WAIT,
+        "refused re-authentication",
+        device.reauthenticate(Some(forged.into())),
+    )
+    .await;
+    assert!(refused.is_err(), "a forged token was accepted: {refused:?}");
+    next_event::<R>(&mut events, "the connection ends", |e| {
+        matches!(e, Event::ConnectionLost(_))
+    })
+    .await;
+    assert!(
+        broker.log().contains(
+            "refused authentication of client v5-device: token signature does not verify"
+        ),
         "{}",
         broker.log()
     );
@@ -372,16 +457,28 @@ pub async fn jwt_plugin_token_expiring_while_connected_is_denied<R: Runtime + De
     let watcher = client::<R>(&broker, "watcher", &["end"], &["#"]).await;
     let mut all = watcher.subscribe("#", QoS::AtLeastOnce).await.unwrap();
     // Whole-second times: a 2 s token lives 1 to 2 s from now.
-    let short = token(&jwt_signer("short", Duration::from_secs(2), &["data/#"], &[]));
+    let short = token(&jwt_signer(
+        "short",
+        Duration::from_secs(2),
+        &["data/#"],
+        &[],
+    ));
     let device = connect::<R>(with_password(&broker, "short", "short", &short)).await;
     let mut events = device.events();
-    device.publish("data/x", "before", QoS::AtLeastOnce).await.unwrap();
-    next_event::<R>(&mut events, "the broker disconnects the expired client", |e| {
-        matches!(e, Event::ConnectionLost(_))
-    })
+    device
+        .publish("data/x", "before", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    next_event::<R>(
+        &mut events,
+        "the broker disconnects the expired client",
+        |e| matches!(e, Event::ConnectionLost(_)),
+    )
     .await;
     assert!(
-        broker.log().contains("token of client short expired; disconnecting it"),
+        broker
+            .log()
+            .contains("token of client short expired; disconnecting it"),
         "{}",
         broker.log()
     );
@@ -398,7 +495,9 @@ pub async fn jwt_plugin_token_expiring_while_connected_is_denied<R: Runtime + De
         "{refused:?}"
     );
     assert!(
-        broker.log().contains("refused client short: token has expired"),
+        broker
+            .log()
+            .contains("refused client short: token has expired"),
         "{}",
         broker.log()
     );
@@ -407,9 +506,11 @@ pub async fn jwt_plugin_token_expiring_while_connected_is_denied<R: Runtime + De
     R::default().spawn(async move {
         let _ = late.publish("data/x", "after", QoS::AtLeastOnce).await;
     });
-    watcher.publish("end", "end", QoS::AtLeastOnce).await.unwrap();
+    watcher
+        .publish("end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     assert_eq!(until::<R>(&mut all, "end").await, ["before"]);
     device.disconnect().await.ok();
     watcher.disconnect().await.unwrap();
 }
-
