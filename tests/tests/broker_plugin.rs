@@ -44,3 +44,8 @@ fn mqtt5_connect_and_reauthenticate() {
 fn token_expiring_while_connected_is_denied() {
     block_on(scenarios::jwt_plugin_token_expiring_while_connected_is_denied::<Rt>())
 }
+
+#[test]
+fn reauthentication_under_load_loses_nothing() {
+    block_on(scenarios::jwt_plugin_reauthentication_under_load_loses_nothing::<Rt>())
+}

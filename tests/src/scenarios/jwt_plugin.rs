@@ -9,6 +9,8 @@
 //! that what is refused is refused by the broker, not by the client's own early check.
 
 use std::collections::BTreeSet;
+
+use futures_util::future::join_all;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -512,5 +514,92 @@ pub async fn jwt_plugin_token_expiring_while_connected_is_denied<R: Runtime + De
         .unwrap();
     assert_eq!(until::<R>(&mut all, "end").await, ["before"]);
     device.disconnect().await.ok();
+    watcher.disconnect().await.unwrap();
+}
+
+/// 10,000 QoS 1 publishes on MQTT 5 with method `JWT` across three re-authentications, each
+/// issued while publishes are in flight: all arrive, on one connection (one CONNECT, three
+/// re-authentications, each resolved with the broker's success), and the last token's grants
+/// are the ones in force.
+pub async fn jwt_plugin_reauthentication_under_load_loses_nothing<R: Runtime + Default>() {
+    const TOTAL: usize = 10_000;
+    const ROUNDS: usize = 4;
+    let broker = Broker::start(
+        BrokerOptions::plain()
+            .quiet()
+            .jwt_plugin([("secret", JWT_SECRET), ("issuer", JWT_ISSUER)]),
+        None,
+    );
+    let watcher = client::<R>(&broker, "load-watcher", &[], &["load/#"]).await;
+    let mut all = watcher.subscribe("load/#", QoS::AtLeastOnce).await.unwrap();
+    let ttl = Duration::from_secs(60);
+    // Every token grants `load/#`; each also grants its own round's marker topic only.
+    let grant = |round: usize| {
+        let marker = format!("round/{round}");
+        token(&jwt_signer("load-device", ttl, &["load/#", &marker], &[]))
+    };
+    let device = connect::<R>(v5_jwt(&broker, "load-device", &grant(0))).await;
+    // Publishes go in batches below the client's request queue (1,000); each
+    // re-authentication is issued together with the first batch of its round.
+    const BATCH: usize = 500;
+    let per_round = TOTAL / ROUNDS;
+    for round in 0..ROUNDS {
+        for (batch, start) in (round * per_round..(round + 1) * per_round)
+            .step_by(BATCH)
+            .enumerate()
+        {
+            let publishes = join_all(
+                (start..start + BATCH)
+                    .map(|i| device.publish("load/data", i.to_string(), QoS::AtLeastOnce)),
+            );
+            let results = if round > 0 && batch == 0 {
+                let reauth = device.reauthenticate(Some(grant(round).into()));
+                let (results, reauthed) = within::<R, _>(
+                    WAIT,
+                    "publishes and a re-authentication",
+                    futures_util::future::join(publishes, reauth),
+                )
+                .await;
+                reauthed.expect("re-authentication accepted");
+                results
+            } else {
+                within::<R, _>(WAIT, "publishes", publishes).await
+            };
+            let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(
+                failed.is_empty(),
+                "round {round}: {} failed, first {:?}",
+                failed.len(),
+                failed.first()
+            );
+        }
+    }
+    // The last token's grants are in force: its marker passes, the first token's does not.
+    let denied = device.publish("round/0", "x", QoS::AtLeastOnce).await;
+    assert!(
+        matches!(denied, Err(Error::Failed(_))),
+        "the first token's grant outlived it: {denied:?}"
+    );
+    device
+        .publish(format!("round/{}", ROUNDS - 1), "x", QoS::AtLeastOnce)
+        .await
+        .expect("the last token's grant");
+
+    let mut seen = vec![false; TOTAL];
+    let mut distinct = 0;
+    while distinct < TOTAL {
+        let message = next::<R>(&mut all).await;
+        let i: usize = std::str::from_utf8(&message.payload)
+            .unwrap()
+            .parse()
+            .unwrap();
+        if !std::mem::replace(&mut seen[i], true) {
+            distinct += 1;
+        }
+    }
+    let log = broker.log();
+    assert_eq!(connects(&broker, "load-device"), 1, "one connection");
+    assert!(!log.contains("refused"), "{log}");
+    device.disconnect().await.unwrap();
     watcher.disconnect().await.unwrap();
 }
