@@ -340,7 +340,13 @@ extern "C" fn on_ext_auth_continue(
         match state.lock().ext_auth_continue() {
             ExtAuth::Accepted => MOSQ_ERR_SUCCESS,
             ExtAuth::NotSupported => MOSQ_ERR_NOT_SUPPORTED,
-            ExtAuth::Refused(_) => MOSQ_ERR_AUTH,
+            ExtAuth::Refused(refusal) => {
+                log(
+                    MOSQ_LOG_NOTICE,
+                    &format!("refused authentication: {refusal}"),
+                );
+                MOSQ_ERR_AUTH
+            }
         }
     })
 }

@@ -24,6 +24,8 @@ pub enum Refusal {
     Token(AuthError),
     /// The token's permission claims are not valid topic filters.
     Permissions(AuthError),
+    /// An extended-auth continuation: method `JWT` takes one step, so none is expected.
+    UnexpectedContinuation,
 }
 
 impl fmt::Display for Refusal {
@@ -34,6 +36,9 @@ impl fmt::Display for Refusal {
             Refusal::UsernameMismatch => f.write_str("the username is not the token's subject"),
             Refusal::Token(e) => write!(f, "{e}"),
             Refusal::Permissions(e) => write!(f, "{e}"),
+            Refusal::UnexpectedContinuation => {
+                f.write_str("an authentication continuation, but method JWT has one step")
+            }
         }
     }
 }
@@ -175,7 +180,7 @@ impl Plugin {
     /// Extended auth continue: this plugin never asks the client for more, so a continuation is
     /// refused.
     pub fn ext_auth_continue(&mut self) -> ExtAuth {
-        ExtAuth::Refused(Refusal::NoToken)
+        ExtAuth::Refused(Refusal::UnexpectedContinuation)
     }
 
     /// Whether `client` (authenticated as `client_id`) may do `access` on `topic` at `now`:

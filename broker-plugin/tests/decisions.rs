@@ -330,7 +330,10 @@ fn extended_auth_uses_method_jwt_and_reauthentication_replaces_the_grant() {
     );
     assert!(acl(&p, C1, Access::Write, "new/a", now()));
     assert!(!acl(&p, C1, Access::Write, "zzz", now()));
-    assert_eq!(p.ext_auth_continue(), ExtAuth::Refused(Refusal::NoToken));
+    assert_eq!(
+        p.ext_auth_continue(),
+        ExtAuth::Refused(Refusal::UnexpectedContinuation)
+    );
 }
 
 #[test]
