@@ -49,3 +49,8 @@ fn token_expiring_while_connected_is_denied() {
 fn reauthentication_under_load_loses_nothing() {
     block_on(scenarios::jwt_plugin_reauthentication_under_load_loses_nothing::<Rt>())
 }
+
+#[test]
+fn offline_persistent_session_keeps_its_grant() {
+    block_on(scenarios::jwt_plugin_offline_persistent_session_keeps_its_grant::<Rt>())
+}

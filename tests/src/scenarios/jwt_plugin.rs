@@ -603,3 +603,44 @@ pub async fn jwt_plugin_reauthentication_under_load_loses_nothing<R: Runtime + D
     device.disconnect().await.unwrap();
     watcher.disconnect().await.unwrap();
 }
+
+/// A persistent session (MQTT 3.1.1, clean session off) keeps receiving while its client is
+/// offline: Mosquitto checks read access of each queued message against the offline session,
+/// and the plugin keeps the grant of the token that authorised it until that token expires.
+/// The client comes back with a fresh token and gets every message.
+pub async fn jwt_plugin_offline_persistent_session_keeps_its_grant<R: Runtime + Default>() {
+    let broker = jwt_broker();
+    let ttl = Duration::from_secs(60);
+    let reader_token = || token(&jwt_signer("reader", ttl, &[], &["queue/#"]));
+    let mut config = with_password(&broker, "reader", "reader", &reader_token());
+    config.mqtt.clean_start = false;
+    let reader = connect::<R>(config.clone()).await;
+    drop(reader.subscribe("queue/#", QoS::AtLeastOnce).await.unwrap());
+    reader.disconnect().await.unwrap();
+
+    let writer = client::<R>(&broker, "writer", &["queue/#", "other/#"], &[]).await;
+    for i in 0..20 {
+        writer
+            .publish("queue/x", i.to_string(), QoS::AtLeastOnce)
+            .await
+            .unwrap();
+    }
+    writer
+        .publish("other/x", "not granted to the reader", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    writer
+        .publish("queue/x", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+
+    config.mqtt.password = Some(Bytes::from(reader_token()));
+    let reader = connect::<R>(config).await;
+    // Messages that arrive before this subscribe are kept for it (unmatched buffer).
+    let mut sub = reader.subscribe("queue/#", QoS::AtLeastOnce).await.unwrap();
+    let seen = until::<R>(&mut sub, "end").await;
+    let want: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    assert_eq!(seen, want);
+    reader.disconnect().await.unwrap();
+    writer.disconnect().await.unwrap();
+}
