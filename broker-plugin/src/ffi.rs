@@ -588,7 +588,7 @@ mod tests {
     use std::cell::RefCell;
     use std::time::{Duration, Instant, SystemTime};
 
-    use jamey_mqtt_core::auth::{Algorithm, ClaimTemplate, JwtSigner, PermissionClaims};
+    use jamey_mqtt_auth::{Algorithm, ClaimTemplate, JwtSigner, PermissionClaims};
 
     use super::*;
 

@@ -2,6 +2,6 @@
 //! permission check the client calls before a packet leaves. The plugin decides with exactly
 //! these, never a copy, so client and broker cannot disagree.
 
-pub use jamey_mqtt_core::auth::{Algorithm, AuthError, Claims, Validator};
+pub use jamey_mqtt_auth::{Algorithm, AuthError, Claims, Validator};
 pub use jamey_mqtt_core::permissions::Permissions;
 pub use jamey_mqtt_core::topic::{TopicFilter, TopicName};

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use jamey_mqtt_core::auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, PermissionClaims};
+use jamey_mqtt_auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, PermissionClaims};
 use jamey_mqtt_mosquitto_auth::options::OptionError;
 use jamey_mqtt_mosquitto_auth::plugin::{Access, ExtAuth, Plugin, Refusal};
 use jamey_mqtt_mosquitto_auth::sessions::ClientKey;

@@ -106,6 +106,7 @@ impl Config {
         }
         let mut config = Config::new(host, port).mqtt(mqtt);
         config.tls = tls;
+        config.auth = jamey_mqtt_auth::env::from_env(&env)?;
         for (key, slot) in [
             ("SUBSCRIPTION_CAPACITY", &mut config.subscription_capacity),
             ("COMMAND_CAPACITY", &mut config.command_capacity),

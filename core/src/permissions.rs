@@ -153,9 +153,10 @@ impl Permissions {
     }
 
     /// Whether a message on `topic` may be delivered to the holder: some subscribe grant
-    /// matches it. This is the broker's receive (read) check, the counterpart of
-    /// [`allows_subscribe`](Self::allows_subscribe) for a single topic: a subscription the
-    /// grants cover only ever delivers topics this allows.
+    /// matches it. This is what a broker checks before delivering (a subscription the holder
+    /// was allowed may still match topics through another client's grant-less wildcard, and a
+    /// grant may have changed since it subscribed); the client's own subscriptions are already
+    /// limited by [`allows_subscribe`](Self::allows_subscribe).
     pub fn allows_receive(&self, topic: &TopicName) -> bool {
         match &self.subscribe {
             Grant::All => true,

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use jamey_mqtt::core::auth::{Algorithm, ClaimTemplate, JwtSigner, PermissionClaims};
+use jamey_mqtt::auth::{Algorithm, ClaimTemplate, JwtSigner, PermissionClaims};
 use jamey_mqtt::core::permissions::Permissions;
 use jamey_mqtt::core::topic::{TopicFilter, TopicName};
 use jamey_mqtt::{
