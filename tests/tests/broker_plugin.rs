@@ -54,3 +54,8 @@ fn reauthentication_under_load_loses_nothing() {
 fn offline_persistent_session_keeps_its_grant() {
     block_on(scenarios::jwt_plugin_offline_persistent_session_keeps_its_grant::<Rt>())
 }
+
+#[test]
+fn client_refreshes_by_reauthentication_on_mqtt5() {
+    block_on(scenarios::jwt_plugin_client_refreshes_by_reauthentication_on_mqtt5::<Rt>())
+}

@@ -644,3 +644,79 @@ pub async fn jwt_plugin_offline_persistent_session_keeps_its_grant<R: Runtime + 
     reader.disconnect().await.unwrap();
     writer.disconnect().await.unwrap();
 }
+
+/// The client's own token refresh on MQTT 5 against the plugin: with a JWT source and MQTT 5,
+/// the client connects under the method `JWT` and replaces each token by re-authentication on
+/// the live connection. Over 10,000+ QoS 1 publishes spanning three refreshes: one connection
+/// (one CONNECT), three accepted re-authentications, every message delivered, nothing refused.
+pub async fn jwt_plugin_client_refreshes_by_reauthentication_on_mqtt5<R: Runtime + Default>() {
+    use jamey_mqtt::auth::{AuthConfig, TokenSource};
+    const AT_LEAST: usize = 10_000;
+    const REFRESHES: usize = 3;
+    let broker = Broker::start(
+        BrokerOptions::plain()
+            .quiet()
+            .jwt_plugin([("secret", JWT_SECRET), ("issuer", JWT_ISSUER)]),
+        None,
+    );
+    let watcher = client::<R>(&broker, "refresh-watcher", &[], &["refresh/#"]).await;
+    let mut all = watcher
+        .subscribe("refresh/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+
+    // 3 s tokens refreshed 1 s before expiry: a re-authentication every 2 s or so.
+    let signer = jwt_signer(
+        "refresh-device",
+        Duration::from_secs(3),
+        &["refresh/#"],
+        &[],
+    );
+    let mut config = plain(&broker, "refresh-device");
+    config.mqtt.protocol = ProtocolVersion::V5;
+    let config = config.auth(
+        AuthConfig::new(TokenSource::Signer(signer)).with_refresh_margin(Duration::from_secs(1)),
+    );
+    let device = connect::<R>(config).await;
+    let mut events = device.events();
+
+    // Batches of 100 (below the request queue's 1,000), paced so that the refreshes fall
+    // while publishes are in flight, until both counts are reached.
+    let (mut sent, mut reauthenticated) = (0usize, 0usize);
+    while sent < AT_LEAST || reauthenticated < REFRESHES {
+        let batch = join_all(
+            (sent..sent + 100)
+                .map(|i| device.publish("refresh/data", i.to_string(), QoS::AtLeastOnce)),
+        );
+        let results = within::<R, _>(WAIT, "a batch of publishes", batch).await;
+        if let Some(error) = results.iter().find_map(|r| r.as_ref().err()) {
+            panic!("publish {sent}..: {error:?}\n{}", broker.log());
+        }
+        sent += 100;
+        while let Some(event) = events.try_recv() {
+            match event {
+                Event::Reauthenticated { .. } => reauthenticated += 1,
+                Event::ConnectionLost(reason) => panic!("connection lost: {reason:?}"),
+                Event::ReauthenticationFailed(e) => panic!("re-authentication failed: {e:?}"),
+                _ => {}
+            }
+        }
+        super::pause::<R>(Duration::from_millis(15)).await;
+    }
+    let mut seen = vec![false; sent];
+    let mut distinct = 0;
+    while distinct < sent {
+        let message = next::<R>(&mut all).await;
+        let i: usize = std::str::from_utf8(&message.payload)
+            .unwrap()
+            .parse()
+            .unwrap();
+        if !std::mem::replace(&mut seen[i], true) {
+            distinct += 1;
+        }
+    }
+    assert_eq!(connects(&broker, "refresh-device"), 1, "{}", broker.log());
+    assert!(!broker.log().contains("refused"), "{}", broker.log());
+    device.disconnect().await.unwrap();
+    watcher.disconnect().await.unwrap();
+}
