@@ -21,7 +21,7 @@ use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
 use crate::telemetry::trace::Tracer;
 use crate::telemetry::{MetricsState, Telemetry};
-use crate::transport::Endpoint;
+use crate::transport::TlsPolicy;
 use crate::{Config, Error, Runtime};
 
 /// A publish whose QoS flow completed: written (QoS 0), PUBACK (1) or PUBCOMP (2).
@@ -38,6 +38,9 @@ pub struct ClientStats {
     /// The core's counters.
     pub core: Stats,
     pub health: Health,
+    /// Per endpoint of the broker list (then the servers redirects led to): attempts,
+    /// connections, failures.
+    pub endpoints: Vec<jamey_mqtt_core::EndpointStats>,
 }
 
 /// The outcome of the first connection attempt, awaited by `connect` only.
@@ -137,7 +140,17 @@ impl<R: Runtime> Client<R> {
     /// The client handle and the reply to the first connection attempt.
     fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
         let tls = match &config.tls {
-            Some(options) => Some(options.build(&config.host)?),
+            Some(options) => {
+                // Every configured endpoint's name is checked now, not at its first attempt.
+                for endpoint in config.endpoints() {
+                    options.name_for(endpoint, true)?;
+                }
+                Some(TlsPolicy {
+                    config: options.build_policy()?,
+                    options: options.clone(),
+                    listed: config.endpoints().to_vec(),
+                })
+            }
             None => None,
         };
         let now = runtime.now();
@@ -157,15 +170,11 @@ impl<R: Runtime> Client<R> {
             })),
         });
         let client_id = core.client_id().to_owned();
-        let tracer = Tracer::new(&config.host, config.port, config.mqtt.protocol);
+        let tracer = Tracer::new(config.mqtt.protocol);
         let driver = Driver::new(DriverParts {
             rt: runtime.clone(),
             core,
-            endpoint: Endpoint {
-                host: config.host.clone(),
-                port: config.port,
-                tls,
-            },
+            tls,
             shared: shared.clone(),
             commands: commands_rx,
             first_connect: ready_tx,

@@ -29,7 +29,7 @@ use jamey_mqtt_core::{
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
 use crate::telemetry::{MetricsState, Telemetry};
-use crate::transport::Endpoint;
+use crate::transport::TlsPolicy;
 use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 
 /// A request from a handle.
@@ -126,7 +126,7 @@ pub(crate) struct Driver<R: Runtime> {
 pub(crate) struct DriverParts<R: Runtime> {
     pub rt: R,
     pub core: jamey_mqtt_core::Client,
-    pub endpoint: Endpoint,
+    pub tls: Option<TlsPolicy>,
     pub shared: Arc<Shared>,
     pub commands: Receiver<Command>,
     pub first_connect: Reply<()>,
@@ -138,7 +138,7 @@ pub(crate) struct DriverParts<R: Runtime> {
 impl<R: Runtime> Driver<R> {
     pub fn new(parts: DriverParts<R>) -> Driver<R> {
         Driver {
-            link: Link::new(parts.rt.clone(), parts.endpoint),
+            link: Link::new(parts.rt.clone(), parts.tls),
             rt: parts.rt,
             core: parts.core,
             handles: Handles::default(),
@@ -215,9 +215,9 @@ impl<R: Runtime> Driver<R> {
         loop {
             match self.core.poll_output(self.rt.now(), &mut self.link.out) {
                 Output::Transmit(_) => self.link.drop_orphan_bytes(),
-                Output::Action(Action::Connect) => {
-                    self.telemetry.connect_started();
-                    self.link.open();
+                Output::Action(Action::Connect(endpoint)) => {
+                    self.telemetry.connect_started(&endpoint);
+                    self.link.open(&endpoint);
                 }
                 Output::Action(Action::Close) => {
                     if !self.link.close() {
@@ -416,6 +416,7 @@ impl<R: Runtime> Driver<R> {
                 let _ = reply.try_send(ClientStats {
                     core: *self.core.stats(),
                     health: self.core.health(),
+                    endpoints: self.core.endpoint_stats().to_vec(),
                 });
             }
         }

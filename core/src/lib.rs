@@ -20,6 +20,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 mod credentials;
+pub mod endpoints;
 pub mod envelope;
 pub mod error;
 pub mod packet;
@@ -37,6 +38,7 @@ pub use client::{
     SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use endpoints::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};
 pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError, TransportErrorKind};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};

@@ -118,7 +118,13 @@ fn refresh_fires_at_exp_minus_margin_and_reconnects_with_the_new_token() {
         matches!(sent.as_slice(), [Packet::Disconnect(_), Packet::Connect(_)]),
         "{sent:?}"
     );
-    assert_eq!(pair.actions, vec![Action::Close, Action::Connect]);
+    assert_eq!(
+        pair.actions,
+        vec![
+            Action::Close,
+            Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))
+        ]
+    );
     let Packet::Connect(connect) = &sent[1] else {
         unreachable!()
     };

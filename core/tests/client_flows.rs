@@ -69,7 +69,10 @@ fn connect_sends_connect_and_reports_connected() {
     assert_eq!(pair.client.state(), ConnectionState::Disconnected);
     pair.client.connect(pair.now);
     pair.drive();
-    assert_eq!(pair.actions, vec![Action::Connect]);
+    assert_eq!(
+        pair.actions,
+        vec![Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))]
+    );
     let connect = pair.expect_connect();
     assert_eq!(connect.client_id, "test-client");
     assert_eq!(connect.keep_alive, 10);

@@ -36,7 +36,7 @@ fn no_jitter() -> ReconnectConfig {
 fn connect_actions(pair: &Pair) -> usize {
     pair.actions
         .iter()
-        .filter(|a| **a == Action::Connect)
+        .filter(|a| matches!(a, Action::Connect(_)))
         .count()
 }
 

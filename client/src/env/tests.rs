@@ -80,7 +80,7 @@ fn assert_err(pairs: &[(&str, &str)], variable: &str, reason_contains: &str) {
 fn defaults_when_nothing_is_set() {
     let c = load(&[]).unwrap();
     let d = Config::new("localhost", 1883);
-    assert_eq!((c.host.as_str(), c.port), ("localhost", 1883));
+    assert_eq!((c.endpoints()[0].host.as_str(), c.endpoints()[0].port), ("localhost", 1883));
     assert!(c.tls.is_none());
     assert_eq!(c.subscription_capacity, d.subscription_capacity);
     assert_eq!(c.mqtt.unmatched_capacity, d.mqtt.unmatched_capacity);
@@ -93,7 +93,7 @@ fn defaults_when_nothing_is_set() {
 fn the_real_environment_is_read_under_the_prefix() {
     // Nothing in the test environment uses this prefix: every default applies.
     let c = Config::from_env_prefixed("JAMEY_MQTT_ENV_TEST_UNUSED_").unwrap();
-    assert_eq!((c.host.as_str(), c.port), ("localhost", 1883));
+    assert_eq!((c.endpoints()[0].host.as_str(), c.endpoints()[0].port), ("localhost", 1883));
 }
 
 #[test]
@@ -109,7 +109,7 @@ fn connection_variables_are_parsed() {
         ("SEED", "42"),
     ])
     .unwrap();
-    assert_eq!((c.host.as_str(), c.port), ("broker.example.com", 11883));
+    assert_eq!((c.endpoints()[0].host.as_str(), c.endpoints()[0].port), ("broker.example.com", 11883));
     assert_eq!(c.subscription_capacity, 10);
     // The core's variable: the unmatched-message policy is the core's.
     assert_eq!(c.mqtt.unmatched_capacity, 0);
@@ -159,12 +159,12 @@ fn tls_files_are_read_and_the_options_load() {
         ("TLS_SERVER_NAME", "broker.test"),
     ])
     .unwrap();
-    assert_eq!(c.port, 8883, "the TLS default port");
+    assert_eq!(c.endpoints()[0].port, 8883, "the TLS default port");
     let tls = c.tls.as_ref().unwrap();
     assert!(matches!(&tls.roots, Roots::CaFile(p) if p == Path::new(&ca)));
     assert_eq!(tls.client_identity.as_ref().unwrap().chain().len(), 1);
     assert_eq!(tls.server_name.as_deref(), Some("broker.test"));
-    let (_, name) = tls.build(&c.host).unwrap();
+    let (_, name) = tls.build(&c.endpoints()[0].host).unwrap();
     assert_eq!(
         format!("{name:?}"),
         format!("{:?}", server_name("broker.test").unwrap())
@@ -182,7 +182,7 @@ fn tls_files_are_read_and_the_options_load() {
         ("PORT", "1884"),
     ])
     .unwrap();
-    assert_eq!(c.port, 1884);
+    assert_eq!(c.endpoints()[0].port, 1884);
     let tls = c.tls.unwrap();
     assert!(tls.client_identity.is_none());
     assert!(tls.build("broker.test").is_ok());

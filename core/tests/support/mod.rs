@@ -91,9 +91,9 @@ impl Pair {
                     }
                 }
                 Output::Action(action) => {
-                    self.actions.push(action);
+                    self.actions.push(action.clone());
                     match action {
-                        Action::Connect => {
+                        Action::Connect(_) => {
                             self.wire.clear();
                             if self.accept_connections {
                                 self.link_up = true;
