@@ -103,7 +103,10 @@ impl Config {
             if let Some(key) = ["HOST", "PORT"].into_iter().find(|k| env.is_set(k)) {
                 return Err(env.error(
                     key,
-                    format!("set together with {}: use one or the other", env.name("BROKERS")),
+                    format!(
+                        "set together with {}: use one or the other",
+                        env.name("BROKERS")
+                    ),
                 ));
             }
         }

@@ -65,9 +65,9 @@ pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{AuthChallenge, EnhancedAuth, ReauthError};
-pub use jamey_mqtt_core::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};
 pub use jamey_mqtt_core::{
     BrokerLimits, ClientConfig, ClientError, ConnectError, ConnectionInfo, DisconnectOptions,
     Envelope, EnvelopeError, Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS,
     ReasonCode, RequestError, SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
 };
+pub use jamey_mqtt_core::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};

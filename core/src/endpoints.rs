@@ -395,7 +395,11 @@ impl Rotation {
         let first = reference.split_whitespace().next().unwrap_or_default();
         let target = Endpoint::parse(first, from.port)
             .map_err(|_| RedirectRefused::Unparsable(reference.to_owned()))?;
-        let index = match self.stats.iter().position(|s| s.endpoint.same_address(&target)) {
+        let index = match self
+            .stats
+            .iter()
+            .position(|s| s.endpoint.same_address(&target))
+        {
             Some(i) if i < self.configured || self.policy == Redirects::Any => i,
             _ if self.policy == Redirects::Any => self
                 .add_target(target.clone())

@@ -101,7 +101,13 @@ fn defaults_when_absent() {
             .with_env_lookup("MQTT_", no_env)
             .unwrap();
         let defaults = Config::new("localhost", 1883);
-        assert_eq!((config.endpoints()[0].host.as_str(), config.endpoints()[0].port), ("localhost", 1883));
+        assert_eq!(
+            (
+                config.endpoints()[0].host.as_str(),
+                config.endpoints()[0].port
+            ),
+            ("localhost", 1883)
+        );
         assert_eq!(config.mqtt.keep_alive, defaults.mqtt.keep_alive);
         assert_eq!(config.mqtt.max_queued, defaults.mqtt.max_queued);
         assert_eq!(config.subscription_capacity, defaults.subscription_capacity);
@@ -176,4 +182,33 @@ fn embedded_in_an_application_struct() {
     assert_eq!(app.mqtt.into_config().unwrap().endpoints()[0].port, 1999);
     let app: App = toml::from_str("").unwrap();
     assert_eq!(app.mqtt.into_config().unwrap().endpoints()[0].port, 1883);
+}
+
+#[test]
+fn a_broker_list_from_toml() {
+    let text = r#"
+[mqtt]
+brokers = ["node1:1884", "node2:1885/node2.internal"]
+broker_order = "in-order"
+redirects = "ignore"
+"#;
+    let config = ConfigFile::from_toml_section(text, "mqtt")
+        .unwrap()
+        .with_env_lookup("MQTT_", no_env)
+        .unwrap();
+    let listed: Vec<String> = config.endpoints().iter().map(|e| e.to_string()).collect();
+    assert_eq!(listed, ["node1:1884", "node2:1885"]);
+    assert_eq!(
+        config.endpoints()[1].tls_server_name.as_deref(),
+        Some("node2.internal")
+    );
+    assert_eq!(
+        config.mqtt.brokers.redirects,
+        jamey_mqtt_core::Redirects::Ignore
+    );
+    let bad = ConfigFile::from_toml_section("[mqtt]\nbrokers = [\"a:x\"]\n", "mqtt")
+        .unwrap()
+        .with_env_lookup("MQTT_", no_env)
+        .unwrap_err();
+    assert_eq!(bad.field, "mqtt.brokers");
 }

@@ -91,10 +91,7 @@ impl Client {
             ) {
                 self.credentials.rejected();
             }
-            self.note_redirect(
-                connack.code,
-                connack.properties.server_reference.as_deref(),
-            );
+            self.note_redirect(connack.code, connack.properties.server_reference.as_deref());
             self.attempt_failed(now, ConnectError::Refused(connack.code), true, None);
             return Ok(());
         }

@@ -5,9 +5,9 @@ use std::time::Instant;
 
 use super::{Action, Client, Event, LostReason, RequestError};
 use crate::credentials::RefreshOutcome;
+use crate::endpoints::RedirectKind;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
-use crate::endpoints::RedirectKind;
 use crate::reconnect::Decision;
 use crate::state::{ConnectionState, Input};
 

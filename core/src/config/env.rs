@@ -482,7 +482,10 @@ impl ClientConfig {
             })?,
         );
         set(&mut c.seed, env.uint("SEED")?);
-        set(&mut c.shared_subscriptions, env.bool("SHARED_SUBSCRIPTIONS")?);
+        set(
+            &mut c.shared_subscriptions,
+            env.bool("SHARED_SUBSCRIPTIONS")?,
+        );
         if let Some(list) = env.list("BROKERS") {
             // Without a port: MQTT's, or MQTT over TLS's when `MQTT_TLS` (read by jamey-mqtt)
             // is true.

@@ -111,7 +111,10 @@ mod tests {
         let config = ServiceConfig::from_toml(text, env).unwrap();
         assert_eq!(config.http.listen, "127.0.0.1:9001");
         assert_eq!(
-            (config.mqtt.endpoints()[0].host.as_str(), config.mqtt.endpoints()[0].port),
+            (
+                config.mqtt.endpoints()[0].host.as_str(),
+                config.mqtt.endpoints()[0].port
+            ),
             ("from-env", 1999)
         );
     }
