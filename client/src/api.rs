@@ -14,7 +14,8 @@ use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
-    ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
+    ClientError, ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS,
+    Stats,
 };
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
@@ -256,6 +257,26 @@ impl<R: Runtime> Client<R> {
         qos: QoS,
     ) -> Result<Subscription, Error> {
         self.subscribe_with(SubscribeFilter::new(filter, qos)).await
+    }
+
+    /// Joins the shared subscription `$share/{group}/{filter}`: the broker hands each message
+    /// matching `filter` to one member of `group` (MQTT 5, and Mosquitto on 3.1.1 too). The
+    /// group is checked on its own (not empty, no `/`, `+` or `#`; else
+    /// `ClientError::InvalidTopic`), permissions are checked against `filter`, and it is
+    /// refused locally (`ClientError::Unsupported`) when an MQTT 5 broker said it has no
+    /// shared subscriptions, or `ClientConfig::shared_subscriptions` is `false` (for a 3.1.1
+    /// broker without them, which cannot say so). Leave the group with
+    /// [`Client::unsubscribe`] of [`Subscription::topic_filter`]: what the broker sends
+    /// afterwards goes to the other members.
+    pub async fn subscribe_shared(
+        &self,
+        group: &str,
+        filter: &str,
+        qos: QoS,
+    ) -> Result<Subscription, Error> {
+        let shared = jamey_mqtt_core::topic::TopicFilter::shared(group, filter)
+            .map_err(|e| Error::Request(ClientError::InvalidTopic(e)))?;
+        self.subscribe(shared.into_string(), qos).await
     }
 
     /// [`Client::subscribe`] with MQTT 5 subscription options.
