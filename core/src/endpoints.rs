@@ -322,7 +322,7 @@ impl Rotation {
         let mut order: Vec<usize> = (0..stats.len()).collect();
         if brokers.order == BrokerOrder::Shuffled {
             // Its own stream, so the order does not follow the generated client id's digits.
-            fastrand::Rng::with_seed(seed ^ 0x5eed_0f_b40e_e75a).shuffle(&mut order);
+            fastrand::Rng::with_seed(seed ^ 0x5eed_0fb4_0ee7_5a00).shuffle(&mut order);
         }
         Rotation {
             configured: stats.len(),
