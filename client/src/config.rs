@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use jamey_mqtt_auth::AuthConfig;
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
-use jamey_mqtt_core::{AuthChallenge, Brokers, ClientConfig, Endpoint};
+use jamey_mqtt_core::{AuthChallenge, Brokers, ClientConfig, ConfigError, Endpoint};
 use rustls_pki_types::ServerName;
 
 /// Which certificates the client trusts.
@@ -162,6 +163,10 @@ pub struct Config {
     /// Answers MQTT 5 enhanced authentication challenges (with
     /// `mqtt.authentication`). `None`: a challenge aborts the exchange.
     pub authenticator: Option<Authenticator>,
+    /// JWT authentication: where tokens come from (a signer, a fixed token, a provider), the
+    /// username, the refresh margin, and whether permissions come from the token. The driver
+    /// asks it for a token whenever the core needs one; `mqtt.token_auth` is set from it.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Config {
@@ -183,7 +188,26 @@ impl Config {
             command_capacity: 64,
             event_capacity: 64,
             authenticator: None,
+            auth: None,
         }
+    }
+
+    /// Authenticate with JWTs from `auth` (see [`Config::auth`](Config#structfield.auth)).
+    pub fn auth(mut self, auth: AuthConfig) -> Config {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The core's configuration: `mqtt`, with token auth from `auth` when set. Checks `auth`
+    /// (its errors name the field `auth`).
+    pub(crate) fn core_config(&self) -> Result<ClientConfig, ConfigError> {
+        let mut mqtt = self.mqtt.clone();
+        if let Some(auth) = &self.auth {
+            auth.validate()
+                .map_err(|e| ConfigError::new("auth", e.to_string()))?;
+            mqtt.token_auth = Some(auth.token_auth());
+        }
+        Ok(mqtt)
     }
 
     pub fn tls(mut self, tls: TlsOptions) -> Config {

@@ -20,10 +20,11 @@ use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
 use futures_core::Stream;
+use jamey_mqtt_auth::AuthConfig;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
-    PublishRequest, TransportError, TransportErrorKind,
+    PublishRequest, TokenError, TransportError, TransportErrorKind,
 };
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
@@ -115,6 +116,8 @@ pub(crate) struct Driver<R: Runtime> {
     disconnect_waiters: Vec<Sender<Result<(), ClientError>>>,
     /// Answers enhanced authentication challenges (plumbing: the core decides).
     authenticator: Option<Authenticator>,
+    /// Where JWTs come from (`Config::auth`), asked on `Action::FetchToken`.
+    auth: Option<AuthConfig>,
     /// The re-authentication in progress (the core allows one at a time).
     reauth_waiter: Option<Reply<Option<bytes::Bytes>>>,
     /// Spans, events and metrics (reports only).
@@ -132,6 +135,7 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub first_connect: Reply<()>,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
+    pub auth: Option<AuthConfig>,
     pub telemetry: Telemetry,
 }
 
@@ -151,6 +155,7 @@ impl<R: Runtime> Driver<R> {
             first_connect: Some(parts.first_connect),
             disconnect_waiters: Vec::new(),
             authenticator: parts.authenticator,
+            auth: parts.auth,
             reauth_waiter: None,
             telemetry: parts.telemetry,
             _finished: parts.finished,
@@ -218,6 +223,16 @@ impl<R: Runtime> Driver<R> {
                 Output::Action(Action::Connect(endpoint)) => {
                     self.telemetry.connect_started(&endpoint);
                     self.link.open(&endpoint);
+                }
+                Output::Action(Action::FetchToken) => {
+                    // The token source runs here, on the driver task, never inside the core.
+                    let token = match &self.auth {
+                        Some(auth) => auth
+                            .auth_token(std::time::SystemTime::now())
+                            .map_err(TokenError::new),
+                        None => Err(TokenError::new("no token source is configured")),
+                    };
+                    self.core.handle_token(self.rt.now(), token);
                 }
                 Output::Action(Action::Close) => {
                     if !self.link.close() {

@@ -132,6 +132,7 @@ impl Config {
         }
         let mut config = Config::brokers(mqtt.brokers.clone()).mqtt(mqtt);
         config.tls = tls;
+        config.auth = jamey_mqtt_auth::env::from_env(&env)?;
         for (key, slot) in [
             ("SUBSCRIPTION_CAPACITY", &mut config.subscription_capacity),
             ("COMMAND_CAPACITY", &mut config.command_capacity),

@@ -50,7 +50,7 @@ fn opened(pair: &Pair) -> Vec<u16> {
         .iter()
         .filter_map(|a| match a {
             Action::Connect(endpoint) => Some(endpoint.port),
-            Action::Close => None,
+            _ => None,
         })
         .collect()
 }
