@@ -136,6 +136,14 @@ impl RabbitCluster {
         }
     }
 
+    /// Starts a stopped node `i` again (it rejoins the cluster it belongs to) and waits until
+    /// it is up.
+    pub fn start_node(&mut self, i: usize) {
+        assert!(self.nodes[i].child.is_none(), "node {i} is running");
+        self.spawn(i);
+        self.wait_ready(i);
+    }
+
     /// `rabbitmqctl` against node `i` (panics with its output when it fails).
     pub fn ctl(&self, i: usize, args: &[&str]) -> Output {
         let node = &self.nodes[i];

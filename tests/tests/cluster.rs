@@ -1,8 +1,10 @@
 //! Failover on a real three-node RabbitMQ cluster (Debian's rabbitmq-server 3.10, MQTT 3.1.1,
-//! sessions on quorum queues): a publisher and two consumers on different nodes; the node of
-//! one consumer is stopped in the middle of a QoS 1 stream; that consumer fails over to another
-//! node of its list and resumes its session there. Every message the broker acknowledged to
-//! the publisher must reach both consumers (QoS 1: duplicates allowed, counted).
+//! sessions on quorum queues): a publisher and two consumers on different nodes. In the middle
+//! of a QoS 1 stream the node of one consumer is stopped: that consumer fails over to another
+//! node of its list and resumes its session there. Later that node is back and the publisher's
+//! node is stopped: the publisher fails over with publishes in flight and replays them. Every
+//! publish completes (the client's guarantee) and every message the broker acknowledged
+//! reaches both consumers (the broker's, with quorum queues; QoS 1 duplicates counted).
 //!
 //! Run by `scripts/test-cluster` (`--features cluster`); see README "Clusters and failover".
 
@@ -18,6 +20,8 @@ use jamey_mqtt_tokio::Client;
 const STREAM: usize = 3_000;
 /// The stream position at which the consumer's node is stopped.
 const STOP_AT: usize = 1_000;
+/// The stream position at which that node is back and the publisher's node is stopped.
+const STOP_PUBLISHERS_AT: usize = 2_000;
 /// Generous: failover includes a quorum leader election on the surviving nodes.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -68,7 +72,7 @@ async fn consume(mut sub: jamey_mqtt::Subscription, total: usize) -> Received {
 }
 
 #[test]
-fn stopping_a_consumers_node_mid_stream_loses_no_acknowledged_message() {
+fn stopping_nodes_mid_stream_loses_no_acknowledged_message() {
     let started = std::time::Instant::now();
     let mut cluster = RabbitCluster::start(3);
     println!("cluster of 3 up in {:?}", started.elapsed());
@@ -107,25 +111,48 @@ fn stopping_a_consumers_node_mid_stream_loses_no_acknowledged_message() {
 
         let mut acknowledged = 0;
         let mut failed = 0;
-        let mut stopped = None;
+        let mut events_publisher = publisher.events();
         for window in (0..STREAM).collect::<Vec<_>>().chunks(50) {
-            if window[0] >= STOP_AT && stopped.is_none() {
-                // Mid-stream: consumer A's node goes away (publishes go on meanwhile).
+            if window[0] == STOP_AT {
+                // Mid-stream: consumer A's node goes away (its session's queue is replicated).
                 let name = cluster_ref.node_name(1).to_owned();
-                println!("stopping {name} after {acknowledged} acknowledged");
-                let stop_started = std::time::Instant::now();
-                stopped = Some(stop_started);
+                println!("stopping {name} (consumer A's) after {acknowledged} acknowledged");
+                let started = std::time::Instant::now();
                 tokio::task::block_in_place(|| cluster_ref.stop_node(1));
-                println!("{name} stopped in {:?}", stop_started.elapsed());
+                println!("{name} stopped in {:?}", started.elapsed());
             }
-            let sends = window.iter().map(|n| {
+            if window[0] == STOP_PUBLISHERS_AT {
+                let started = std::time::Instant::now();
+                tokio::task::block_in_place(|| cluster_ref.start_node(1));
+                println!(
+                    "{} back in {:?}",
+                    cluster_ref.node_name(1),
+                    started.elapsed()
+                );
+            }
+            let sends = join_all(window.iter().map(|n| {
                 publisher.publish(
                     format!("stream/{}", n % 10),
                     n.to_string(),
                     QoS::AtLeastOnce,
                 )
-            });
-            for result in join_all(sends).await {
+            }));
+            let results = if window[0] == STOP_PUBLISHERS_AT {
+                // The publisher's node goes away with this window in flight (the publishes
+                // reach the driver when `join` first polls them, before the stop blocks).
+                let cluster = &*cluster_ref;
+                let name = cluster.node_name(0).to_owned();
+                println!("stopping {name} (the publisher's) after {acknowledged} acknowledged");
+                let stop = async {
+                    let started = std::time::Instant::now();
+                    tokio::task::block_in_place(|| cluster.ctl(0, &["stop"]));
+                    println!("{name} stopped in {:?}", started.elapsed());
+                };
+                futures_util::future::join(sends, stop).await.0
+            } else {
+                sends.await
+            };
+            for result in results {
                 match result {
                     Ok(_) => acknowledged += 1,
                     Err(e) => {
@@ -159,6 +186,30 @@ fn stopping_a_consumers_node_mid_stream_loses_no_acknowledged_message() {
         );
         assert!(resumed.0, "the quorum queue kept consumer A's session");
         assert_ne!(resumed.1.port, port(1));
+        let moved = tokio::time::timeout(WAIT, async {
+            loop {
+                match events_publisher.recv().await {
+                    Some(Event::Connected {
+                        session_present,
+                        info,
+                    }) => return (session_present, info.endpoint),
+                    Some(_) => {}
+                    None => panic!("event stream ended"),
+                }
+            }
+        })
+        .await
+        .expect("the publisher reconnects");
+        println!(
+            "the publisher moved to {} (session present: {})",
+            moved.1, moved.0
+        );
+        assert_ne!(moved.1.port, port(0));
+        let publisher_stats = publisher.stats().await.unwrap();
+        println!(
+            "publisher: {} publishes completed, {} packets replayed after reconnecting",
+            publisher_stats.core.publishes_completed, publisher_stats.core.packets_replayed
+        );
 
         // The broker's guarantee: every acknowledged message reaches every consumer.
         let received_a = receiving_a.await.expect("consumer A task");
