@@ -23,7 +23,8 @@
 //!
 //! Where the rest lives: the commands (`commands.rs`), admission checks (`admission.rs`), the
 //! send path (`transmit.rs`), packets from the broker (`incoming.rs`), attempts, losses and
-//! closing (`lifecycle.rs`, over the transition function in `state.rs`), the values handed out
+//! closing (`lifecycle.rs`, over the transition function in `state.rs`; the endpoint of each
+//! attempt, redirects and per-endpoint counts in `crate::endpoints`), the values handed out
 //! (`events.rs`), CONNACK information (`connection.rs`), topic aliases (`aliases.rs`), the
 //! DISCONNECT the application asks for (`farewell.rs`), MQTT 5 enhanced authentication
 //! (`auth_exchange.rs`: [`Client::auth_respond`], [`Client::auth_abort`],
