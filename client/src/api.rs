@@ -108,6 +108,9 @@ impl<R: Runtime> Client<R> {
     /// After a successful connect, losses are handled by the core's reconnect policy and show
     /// up on [`Client::events`].
     ///
+    /// With a broker list, `connect` tries each endpoint once (in the list's order, with the
+    /// reconnect backoff in between) and fails with the last error when all failed.
+    ///
     /// Use `connect` when the program cannot do anything useful without the broker (a CLI
     /// tool, a test): a wrong host or refused credentials fail at once. Use
     /// [`Client::start_with`] for a long-running service that must come up even while the
@@ -179,6 +182,7 @@ impl<R: Runtime> Client<R> {
             shared: shared.clone(),
             commands: commands_rx,
             first_connect: ready_tx,
+            endpoints: config.endpoints().len(),
             finished: finished_tx,
             authenticator: config.authenticator.clone(),
             auth: config.auth.clone(),

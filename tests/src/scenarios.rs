@@ -1007,6 +1007,7 @@ macro_rules! suite {
             shared_subscriber_leaving_mid_stream_loses_nothing_mqtt5,
             shared_subscriber_leaving_mid_stream_loses_nothing_mqtt311,
             shared_subscription_names_and_configuration_are_checked,
+            tls_per_endpoint_server_name_after_a_failed_endpoint,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

@@ -78,9 +78,14 @@ pub async fn failover_between_bridged_brokers<R: Runtime + Default>() {
     }
 
     a.kill();
-    let moved = next_event::<R>(&mut events, "connected to the second broker", |e| {
-        matches!(e, Event::Connected { .. })
-    })
+    // (The stream may still carry the first connection's event: `connect` resolves on the
+    // CONNACK, the event streams hear of it on the driver's next step.)
+    let first = endpoint(&a);
+    let moved = next_event::<R>(
+        &mut events,
+        "connected to the second broker",
+        |e| matches!(e, Event::Connected { info, .. } if info.endpoint != first),
+    )
     .await;
     let Event::Connected { info, .. } = moved else {
         unreachable!()
@@ -319,5 +324,34 @@ pub async fn shared_subscription_names_and_configuration_are_checked<R: Runtime 
         client.subscribe_shared("g", "jobs", QoS::AtLeastOnce).await,
         Err(Error::Request(ClientError::Unsupported(_)))
     ));
+    client.disconnect().await.unwrap();
+}
+
+/// TLS over a broker list: the first endpoint is down, the second presents a certificate for
+/// another name, which that endpoint names as its own `tls_server_name`: the first attempt
+/// fails, the second connects, verified against the endpoint's name (the host's would fail,
+/// see `wrong_hostname_is_refused`).
+pub async fn tls_per_endpoint_server_name_after_a_failed_endpoint<R: Runtime + Default>() {
+    let pki = Pki::generate();
+    let options = BrokerOptions {
+        tls: true,
+        wrong_host_cert: true,
+        ..BrokerOptions::default()
+    };
+    let broker = Broker::start(options, Some(&pki));
+    let down = Endpoint::new("127.0.0.1", crate::broker::free_port());
+    let named = Endpoint::new("localhost", broker.port()).tls_server_name("broker.invalid");
+    let config = Config::brokers(Brokers::list(vec![down.clone(), named.clone()]))
+        .tls(TlsOptions::ca_pem(pki.ca.cert_pem.as_bytes()))
+        .mqtt(mqtt("tls-per-endpoint", ProtocolVersion::V311));
+    let client = connect::<R>(config).await;
+    assert_eq!(client.connection_info().unwrap().endpoint, named);
+    let stats = client.stats().await.unwrap();
+    let counts: Vec<(u64, u64)> = stats
+        .endpoints
+        .iter()
+        .map(|e| (e.failures, e.connections))
+        .collect();
+    assert_eq!(counts, [(1, 0), (0, 1)]);
     client.disconnect().await.unwrap();
 }
