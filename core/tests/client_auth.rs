@@ -118,7 +118,13 @@ fn connect_carries_a_valid_token_as_password_and_sub_as_username() {
     let mut pair = start(TokenSource::Signer(signer()));
     pair.client.connect(pair.now);
     pair.drive();
-    assert_eq!(pair.actions, vec![Action::FetchToken, Action::Connect]);
+    assert_eq!(
+        pair.actions,
+        vec![
+            Action::FetchToken,
+            Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))
+        ]
+    );
     let connect = pair.expect_connect();
     assert_eq!(connect.username.as_deref(), Some("device-1"));
     let claims = validator()
@@ -207,7 +213,11 @@ fn refresh_fires_at_exp_minus_margin_and_reconnects_with_the_new_token() {
     );
     assert_eq!(
         pair.actions,
-        vec![Action::FetchToken, Action::Close, Action::Connect]
+        vec![
+            Action::FetchToken,
+            Action::Close,
+            Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))
+        ]
     );
     let Packet::Connect(connect) = &sent[1] else {
         unreachable!()

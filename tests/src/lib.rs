@@ -14,11 +14,15 @@
 //!   the [`suite!`] macro that instantiates all of them as `#[test]`s for one runtime. The tokio
 //!   runtime's instantiation is `tests/tokio.rs`, smol's is `tests/smol.rs`: one line each.
 //!
+//! - [`rabbitmq`]: a three-node RabbitMQ cluster on loopback for `tests/cluster.rs` (run by
+//!   `scripts/test-cluster`, not by `cargo test --workspace`: it needs the `cluster` feature).
+//!
 //! The harness fails loudly (panics), never skips, when `mosquitto` or `openssl` is missing.
 
 pub mod broker;
 pub mod pki;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod scenarios;
 pub mod tempdir;
 

@@ -21,6 +21,7 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod cluster;
 mod jwt_plugin;
 mod mqtt5_auth;
 mod mqtt5_connection;
@@ -30,6 +31,7 @@ mod mqtt5_subscriptions;
 mod robustness;
 mod start;
 mod telemetry;
+pub use cluster::*;
 pub use jwt_plugin::*;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
@@ -1019,6 +1021,13 @@ macro_rules! suite {
             manual_ack_qos1_unacked_is_redelivered_after_a_cut,
             manual_ack_qos2_unacked_survives_a_client_restart,
             manual_ack_message_no_stream_takes_is_acked_by_the_client,
+            failover_between_bridged_brokers,
+            shared_subscription_spreads_a_qos1_stream_mqtt5,
+            shared_subscription_spreads_a_qos1_stream_mqtt311,
+            shared_subscriber_leaving_mid_stream_loses_nothing_mqtt5,
+            shared_subscriber_leaving_mid_stream_loses_nothing_mqtt311,
+            shared_subscription_names_and_configuration_are_checked,
+            tls_per_endpoint_server_name_after_a_failed_endpoint,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,
