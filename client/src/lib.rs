@@ -76,6 +76,7 @@ pub use jamey_mqtt_auth::AuthConfig;
 // What an application names, from the core, by name: the MQTT configuration and the types in
 // it, the messages, events, statistics and errors the API hands out. The core's state machine,
 // codec and adapter-facing pieces stay in `jamey-mqtt-core`.
+pub use jamey_mqtt_core::endpoints::RedirectRefused;
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{permissions, topic};
 pub use jamey_mqtt_core::{
@@ -87,3 +88,4 @@ pub use jamey_mqtt_core::{
     SubscriptionEnd, SubscriptionId, Token, TokenError, TransportError, TransportErrorKind,
     Unsupported, UserProperties, Will, WillProperties, ENVELOPE_VERSION,
 };
+pub use jamey_mqtt_core::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};

@@ -363,6 +363,9 @@ pub enum Unsupported {
     /// A shared (`$share/`) filter on a broker that announced they are not available.
     #[error("shared subscriptions: the broker announced they are not available")]
     SharedSubscriptions,
+    /// A shared (`$share/`) filter while `ClientConfig::shared_subscriptions` is off.
+    #[error("shared subscriptions: off in the configuration (shared_subscriptions)")]
+    SharedSubscriptionsDisabled,
     /// MQTT 5 properties or subscription options on an MQTT 3.1.1 connection.
     #[error("MQTT 5 properties or subscription options on an MQTT 3.1.1 connection")]
     Mqtt5Request,

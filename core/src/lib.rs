@@ -7,7 +7,7 @@
 //! as arguments; bytes to send, the next timer deadline, transport actions and events for the
 //! application come out. The runtime crates (`jamey-mqtt-tokio`, `jamey-mqtt-smol`) move bytes
 //! between this machine and a TCP/TLS stream; every MQTT decision (acks, retries, keep-alive,
-//! reconnect timing, permissions) is made here, so both runtimes behave the same and a fuzzer or a
+//! reconnect timing, which broker of the list to connect to, redirects, permissions) is made here, so both runtimes behave the same and a fuzzer or a
 //! simulated network can drive the whole client.
 //!
 //! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
@@ -57,6 +57,7 @@ macro_rules! internal_modules {
 mod client;
 pub mod config;
 mod credentials;
+pub mod endpoints;
 mod envelope;
 mod error;
 pub mod permissions;
@@ -78,6 +79,7 @@ pub use client::{
 pub use codec::EncodeError;
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use credentials::{AuthToken, TokenAuth, TokenError, JWT_AUTH_METHOD};
+pub use endpoints::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};
 pub use envelope::{Envelope, EnvelopeError, ENVELOPE_VERSION};
 pub use error::{
     ClientError, ConnectError, Malformed, ProtocolError, TransportError, TransportErrorKind,

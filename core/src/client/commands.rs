@@ -110,6 +110,11 @@ impl Client {
             if valid.is_shared() && !self.limits.shared_subscription_available {
                 return Err(ClientError::Unsupported(Unsupported::SharedSubscriptions));
             }
+            if valid.is_shared() && !self.config.shared_subscriptions {
+                return Err(ClientError::Unsupported(
+                    Unsupported::SharedSubscriptionsDisabled,
+                ));
+            }
             if let Some(permissions) = &self.permissions {
                 if !permissions.allows_subscribe(&valid) {
                     return Err(self.denied(PermissionAction::Subscribe, &filter.filter));
