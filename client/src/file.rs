@@ -39,7 +39,7 @@ use jamey_mqtt_auth::env::KEYS as AUTH_KEYS;
 /// let text = "listen = \"0.0.0.0:8080\"\n[mqtt]\nhost = \"broker.internal\"\n";
 /// let app: AppConfig = toml::from_str(text).unwrap();
 /// let config = app.mqtt.into_config().unwrap(); // or with_env_overrides(): MQTT_* win
-/// assert_eq!(config.host, "broker.internal");
+/// assert_eq!(config.endpoints()[0].host, "broker.internal");
 /// assert_eq!(app.listen, "0.0.0.0:8080");
 /// ```
 #[derive(Clone, Deserialize)]

@@ -24,8 +24,11 @@
 //! let mut client = Client::new(ClientConfig::default(), now)?;
 //! client.connect(now);
 //! let mut out = BytesMut::new();
-//! // The first output asks the adapter to open a transport.
-//! assert!(matches!(client.poll_output(now, &mut out), Output::Action(Action::Connect)));
+//! // The first output asks the adapter to open a transport to the configured broker.
+//! let Output::Action(Action::Connect(endpoint)) = client.poll_output(now, &mut out) else {
+//!     panic!("a connect action first");
+//! };
+//! assert_eq!((endpoint.host.as_str(), endpoint.port), ("localhost", 1883));
 //! client.handle_connected(now);
 //! // Then CONNECT goes out, as bytes appended to `out` for the adapter to write.
 //! assert!(matches!(client.poll_output(now, &mut out), Output::Transmit(_)));
