@@ -16,5 +16,7 @@
 //! `cargo test` only compiles the benches (and runs the few unit tests of the scripted broker
 //! below); `cargo test --all-targets` runs each criterion bench once, in its quick test mode.
 
+pub mod cpu;
 pub mod peer;
 pub mod scripted;
+pub mod sink;

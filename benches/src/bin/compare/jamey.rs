@@ -9,7 +9,7 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use jamey_mqtt_tests::Broker;
 use jamey_mqtt_tokio::{Client, ClientConfig, Config, ProtocolVersion, QoS};
 
-use crate::cpu::{Meter, Sample};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
 
 async fn connect(port: u16, id: &str) -> Client {

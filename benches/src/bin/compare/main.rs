@@ -21,7 +21,7 @@
 //! "CPU/msg" is this process's user + system time (every thread) over the measured part,
 //! divided by `n`; "broker CPU/msg" is Mosquitto's, from `/proc` (10 ms ticks).
 
-mod cpu;
+
 mod jamey;
 mod rumqtt;
 
@@ -35,7 +35,7 @@ use jamey_mqtt_benches::peer::Peer;
 use jamey_mqtt_tests::{Broker, BrokerOptions};
 use jamey_mqtt_tokio::QoS;
 
-use cpu::Sample;
+use jamey_mqtt_benches::cpu::Sample;
 
 /// The topic of every run.
 pub const TOPIC: &str = "bench/compare";

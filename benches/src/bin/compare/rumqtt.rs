@@ -8,7 +8,7 @@ use bytes::Bytes;
 use jamey_mqtt_tests::Broker;
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
-use crate::cpu::{Meter, Sample};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
 
 /// Capacity of rumqttc's request channel, like jamey's command channel (64).
