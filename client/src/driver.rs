@@ -19,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
-use futures_core::Stream;
+use tokio::sync::mpsc;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
@@ -35,16 +35,15 @@ use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 /// A request from a handle.
 pub(crate) enum Command {
     Publish {
-        /// Boxed: the command (and the caller's future holding it) stays small while it waits
-        /// for room in the command channel.
-        request: Box<PublishRequest>,
+        /// Not boxed: a publish costs no allocation of its own on its way to the core.
+        request: PublishRequest,
         reply: Reply<PublishOutcome>,
     },
     /// One SUBSCRIBE: `streams[i]` carries the messages of `filters[i]`.
     Subscribe {
         filters: Vec<SubscribeFilter>,
         properties: SubscribeProperties,
-        streams: Vec<Sender<StreamItem>>,
+        streams: Vec<mpsc::Sender<StreamItem>>,
         reply: Reply<PerFilter<jamey_mqtt_core::QoS>>,
     },
     /// One UNSUBSCRIBE.
@@ -105,7 +104,7 @@ pub(crate) struct Driver<R: Runtime> {
     /// Whether the core was last told that delivery is blocked.
     blocked_reported: bool,
     shared: Arc<Shared>,
-    commands: Pin<Box<Receiver<Command>>>,
+    commands: mpsc::Receiver<Command>,
     commands_open: bool,
     /// The deadline the core gave last and the timer armed for it.
     timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
@@ -128,7 +127,7 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub core: jamey_mqtt_core::Client,
     pub endpoint: Endpoint,
     pub shared: Arc<Shared>,
-    pub commands: Receiver<Command>,
+    pub commands: mpsc::Receiver<Command>,
     pub first_connect: Reply<()>,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
@@ -144,7 +143,7 @@ impl<R: Runtime> Driver<R> {
             handles: Handles::default(),
             blocked_reported: false,
             shared: parts.shared,
-            commands: Box::pin(parts.commands),
+            commands: parts.commands,
             commands_open: true,
             timer: None,
             deadline: None,
@@ -211,9 +210,11 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Step 3 of the loop: every output of the core, until it gives its next deadline.
+    /// One clock reading serves the whole drain: the outputs are due at the same instant.
     fn drain_core(&mut self) {
+        let now = self.rt.now();
         loop {
-            match self.core.poll_output(self.rt.now(), &mut self.link.out) {
+            match self.core.poll_output(now, &mut self.link.out) {
                 Output::Transmit(_) => self.link.drop_orphan_bytes(),
                 Output::Action(Action::Connect) => {
                     self.telemetry.connect_started();
@@ -222,12 +223,11 @@ impl<R: Runtime> Driver<R> {
                 Output::Action(Action::Close) => {
                     if !self.link.close() {
                         // Nothing open: the close is already complete.
-                        self.core.handle_closed(self.rt.now());
+                        self.core.handle_closed(now);
                     }
                 }
                 Output::Event(event) => {
-                    let rt = &self.rt;
-                    self.telemetry.event(|| rt.now(), &event);
+                    self.telemetry.event(|| now, &event);
                     if let Some(event) = self.handles.event(event) {
                         self.connection_event(event);
                     }
@@ -342,7 +342,7 @@ impl<R: Runtime> Driver<R> {
                 let span = self
                     .telemetry
                     .publish_span(&request.topic, request.qos as u8);
-                match self.core.publish(now, *request) {
+                match self.core.publish(now, request) {
                     Ok(token) => {
                         self.telemetry.publish_started(now, token, span);
                         self.handles.publish(token, reply);
@@ -432,7 +432,7 @@ impl<R: Runtime> Driver<R> {
             return Poll::Ready(Wake::Delivered);
         }
         if self.commands_open {
-            match self.commands.as_mut().poll_next(cx) {
+            match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(command)) => return Poll::Ready(Wake::Command(command)),
                 Poll::Ready(None) => {
                     self.commands_open = false;

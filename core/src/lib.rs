@@ -34,7 +34,7 @@ pub mod topic;
 pub use client::{
     AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
     EnhancedAuth, Event, LostReason, Message, Output, PublishRequest, ReauthError, RequestError,
-    SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
+    SubscriptionEnd, SubscriptionId, SubscriptionIds, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use envelope::{Envelope, EnvelopeError};

@@ -321,8 +321,13 @@ impl TopicFilter {
     /// level and any number of children, and a leading wildcard does not match a `$` topic.
     /// A shared subscription matches what its inner filter matches. Does not allocate.
     pub fn matches(&self, topic: &TopicName) -> bool {
+        self.matches_str(topic.as_str())
+    }
+
+    /// [`TopicFilter::matches`] on a topic name already validated ([`TopicName::validate`]),
+    /// without making a [`TopicName`] of it (no allocation: routing calls it per message).
+    pub fn matches_str(&self, topic: &str) -> bool {
         let filter = self.inner_str();
-        let topic = topic.as_str();
         if topic.starts_with('$') && filter.starts_with(['+', '#']) {
             return false;
         }

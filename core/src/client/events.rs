@@ -28,6 +28,10 @@ pub struct SubscriptionId {
     index: u32,
 }
 
+/// The subscriptions one message goes to ([`Event::Message`]): inline up to two (the common
+/// case is one), so routing a message allocates nothing.
+pub type SubscriptionIds = smallvec::SmallVec<[SubscriptionId; 2]>;
+
 impl SubscriptionId {
     /// The subscription made by filter `index` (0-based) of the request `request`.
     pub fn new(request: Token, index: usize) -> SubscriptionId {
@@ -198,7 +202,7 @@ pub enum Event {
     /// empty: a message that matches none waits in the unmatched buffer for a later one).
     Message {
         message: Message,
-        subscriptions: Vec<SubscriptionId>,
+        subscriptions: SubscriptionIds,
     },
     /// A subscription ended: no message will carry its id again.
     SubscriptionEnded {

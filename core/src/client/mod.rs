@@ -69,7 +69,7 @@ pub use auth_exchange::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
-    SubscriptionId, Token,
+    SubscriptionId, SubscriptionIds, Token,
 };
 pub use farewell::DisconnectOptions;
 use flow::Flow;

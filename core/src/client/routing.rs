@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 
-use super::events::{Message, SubscriptionEnd, SubscriptionId, Token};
+use super::events::{Message, SubscriptionEnd, SubscriptionId, SubscriptionIds, Token};
 use crate::packet::SubscribeFilter;
 use crate::topic::{TopicFilter, TopicName};
 
@@ -76,7 +76,7 @@ pub(crate) struct Routing {
 /// What routing an incoming message did with it.
 pub(crate) enum Routed {
     /// To these subscriptions (at least one).
-    To(Vec<SubscriptionId>),
+    To(SubscriptionIds),
     /// Kept in the unmatched buffer; `dropped` the oldest one it pushed out.
     Kept { dropped: Option<Message> },
     /// The buffer holds nothing (capacity 0): dropped (handed back).
@@ -116,7 +116,7 @@ impl Routing {
 
     /// The subscriptions `message` goes to, or what happened to it when it goes to none.
     pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
-        let ids: Vec<SubscriptionId> = self
+        let ids: SubscriptionIds = self
             .entries
             .iter()
             .filter(|e| e.grant == Grant::Granted && e.receives(&message))
@@ -140,7 +140,7 @@ impl Routing {
     /// SUBACK granted these subscriptions: messages are routed to them from now on and they
     /// are subscribed again after a session loss. Returns the buffered unmatched messages they
     /// match, handed over to them (oldest first, each with every id it matches).
-    pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, Vec<SubscriptionId>)> {
+    pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, SubscriptionIds)> {
         let mut granted = Vec::new();
         let mut identifiers = Vec::new();
         for entry in self.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
@@ -161,7 +161,7 @@ impl Routing {
         let mut adopted = Vec::new();
         let mut kept = VecDeque::with_capacity(self.unmatched.len());
         for message in std::mem::take(&mut self.unmatched) {
-            let matched: Vec<SubscriptionId> = self
+            let matched: SubscriptionIds = self
                 .entries
                 .iter()
                 .filter(|e| granted.contains(&e.id) && e.receives(&message))
@@ -312,5 +312,5 @@ impl SubscriptionEnd {
 }
 
 fn matches(filter: &TopicFilter, topic: &str) -> bool {
-    TopicName::new(topic).is_ok_and(|topic| filter.matches(&topic))
+    TopicName::validate(topic).is_ok() && filter.matches_str(topic)
 }

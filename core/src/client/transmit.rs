@@ -11,7 +11,7 @@ use bytes::BytesMut;
 
 use super::{Client, RequestError};
 use crate::packet::Packet;
-use crate::session::{aged, Request, Sent};
+use crate::session::{age, aged, Request, Sent};
 
 impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
@@ -83,8 +83,19 @@ impl Client {
             }
             let alias_max = self.limits.topic_alias_maximum;
             let room = self.max_outgoing.saturating_sub(size);
+            // Without topic aliases the packet only borrows the request's topic (no copy).
+            let aliasing = self.config.auto_topic_alias && alias_max > 0;
             let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
+                Some(Sent::InFlight { pkid, body }) if !aliasing => {
+                    let codec = &self.codec;
+                    body.lend(pkid, false, alias_max, |packet| {
+                        age(packet, waited);
+                        codec.encode(packet, out)
+                    })
+                    .map(|_| ())
+                    .map_err(|e| (pkid, e))
+                }
                 Some(Sent::InFlight { pkid, body }) => {
                     let mut packet = aged(body.packet(pkid, false, alias_max), waited);
                     self.alias_outgoing(&mut packet, room);
@@ -93,10 +104,19 @@ impl Client {
                         .map(|_| ())
                         .map_err(|e| (pkid, e))
                 }
-                Some(Sent::AtMostOnce(request)) => {
-                    let mut packet = aged(request.body.packet(0, false, alias_max), waited);
-                    self.alias_outgoing(&mut packet, room);
-                    match self.codec.encode(&packet, out) {
+                Some(Sent::AtMostOnce(mut request)) => {
+                    let encoded = if aliasing {
+                        let mut packet = aged(request.body.packet(0, false, alias_max), waited);
+                        self.alias_outgoing(&mut packet, room);
+                        self.codec.encode(&packet, out)
+                    } else {
+                        let codec = &self.codec;
+                        request.body.lend(0, false, alias_max, |packet| {
+                            age(packet, waited);
+                            codec.encode(packet, out)
+                        })
+                    };
+                    match encoded {
                         Ok(_) => {
                             let pending = self.flow.buffered() + out.len() - start;
                             self.flow.track_qos0(pending, request);
