@@ -114,7 +114,11 @@ fn connection(stream: TcpStream, source: SourceOptions, counters: &Counters) -> 
                 6 => acks.extend_from_slice(&[0x70, 2, body[0], body[1]]),
                 8 => {
                     // SUBSCRIBE: grant what was asked, then start the source at that QoS.
-                    let props = if v5 { 1 + property_length(&body[2..])? } else { 0 };
+                    let props = if v5 {
+                        1 + property_length(&body[2..])?
+                    } else {
+                        0
+                    };
                     let mut granted = Vec::new();
                     let mut i = 2 + props;
                     while i + 2 <= body.len() {
@@ -215,11 +219,8 @@ fn run_source(
 }
 
 fn encode_publish(out: &mut Vec<u8>, qos: u8, pkid: u16, v5: bool, payload: &[u8]) {
-    let remaining = 2
-        + SOURCE_TOPIC.len()
-        + if qos > 0 { 2 } else { 0 }
-        + usize::from(v5)
-        + payload.len();
+    let remaining =
+        2 + SOURCE_TOPIC.len() + if qos > 0 { 2 } else { 0 } + usize::from(v5) + payload.len();
     out.push(0x30 | (qos << 1));
     let mut len = remaining;
     loop {

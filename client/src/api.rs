@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use async_channel::Receiver;
-use tokio::sync::mpsc;
 use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
 };
+use tokio::sync::mpsc;
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
@@ -277,10 +277,8 @@ impl<R: Runtime> Client<R> {
         properties: SubscribeProperties,
     ) -> Result<Vec<Result<Subscription, Error>>, Error> {
         let capacity = self.inner.subscription_capacity;
-        let (streams, receivers): (Vec<_>, Vec<_>) = filters
-            .iter()
-            .map(|_| mpsc::channel(capacity))
-            .unzip();
+        let (streams, receivers): (Vec<_>, Vec<_>) =
+            filters.iter().map(|_| mpsc::channel(capacity)).unzip();
         let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
         let results = self
             .call(|reply| Command::Subscribe {

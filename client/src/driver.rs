@@ -19,12 +19,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
-use tokio::sync::mpsc;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
     PublishRequest, TransportError, TransportErrorKind,
 };
+use tokio::sync::mpsc;
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};

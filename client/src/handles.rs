@@ -8,12 +8,13 @@
 //! the driver stops reading the transport until there is room, so memory stays bounded and
 //! nothing is dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, SubscriptionIds, Token};
+use rustc_hash::FxHashMap as HashMap;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::Sender;
 

@@ -83,10 +83,7 @@ impl Client {
 
     /// The encoded size of a request, or why it cannot be encoded. Measured with packet id 1:
     /// the id's value does not change the size, and the real one is allocated when it is sent.
-    pub(super) fn measure(
-        &self,
-        body: &mut Outgoing,
-    ) -> Result<usize, crate::codec::EncodeError> {
+    pub(super) fn measure(&self, body: &mut Outgoing) -> Result<usize, crate::codec::EncodeError> {
         body.lend(1, false, u16::MAX, |packet| self.codec.encoded_len(packet))
     }
 

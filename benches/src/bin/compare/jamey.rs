@@ -9,8 +9,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use jamey_mqtt_tests::Broker;
 use jamey_mqtt_tokio::{Client, ClientConfig, Config, ProtocolVersion, QoS};
 
-use jamey_mqtt_benches::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 
 async fn connect(port: u16, id: &str) -> Client {
     let config = Config::new("127.0.0.1", port).mqtt(ClientConfig {

@@ -21,7 +21,6 @@
 //! "CPU/msg" is this process's user + system time (every thread) over the measured part,
 //! divided by `n`; "broker CPU/msg" is Mosquitto's, from `/proc` (10 ms ticks).
 
-
 mod jamey;
 mod rumqtt;
 

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use jamey_mqtt_tests::Broker;
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
-use jamey_mqtt_benches::cpu::{Meter, Sample};
 use crate::{spawn_mosquitto_pub, TOPIC};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 
 /// Capacity of rumqttc's request channel, like jamey's command channel (64).
 const REQUEST_CAPACITY: usize = 64;

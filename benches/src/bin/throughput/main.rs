@@ -202,7 +202,8 @@ fn run_once(peer: Peer, run: &Run, sink_pid: u32) -> Measure {
         Peer::JameySmol => {
             let run = run.clone();
             smol::block_on(smol::spawn(async move {
-                let client = clients::jamey_connect::<jamey_mqtt_smol::SmolRuntime>(&run, &id).await;
+                let client =
+                    clients::jamey_connect::<jamey_mqtt_smol::SmolRuntime>(&run, &id).await;
                 let meters = Meters::start(sink_pid);
                 clients::jamey_work(&client, &run).await;
                 let measure = meters.stop();
@@ -237,7 +238,11 @@ async fn timeout_tokio<T>(work: impl std::future::Future<Output = T>) -> T {
 /// Median, min and max.
 fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(f64::total_cmp);
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn fmt(values: Vec<f64>, precision: usize) -> String {
@@ -337,9 +342,7 @@ fn main() {
                 ),
                 fmt(ms.iter().map(|m| m.allocs.bytes as f64 / n).collect(), 0),
                 fmt(
-                    ms.iter()
-                        .map(|m| n / m.sample.wall.as_secs_f64())
-                        .collect(),
+                    ms.iter().map(|m| n / m.sample.wall.as_secs_f64()).collect(),
                     0
                 ),
             );
