@@ -133,7 +133,8 @@ impl TopicName {
     /// The same checks as [`TopicName::new`], without taking ownership or allocating.
     pub fn validate(name: &str) -> Result<(), TopicError> {
         check_common(name)?;
-        if name.contains(['+', '#']) {
+        // A byte scan: `+` and `#` are single bytes in UTF-8 (routing calls this per message).
+        if name.bytes().any(|b| b == b'+' || b == b'#') {
             return Err(TopicError::WildcardInName);
         }
         Ok(())

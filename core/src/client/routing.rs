@@ -116,10 +116,12 @@ impl Routing {
 
     /// The subscriptions `message` goes to, or what happened to it when it goes to none.
     pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
+        // Validated once here, not per entry (a name no filter can match goes nowhere).
+        let valid = TopicName::validate(&message.topic).is_ok();
         let ids: SubscriptionIds = self
             .entries
             .iter()
-            .filter(|e| e.grant == Grant::Granted && e.receives(&message))
+            .filter(|e| valid && e.grant == Grant::Granted && e.receives(&message))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {
@@ -164,7 +166,11 @@ impl Routing {
             let matched: SubscriptionIds = self
                 .entries
                 .iter()
-                .filter(|e| granted.contains(&e.id) && e.receives(&message))
+                .filter(|e| {
+                    granted.contains(&e.id)
+                        && TopicName::validate(&message.topic).is_ok()
+                        && e.receives(&message)
+                })
                 .map(|e| e.id)
                 .collect();
             if matched.is_empty() {
@@ -311,6 +317,7 @@ impl SubscriptionEnd {
     }
 }
 
+/// `topic` was validated by the caller ([`TopicName::validate`]).
 fn matches(filter: &TopicFilter, topic: &str) -> bool {
-    TopicName::validate(topic).is_ok() && filter.matches_str(topic)
+    filter.matches_str(topic)
 }
