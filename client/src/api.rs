@@ -131,6 +131,7 @@ impl<R: Runtime> Client<R> {
 
     /// The client handle and the reply to the first connection attempt.
     fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
+        #[cfg(feature = "tls")]
         let tls = match &config.tls {
             Some(options) => Some(options.build(&config.host)?),
             None => None,
@@ -159,6 +160,7 @@ impl<R: Runtime> Client<R> {
             endpoint: Endpoint {
                 host: config.host.clone(),
                 port: config.port,
+                #[cfg(feature = "tls")]
                 tls,
             },
             shared: shared.clone(),

@@ -2,15 +2,19 @@
 //! buffer sizes. [`TlsOptions`] turns into the core's TLS policy; loading platform roots (I/O)
 //! happens here, with `rustls-native-certs`.
 
+#[cfg(feature = "tls")]
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+#[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
 use jamey_mqtt_core::{AuthChallenge, ClientConfig};
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
 /// Which certificates the client trusts.
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub enum Roots {
     /// Exactly the CAs in this PEM text.
@@ -24,6 +28,7 @@ pub enum Roots {
 
 /// TLS settings: trusted roots, an optional client identity (mutual TLS), and the name the
 /// server certificate must match (default: the host).
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     pub roots: Roots,
@@ -32,6 +37,7 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+#[cfg(feature = "tls")]
 impl TlsOptions {
     pub fn new(roots: Roots) -> TlsOptions {
         TlsOptions {
@@ -126,6 +132,7 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     /// `None`: plain TCP.
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsOptions>,
     /// The MQTT behaviour (protocol, keep-alive, session, reconnect...): decided by the core.
     pub mqtt: ClientConfig,
@@ -147,6 +154,7 @@ impl Config {
         Config {
             host: host.into(),
             port,
+            #[cfg(feature = "tls")]
             tls: None,
             mqtt: ClientConfig::default(),
             subscription_capacity: 256,
@@ -156,6 +164,7 @@ impl Config {
         }
     }
 
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsOptions) -> Config {
         self.tls = Some(tls);
         self

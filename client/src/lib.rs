@@ -49,7 +49,9 @@ mod telemetry;
 mod transport;
 
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
-pub use config::{Authenticator, Config, Roots, TlsOptions};
+pub use config::{Authenticator, Config};
+#[cfg(feature = "tls")]
+pub use config::{Roots, TlsOptions};
 pub use error::Error;
 pub use file::ConfigFile;
 /// The application's metrics registry type, for [`Client::register_metrics`].
@@ -63,6 +65,7 @@ pub use jamey_mqtt_core::ConfigError;
 /// The core crate, re-exported so applications need one dependency.
 pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};
+#[cfg(feature = "tls")]
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use jamey_mqtt_core::{

@@ -28,6 +28,7 @@ pub mod reconnect;
 pub mod session;
 pub mod state;
 pub mod stats;
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod topic;
 
