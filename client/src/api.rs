@@ -137,7 +137,7 @@ impl<R: Runtime> Client<R> {
             None => None,
         };
         let now = runtime.now();
-        let mut core = jamey_mqtt_core::Client::new(config.mqtt.clone(), now)?;
+        let mut core = jamey_mqtt_core::Client::new(config.core_config()?, now)?;
         // JWT times are wall-clock times; the core derives them from this anchor and `now`.
         core.handle_wall_clock(now, std::time::SystemTime::now());
         let (commands_tx, commands_rx) = mpsc::channel(config.command_capacity.max(1));
@@ -168,6 +168,8 @@ impl<R: Runtime> Client<R> {
             first_connect: ready_tx,
             finished: finished_tx,
             authenticator: config.authenticator.clone(),
+            #[cfg(feature = "jwt")]
+            auth: config.auth.clone(),
             telemetry: Telemetry::new(tracer, shared.metrics.clone()),
         });
         runtime.spawn(driver.run());

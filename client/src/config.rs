@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+#[cfg(feature = "jwt")]
+use jamey_mqtt_auth::AuthConfig;
 #[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
-use jamey_mqtt_core::{AuthChallenge, ClientConfig};
+use jamey_mqtt_core::{AuthChallenge, ClientConfig, ConfigError};
 #[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
@@ -146,6 +148,11 @@ pub struct Config {
     /// Answers MQTT 5 enhanced authentication challenges (with
     /// `mqtt.authentication`). `None`: a challenge aborts the exchange.
     pub authenticator: Option<Authenticator>,
+    /// JWT authentication: where tokens come from (a signer, a fixed token, a provider), the
+    /// username, the refresh margin, and whether permissions come from the token. The driver
+    /// asks it for a token whenever the core needs one; `mqtt.token_auth` is set from it.
+    #[cfg(feature = "jwt")]
+    pub auth: Option<AuthConfig>,
 }
 
 impl Config {
@@ -161,7 +168,30 @@ impl Config {
             command_capacity: 64,
             event_capacity: 64,
             authenticator: None,
+            #[cfg(feature = "jwt")]
+            auth: None,
         }
+    }
+
+    /// Authenticate with JWTs from `auth` (see [`Config::auth`](Config#structfield.auth)).
+    #[cfg(feature = "jwt")]
+    pub fn auth(mut self, auth: AuthConfig) -> Config {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The core's configuration: `mqtt`, with token auth from `auth` when set. Checks `auth`
+    /// (its errors name the field `auth`).
+    pub(crate) fn core_config(&self) -> Result<ClientConfig, ConfigError> {
+        #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
+        let mut mqtt = self.mqtt.clone();
+        #[cfg(feature = "jwt")]
+        if let Some(auth) = &self.auth {
+            auth.validate()
+                .map_err(|e| ConfigError::new("auth", e.to_string()))?;
+            mqtt.token_auth = Some(auth.token_auth());
+        }
+        Ok(mqtt)
     }
 
     #[cfg(feature = "tls")]

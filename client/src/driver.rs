@@ -19,10 +19,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
+#[cfg(feature = "jwt")]
+use jamey_mqtt_auth::AuthConfig;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
-    PublishRequest, TransportError, TransportErrorKind,
+    PublishRequest, TokenError, TransportError, TransportErrorKind,
 };
 use tokio::sync::mpsc;
 
@@ -114,6 +116,9 @@ pub(crate) struct Driver<R: Runtime> {
     disconnect_waiters: Vec<Sender<Result<(), ClientError>>>,
     /// Answers enhanced authentication challenges (plumbing: the core decides).
     authenticator: Option<Authenticator>,
+    /// Where JWTs come from (`Config::auth`), asked on `Action::FetchToken`.
+    #[cfg(feature = "jwt")]
+    auth: Option<AuthConfig>,
     /// The re-authentication in progress (the core allows one at a time).
     reauth_waiter: Option<Reply<Option<bytes::Bytes>>>,
     /// Spans, events and metrics (reports only).
@@ -131,6 +136,8 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub first_connect: Reply<()>,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
+    #[cfg(feature = "jwt")]
+    pub auth: Option<AuthConfig>,
     pub telemetry: Telemetry,
 }
 
@@ -150,6 +157,8 @@ impl<R: Runtime> Driver<R> {
             first_connect: Some(parts.first_connect),
             disconnect_waiters: Vec::new(),
             authenticator: parts.authenticator,
+            #[cfg(feature = "jwt")]
+            auth: parts.auth,
             reauth_waiter: None,
             telemetry: parts.telemetry,
             _finished: parts.finished,
@@ -219,6 +228,21 @@ impl<R: Runtime> Driver<R> {
                 Output::Action(Action::Connect) => {
                     self.telemetry.connect_started();
                     self.link.open();
+                }
+                Output::Action(Action::FetchToken) => {
+                    // The token source runs here, on the driver task, never inside the core.
+                    #[cfg(feature = "jwt")]
+                    let token = match &self.auth {
+                        Some(auth) => auth
+                            .auth_token(std::time::SystemTime::now())
+                            .map_err(TokenError::new),
+                        None => Err(TokenError::new("no token source is configured")),
+                    };
+                    #[cfg(not(feature = "jwt"))]
+                    let token = Err(TokenError::new(
+                        "no token source: the `jwt` feature of jamey-mqtt is off",
+                    ));
+                    self.core.handle_token(self.rt.now(), token);
                 }
                 Output::Action(Action::Close) => {
                     if !self.link.close() {

@@ -119,6 +119,10 @@ impl Config {
         {
             config.tls = tls;
         }
+        #[cfg(feature = "jwt")]
+        {
+            config.auth = jamey_mqtt_auth::env::from_env(&env)?;
+        }
         for (key, slot) in [
             ("SUBSCRIPTION_CAPACITY", &mut config.subscription_capacity),
             ("COMMAND_CAPACITY", &mut config.command_capacity),

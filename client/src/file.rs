@@ -23,6 +23,11 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::env::KEYS as CLIENT_KEYS;
+#[cfg(feature = "jwt")]
+use jamey_mqtt_auth::env::KEYS as AUTH_KEYS;
+/// Without the `jwt` feature a JWT field is an unknown field.
+#[cfg(not(feature = "jwt"))]
+const AUTH_KEYS: &[&str] = &[];
 
 /// One section of a configuration file: field names and their values, not yet checked.
 /// Build a [`Config`] from it with [`into_config`](Self::into_config) or
@@ -175,7 +180,10 @@ fn flatten_into(
             continue;
         }
         let upper = key.to_ascii_uppercase();
-        if !CORE_KEYS.contains(&upper.as_str()) && !CLIENT_KEYS.contains(&upper.as_str()) {
+        if ![CORE_KEYS, CLIENT_KEYS, AUTH_KEYS]
+            .iter()
+            .any(|keys| keys.contains(&upper.as_str()))
+        {
             return Err(ConfigError::new(field(), "unknown field"));
         }
         let text = match value {

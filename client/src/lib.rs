@@ -62,6 +62,12 @@ pub use runtime::Runtime;
 pub use env::KEYS as ENV_KEYS;
 pub use jamey_mqtt_core::ConfigError;
 
+/// The auth crate (JWT signing, validation, token sources), re-exported so applications need
+/// one dependency.
+#[cfg(feature = "jwt")]
+pub use jamey_mqtt_auth as auth;
+#[cfg(feature = "jwt")]
+pub use jamey_mqtt_auth::AuthConfig;
 /// The core crate, re-exported so applications need one dependency.
 pub use jamey_mqtt_core as core;
 pub use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties, Will};

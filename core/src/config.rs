@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::auth::AuthConfig;
+use crate::credentials::TokenAuth;
 use crate::packet::{ProtocolVersion, QoS, UserProperties, Will};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
@@ -132,9 +132,12 @@ pub struct ClientConfig {
     pub manual_ack: bool,
     pub session_lost_policy: SessionLostPolicy,
     pub reconnect: ReconnectConfig,
-    /// JWT authentication: the token is the CONNECT password and is refreshed before expiry.
-    /// When set, `username`/`password` are only used where the token does not provide them.
-    pub auth: Option<AuthConfig>,
+    /// Token (JWT) authentication: the client asks for a token with `Action::FetchToken`
+    /// before connecting and before the one in use expires, sends it as the CONNECT password
+    /// (MQTT 5: as authentication data under the method `JWT`, refreshed in place by
+    /// re-authentication), and puts the permissions it grants in force. `password` must be
+    /// unset; `username` is used when the token brings none. Default `None`.
+    pub token_auth: Option<TokenAuth>,
     /// MQTT 5 enhanced authentication: CONNECT carries this method (and initial data); the
     /// broker's challenges come out as `Event::AuthChallenge`, answered with
     /// `Client::auth_respond`. MQTT 5 only. Default `None`.
@@ -173,7 +176,7 @@ impl Default for ClientConfig {
             manual_ack: false,
             session_lost_policy: SessionLostPolicy::ResendAsNew,
             reconnect: ReconnectConfig::default(),
-            auth: None,
+            token_auth: None,
             authentication: None,
             permissions: None,
             seed: 0,
@@ -210,7 +213,7 @@ impl fmt::Debug for ClientConfig {
             manual_ack,
             session_lost_policy,
             reconnect,
-            auth,
+            token_auth,
             authentication,
             permissions,
             seed,
@@ -241,7 +244,7 @@ impl fmt::Debug for ClientConfig {
             .field("manual_ack", manual_ack)
             .field("session_lost_policy", session_lost_policy)
             .field("reconnect", reconnect)
-            .field("auth", auth)
+            .field("token_auth", token_auth)
             .field(
                 "authentication",
                 &authentication
@@ -368,9 +371,14 @@ impl ClientConfig {
         }
         self.check_connect_encodable()?;
         self.reconnect.validate()?;
-        if let Some(auth) = &self.auth {
-            auth.validate()
-                .map_err(|e| ConfigError::new("auth", e.to_string()))?;
+        if let Some(problem) = self.token_auth.as_ref().and_then(TokenAuth::problem) {
+            return Err(ConfigError::new("token_auth.refresh_margin", problem));
+        }
+        if self.token_auth.is_some() && self.password.is_some() {
+            return Err(ConfigError::new(
+                "password",
+                "set together with token auth, which sends the token as the password",
+            ));
         }
         Ok(())
     }

@@ -63,9 +63,9 @@ pub enum ConnectError {
     /// The transport could not be opened or ended before CONNACK.
     #[error(transparent)]
     Transport(TransportError),
-    /// No token could be minted for the CONNECT password.
-    #[error("authentication: {0}")]
-    Auth(crate::auth::AuthError),
+    /// The token source could not give a token for the CONNECT (token auth).
+    #[error(transparent)]
+    Token(crate::credentials::TokenError),
     /// The broker answered with something that is not a valid CONNACK.
     #[error(transparent)]
     Protocol(ProtocolError),
@@ -116,9 +116,6 @@ pub enum ClientError {
     /// A feature the configured protocol version does not have (e.g. MQTT 5 properties on 3.1.1).
     #[error("not supported: {0}")]
     Unsupported(&'static str),
-    /// Permissions come from the JWT, and no token could be minted to read them.
-    #[error("cannot check permissions: {0}")]
-    Auth(crate::auth::AuthError),
     /// A subscribe or unsubscribe with no filters.
     #[error("at least one topic filter is required")]
     NoFilters,

@@ -15,11 +15,10 @@
 //! one output call, `poll_output`, called until it returns `Output::Timeout` (str0m's model).
 #![forbid(unsafe_code)]
 
-pub mod auth;
 pub mod client;
 pub mod codec;
 pub mod config;
-mod credentials;
+pub mod credentials;
 pub mod envelope;
 pub mod error;
 pub mod packet;
@@ -38,6 +37,7 @@ pub use client::{
     SubscriptionEnd, SubscriptionId, SubscriptionIds, Token, MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
+pub use credentials::{AuthToken, TokenAuth, TokenError, JWT_AUTH_METHOD};
 pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError, TransportErrorKind};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};

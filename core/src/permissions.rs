@@ -152,6 +152,18 @@ impl Permissions {
         }
     }
 
+    /// Whether a message on `topic` may be delivered to the holder: some subscribe grant
+    /// matches it. This is what a broker checks before delivering (a subscription the holder
+    /// was allowed may still match topics through another client's grant-less wildcard, and a
+    /// grant may have changed since it subscribed); the client's own subscriptions are already
+    /// limited by [`allows_subscribe`](Self::allows_subscribe).
+    pub fn allows_receive(&self, topic: &TopicName) -> bool {
+        match &self.subscribe {
+            Grant::All => true,
+            Grant::Filters(f) => f.iter().any(|f| f.matches(topic)),
+        }
+    }
+
     /// [`Permissions::allows_publish`] as a `Result` the client can return with `?`.
     pub fn check_publish(&self, topic: &TopicName) -> Result<(), Denied> {
         if self.allows_publish(topic) {

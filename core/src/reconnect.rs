@@ -396,6 +396,15 @@ impl ReconnectPolicy {
     }
 
     /// CONNACK accepted: reset the backoff, the failure and attempt counts, close the breaker.
+    /// The attempt in progress ended for a reason that is no failure (the client changes how
+    /// it authenticates): the next one may start at `now`; failures and backoff stay as they
+    /// are.
+    pub fn retry_now(&mut self, now: Instant) {
+        if let Phase::Attempting { .. } = self.phase {
+            self.phase = Phase::Waiting { at: now };
+        }
+    }
+
     pub fn on_success(&mut self) {
         self.reset();
     }

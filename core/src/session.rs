@@ -544,14 +544,22 @@ impl Session {
 
     /// Removes the queued requests whose body `remove` picks; returns their tokens, in order.
     pub(crate) fn remove_queued_where(&mut self, remove: impl Fn(&Outgoing) -> bool) -> Vec<Token> {
-        let tokens = self
-            .queue
-            .iter()
-            .filter(|request| remove(&request.body))
+        self.take_queued_where(remove)
+            .into_iter()
             .map(|request| request.token)
-            .collect();
-        self.queue.retain(|request| !remove(&request.body));
-        tokens
+            .collect()
+    }
+
+    /// Removes and returns the queued requests whose body `remove` picks, in order.
+    pub(crate) fn take_queued_where(&mut self, remove: impl Fn(&Outgoing) -> bool) -> Vec<Request> {
+        let (taken, kept): (VecDeque<Request>, VecDeque<Request>) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|request| remove(&request.body));
+        self.queue = kept;
+        let taken = Vec::from(taken);
+        let expiring = taken.iter().filter(|r| r.expires_at().is_some()).count();
+        self.queued_expiring = self.queued_expiring.saturating_sub(expiring);
+        taken
     }
 
     /// Is a PUBREL pending for this id (so a repeated PUBREC is answered again)?

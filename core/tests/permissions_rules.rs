@@ -50,6 +50,20 @@ fn subscribe_is_allowed_only_when_a_grant_covers_the_filter() {
 }
 
 #[test]
+fn receive_is_allowed_when_a_subscribe_grant_matches_the_topic() {
+    let p = perms(&["out/#"], &["sensors/+/temp", "cmd/#"]);
+    assert!(p.allows_receive(&name("sensors/kitchen/temp")));
+    assert!(p.allows_receive(&name("cmd/reboot")));
+    assert!(!p.allows_receive(&name("sensors/kitchen/humidity")));
+    assert!(
+        !p.allows_receive(&name("out/x")),
+        "publish grants do not count"
+    );
+    assert!(!perms(&[], &["#"]).allows_receive(&name("$SYS/uptime")));
+    assert!(Permissions::allow_all().allows_receive(&name("$SYS/uptime")));
+}
+
+#[test]
 fn dollar_topics_need_an_explicit_grant() {
     let p = perms(&["#"], &["#", "+/#"]);
     assert!(p.allows_publish(&name("a/b")));

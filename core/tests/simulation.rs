@@ -483,6 +483,11 @@ impl Sim {
                 }
                 node.opening = Some(now + Duration::from_millis(self.rng.u64(1..=30)));
             }
+            // The simulated clients do not use token auth.
+            Action::FetchToken => {
+                let name = node.name.clone();
+                self.fail(format!("{name}: Action::FetchToken without token auth"));
+            }
             Action::Close => {
                 if let Some(id) = node.conn.take() {
                     if let Some(conn) = self.conns.get_mut(&id) {

@@ -8,7 +8,7 @@ use std::fs;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
-use jamey_mqtt_core::auth::{Algorithm, ClaimTemplate, JwtSigner};
+use jamey_mqtt_auth::{Algorithm, ClaimTemplate, JwtSigner};
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::*;
 

@@ -32,7 +32,7 @@
 //!   application was given, at most once; once the client is `Closed` every token completed.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::{Bytes, BytesMut};
@@ -45,8 +45,9 @@ use jamey_mqtt_core::permissions::Permissions;
 use jamey_mqtt_core::reconnect::ReconnectConfig;
 use jamey_mqtt_core::topic::TopicFilter;
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, ConnectionState, EnhancedAuth, Event, Output, PublishRequest,
-    SessionLostPolicy, SubscriptionId, Token, TransportError, TransportErrorKind,
+    Action, AuthToken, Client, ClientConfig, ConnectionState, EnhancedAuth, Event, Output,
+    PublishRequest, SessionLostPolicy, SubscriptionId, Token, TokenAuth, TokenError,
+    TransportError, TransportErrorKind,
 };
 
 const TOPICS: &[&str] = &[
@@ -216,6 +217,8 @@ struct Harness {
     codec: Codec,
     version: ProtocolVersion,
     now: Instant,
+    /// When the run started (the wall clock is `WALL_START` then).
+    start: Instant,
     max_inflight: usize,
     max_queued: usize,
     /// An `Action::Connect` not answered yet.
@@ -242,7 +245,12 @@ struct Harness {
     outputs: u64,
     /// Enhanced authentication challenges seen (every third is aborted).
     challenges: u64,
+    /// Tokens asked for (`Action::FetchToken`; every fourth fails).
+    fetches: u64,
 }
+
+/// The wall clock when a run starts (token times are wall-clock times).
+const WALL_START: SystemTime = SystemTime::UNIX_EPOCH;
 
 impl Harness {
     fn pick(ids: &[u16], id: &Id) -> u16 {
@@ -431,6 +439,20 @@ impl Harness {
                     "Action::Connect while a transport is open or opening"
                 );
                 self.opening = true;
+            }
+            Action::FetchToken => {
+                // The token source answers at once: a 2-second token, or (every fourth) an error.
+                self.fetches += 1;
+                let token = if self.fetches % 4 == 0 {
+                    Err(TokenError::new("the token source is down"))
+                } else {
+                    let wall = WALL_START + self.now.duration_since(self.start);
+                    let mut token = AuthToken::new(format!("token-{}", self.fetches));
+                    token.issued_at = Some(wall);
+                    token.expires_at = Some(wall + Duration::from_secs(2));
+                    Ok(token)
+                };
+                self.client.handle_token(self.now, token);
             }
             Action::Close => {
                 self.transport = false;
@@ -818,6 +840,15 @@ pub fn run(data: &[u8]) {
     // Likewise: manual acknowledgement for half the inputs; the harness acks each message at
     // the start of the next step (so acks race with cuts and reconnects).
     config.manual_ack = config.seed & (1 << 20) != 0;
+    // Token auth for a quarter of the inputs, with 2-second tokens (so refreshes, and MQTT 5
+    // re-authentications under `JWT`, happen within a run); every fourth fetch fails.
+    if config.seed & (3 << 21) == 0 && config.authentication.is_none() {
+        config.password = None;
+        config.token_auth = Some(TokenAuth {
+            refresh_margin: Duration::from_secs(1),
+            reauthenticate: config.seed & (1 << 23) != 0,
+        });
+    }
     // Requests stop at the bound (or one packet alone); acks, pings and replays are owed to
     // the broker whatever the bound, at most one per in-flight request or packet received.
     let largest = config
@@ -829,6 +860,7 @@ pub fn run(data: &[u8]) {
         codec: Codec::new(config.protocol, 1 << 20),
         version: config.protocol,
         now,
+        start: now,
         max_inflight: usize::from(config.max_inflight),
         max_queued: config.max_queued,
         client: Client::new(config, now).expect("the fuzz config is valid"),
@@ -846,7 +878,9 @@ pub fn run(data: &[u8]) {
         ended: BTreeSet::new(),
         outputs: 0,
         challenges: 0,
+        fetches: 0,
     };
+    harness.client.handle_wall_clock(now, WALL_START);
     let trace = std::env::var_os("FUZZ_TRACE").is_some();
     if trace {
         eprintln!("{:?}", harness.client.health());

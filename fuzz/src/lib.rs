@@ -3,7 +3,8 @@
 //! Each module exposes `run(data: &[u8])`, which panics when an invariant breaks. The targets in
 //! `fuzz_targets/` are one-line wrappers, and `core/tests/fuzz_regressions.rs` includes these
 //! same files (by `#[path]`) to replay the committed crash and seed inputs under `cargo test`,
-//! so every module may only use `jamey-mqtt-core`, `bytes` and `arbitrary`; except
+//! so every module may only use `jamey-mqtt-core`, `bytes` and `arbitrary` (and [`token`],
+//! `jamey-mqtt-auth`, a dev-dependency of the core for this replay); except
 //! [`client_async`], replayed by `sim/tests/fuzz_client_async.rs`, which also uses
 //! `jamey-mqtt` and `jamey-mqtt-sim`.
 //!

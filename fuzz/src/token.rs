@@ -15,7 +15,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use jamey_mqtt_core::auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, Validator};
+use jamey_mqtt_auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, Validator};
 
 pub const SECRET: &[u8] = b"jamey-mqtt fuzz secret: 32 bytes or more for HS256!";
 

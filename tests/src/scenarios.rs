@@ -867,7 +867,7 @@ pub async fn acl_denial_fails_the_publish_on_mqtt5<R: Runtime + Default>() {
 /// the refreshes arrives, the last will is never published, and the token's permissions are
 /// enforced before anything is sent.
 pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
-    use jamey_mqtt::core::auth::{
+    use jamey_mqtt::auth::{
         Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
     };
     let broker = Broker::start(BrokerOptions::plain(), None);
@@ -897,7 +897,7 @@ pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
         retain: false,
         properties: Default::default(),
     });
-    config.mqtt.auth = Some(
+    config.auth = Some(
         AuthConfig::new(TokenSource::Signer(signer)).with_refresh_margin(Duration::from_secs(1)),
     );
     let device = connect::<R>(config).await;
@@ -995,6 +995,7 @@ macro_rules! suite {
             identifiers_are_kept_after_a_session_loss,
             unsupported_authentication_method_is_refused,
             authenticator_answers_challenges_and_reauthenticates,
+            jwt_on_mqtt5_falls_back_to_the_password_without_the_method,
             manual_ack_qos1_unacked_is_redelivered_after_a_cut,
             manual_ack_qos2_unacked_survives_a_client_restart,
             manual_ack_message_no_stream_takes_is_acked_by_the_client,

@@ -289,7 +289,7 @@ fn bad_tls_settings_name_the_variable() {
 fn jwt_private_key_files_are_read_from_disk() {
     let key = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../core/tests/keys/ed25519_private.pem"
+        "/../auth/tests/keys/ed25519_private.pem"
     );
     let c = load(&[
         ("JWT_PRIVATE_KEY_FILE", key),
@@ -297,7 +297,8 @@ fn jwt_private_key_files_are_read_from_disk() {
         ("JWT_SUBJECT", "dev-1"),
     ])
     .unwrap();
-    assert!(c.mqtt.auth.is_some());
+    assert!(c.auth.is_some());
+    assert!(c.core_config().unwrap().token_auth.is_some());
     let pem = std::fs::read_to_string(key).unwrap();
     let body = pem.lines().nth(1).unwrap();
     assert!(!format!("{c:?}").contains(body), "the key shows in Debug");

@@ -134,11 +134,18 @@ impl Tracer {
                 info!(parent: conn, "disconnected");
                 self.connection = Span::none();
             }
-            Event::TokenRefreshed { expires_at } => {
+            Event::TokenRefreshed {
+                expires_at,
+                reauthenticating,
+            } => {
                 let expires_in_s = expires_at
                     .and_then(|at| at.duration_since(std::time::SystemTime::now()).ok())
                     .map(|d| d.as_secs());
-                info!(parent: conn, ?expires_in_s, "token refreshed: reconnecting with it");
+                if *reauthenticating {
+                    info!(parent: conn, ?expires_in_s, "token refreshed: re-authenticating");
+                } else {
+                    info!(parent: conn, ?expires_in_s, "token refreshed: reconnecting with it");
+                }
             }
             Event::TokenRefreshFailed(error) => {
                 warn!(parent: conn, %error, "token refresh failed: retrying")

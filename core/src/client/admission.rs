@@ -4,12 +4,13 @@
 
 use std::time::Instant;
 
-use super::{Client, Token};
+use super::{Client, RequestError, Token};
 use crate::error::ClientError;
 use crate::packet::ProtocolVersion;
-use crate::permissions::Action as PermissionAction;
+use crate::permissions::{Action as PermissionAction, Permissions};
 use crate::session::{Outgoing, Request};
 use crate::state::ConnectionState;
+use crate::topic::{TopicFilter, TopicName};
 
 impl Client {
     pub(super) fn check_open(&self) -> Result<(), ClientError> {
@@ -25,18 +26,41 @@ impl Client {
         }
     }
 
-    /// With permissions from the JWT and no token yet, mint one now to learn them.
-    pub(super) fn load_token_permissions(&mut self, now: Instant) -> Result<(), ClientError> {
-        if self.permissions.is_none() {
-            if let Some(permissions) = self
-                .credentials
-                .token_permissions(now)
-                .map_err(ClientError::Auth)?
-            {
-                self.permissions = Some(permissions);
+    /// A token brought `permissions`: they are in force from now on, and the queued requests
+    /// they do not allow fail (they were admitted before the token came, or under the old
+    /// token's grants). What is in flight already left under the permissions of its time.
+    pub(super) fn put_permissions_in_force(&mut self, permissions: Permissions) {
+        let denial = |body: &Outgoing| -> Option<(PermissionAction, String)> {
+            match body {
+                Outgoing::Publish { topic, .. } => {
+                    let allowed = TopicName::new(topic.as_str())
+                        .is_ok_and(|name| permissions.allows_publish(&name));
+                    (!allowed).then(|| (PermissionAction::Publish, topic.clone()))
+                }
+                Outgoing::Subscribe { filters, .. } => filters
+                    .iter()
+                    .find(|f| {
+                        !TopicFilter::new(f.filter.as_str())
+                            .is_ok_and(|filter| permissions.allows_subscribe(&filter))
+                    })
+                    .map(|f| (PermissionAction::Subscribe, f.filter.clone())),
+                Outgoing::Unsubscribe { .. } => None,
             }
+        };
+        let refused = self
+            .session
+            .take_queued_where(|body| denial(body).is_some());
+        for request in refused {
+            let Some((action, topic)) = denial(&request.body) else {
+                continue;
+            };
+            self.stats.permission_denied += 1;
+            self.fail(
+                request.token,
+                RequestError::PermissionDenied { action, topic },
+            );
         }
-        Ok(())
+        self.permissions = Some(permissions);
     }
 
     pub(super) fn check_properties_allowed(

@@ -10,6 +10,10 @@
 //! broker's DISCONNECT: [`Event::ReauthenticationFailed`] then the loss). Requests keep
 //! flowing meanwhile, as the specification allows.
 //!
+//! Token auth on MQTT 5 uses the method [`JWT_AUTH_METHOD`] unless the application chose one:
+//! CONNECT carries the token as authentication data, and a refreshed token goes out in AUTH
+//! 0x19 with no application round (a broker challenge under `JWT` is a protocol error).
+//!
 //! Protocol errors: an AUTH when CONNECT carried no authentication method, an AUTH whose
 //! method is not ours, a challenge while we still owe the answer to the previous one, an AUTH
 //! success outside a re-authentication, a re-authenticate (0x19) from the broker.
@@ -19,8 +23,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::{Client, Event, LostReason};
+use crate::credentials::JWT_AUTH_METHOD;
 use crate::error::{ClientError, ConnectError, ProtocolError};
-use crate::packet::{Auth, AuthProperties, Disconnect, Packet, ReasonCode};
+use crate::packet::{Auth, AuthProperties, Disconnect, Packet, ProtocolVersion, ReasonCode};
 use crate::state::ConnectionState;
 
 /// The MQTT 5 enhanced authentication method CONNECT uses, and the data of its first round
@@ -109,12 +114,43 @@ impl Exchange {
 }
 
 impl Client {
-    /// The authentication method and data CONNECT carries; the exchange starts.
-    pub(super) fn connect_authentication(&mut self) -> (Option<String>, Option<Bytes>) {
+    /// Whether this connection authenticates with the token under [`JWT_AUTH_METHOD`]: MQTT 5,
+    /// token auth with re-authentication, no method of the application's, and the broker has
+    /// not refused the method.
+    pub(super) fn jwt_method_in_use(&self) -> bool {
+        self.config.protocol == ProtocolVersion::V5
+            && self.credentials.wants_reauthentication()
+            && self.config.authentication.is_none()
+            && !self.jwt_method_refused
+    }
+
+    /// The authentication method of this connection, if any.
+    fn auth_method(&self) -> Option<String> {
         match &self.config.authentication {
-            Some(auth) => {
+            Some(auth) => Some(auth.method.clone()),
+            None if self.jwt_method_in_use() => Some(JWT_AUTH_METHOD.to_owned()),
+            None => None,
+        }
+    }
+
+    pub(super) fn auth_exchange_idle(&self) -> bool {
+        self.auth_exchange == Exchange::Idle
+    }
+
+    /// The authentication method and data CONNECT carries (`token`: the token of token auth);
+    /// the exchange starts.
+    pub(super) fn connect_authentication(
+        &mut self,
+        token: Option<Bytes>,
+    ) -> (Option<String>, Option<Bytes>) {
+        let data = match &self.config.authentication {
+            Some(auth) => auth.initial_data.clone(),
+            None => token,
+        };
+        match self.auth_method() {
+            Some(method) => {
                 self.auth_exchange = Exchange::AwaitingBroker { reauth: None };
-                (Some(auth.method.clone()), auth.initial_data.clone())
+                (Some(method), data)
             }
             None => {
                 self.auth_exchange = Exchange::Idle;
@@ -123,20 +159,34 @@ impl Client {
         }
     }
 
+    /// Refreshes the token in place: AUTH 0x19 under [`JWT_AUTH_METHOD`] with the fresh token,
+    /// bounded by the connect timeout like any re-authentication. `false` when it cannot be
+    /// sent (no fresh token, or the AUTH would be too large): the caller reconnects instead.
+    pub(super) fn start_jwt_reauthentication(&mut self, now: Instant) -> bool {
+        let Some(secret) = self.credentials.fresh_secret().cloned() else {
+            return false;
+        };
+        let Ok(packet) = self.auth_packet(ReasonCode::RE_AUTHENTICATE, Some(secret)) else {
+            return false;
+        };
+        self.credentials.start_reauthentication();
+        self.control.push_back(packet);
+        self.auth_exchange = Exchange::AwaitingBroker {
+            reauth: Some(now + self.config.reconnect.connect_timeout),
+        };
+        true
+    }
+
     /// An AUTH from the broker (`allows_incoming` let it through: connecting or established).
     pub(super) fn handle_auth(&mut self, auth: Auth) -> Result<(), ProtocolError> {
         let unexpected = |state: ConnectionState| ProtocolError::UnexpectedPacket {
             packet: "AUTH",
             state: state.name(),
         };
-        let Some(ours) = self
-            .config
-            .authentication
-            .as_ref()
-            .map(|a| a.method.clone())
-        else {
+        let Some(ours) = self.auth_method() else {
             return Err(unexpected(self.state()));
         };
+        let token_auth = self.config.authentication.is_none();
         let AuthProperties {
             authentication_method,
             authentication_data,
@@ -150,6 +200,12 @@ impl Client {
             });
         }
         match (self.auth_exchange, auth.reason) {
+            // The token is the whole answer: `JWT` has no further rounds.
+            (Exchange::AwaitingBroker { .. }, ReasonCode::CONTINUE_AUTHENTICATION)
+                if token_auth =>
+            {
+                Err(unexpected(self.state()))
+            }
             (Exchange::AwaitingBroker { reauth }, ReasonCode::CONTINUE_AUTHENTICATION) => {
                 self.auth_exchange = Exchange::AwaitingApplication { reauth };
                 self.events.push_back(Event::AuthChallenge(AuthChallenge {
@@ -162,6 +218,10 @@ impl Client {
             }
             (Exchange::AwaitingBroker { reauth: Some(_) }, ReasonCode::SUCCESS) => {
                 self.auth_exchange = Exchange::Idle;
+                if token_auth {
+                    // The re-authentication's token is the one in use now; its refresh is armed.
+                    self.credentials.reauthenticated();
+                }
                 self.events.push_back(Event::Reauthenticated {
                     data: authentication_data,
                 });
@@ -177,11 +237,11 @@ impl Client {
         method: Option<&str>,
     ) -> Result<(), ProtocolError> {
         self.auth_exchange = Exchange::Idle;
-        match (&self.config.authentication, method) {
+        match (self.auth_method(), method) {
             (_, None) => Ok(()),
-            (Some(ours), Some(got)) if ours.method == got => Ok(()),
+            (Some(ours), Some(got)) if ours == got => Ok(()),
             (ours, Some(got)) => Err(ProtocolError::AuthenticationMethodMismatch {
-                expected: ours.as_ref().map(|a| a.method.clone()).unwrap_or_default(),
+                expected: ours.unwrap_or_default(),
                 got: Some(got.to_owned()),
             }),
         }
@@ -283,12 +343,7 @@ impl Client {
 
     /// An AUTH with our method, checked to be sendable (field and packet size).
     fn auth_packet(&self, reason: ReasonCode, data: Option<Bytes>) -> Result<Packet, ClientError> {
-        let method = self
-            .config
-            .authentication
-            .as_ref()
-            .map(|a| a.method.clone())
-            .ok_or(ClientError::NoEnhancedAuth)?;
+        let method = self.auth_method().ok_or(ClientError::NoEnhancedAuth)?;
         let packet = Packet::Auth(Auth {
             reason,
             properties: AuthProperties {

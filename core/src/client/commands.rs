@@ -32,7 +32,6 @@ impl Client {
     /// leaves the queue, the request fails with [`RequestError::Expired`] and is never sent.
     pub fn publish(&mut self, now: Instant, request: PublishRequest) -> Result<Token, ClientError> {
         self.check_open()?;
-        self.load_token_permissions(now)?;
         let topic = TopicName::new(request.topic)?;
         if let Some(permissions) = &self.permissions {
             if !permissions.allows_publish(&topic) {
@@ -99,7 +98,6 @@ impl Client {
         properties: SubscribeProperties,
     ) -> Result<Token, ClientError> {
         self.check_open()?;
-        self.load_token_permissions(now)?;
         if filters.is_empty() {
             return Err(ClientError::NoFilters);
         }

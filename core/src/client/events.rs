@@ -5,7 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 
-use crate::auth::AuthError;
+use crate::credentials::TokenError;
 use crate::error::{ConnectError, ProtocolError, TransportError};
 use crate::packet::{PublishProperties, QoS, ReasonCode, UserProperties};
 
@@ -93,6 +93,10 @@ pub enum Output {
 pub enum Action {
     /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
     Connect,
+    /// Token auth (`ClientConfig::token_auth`): get a token from the token source and hand it
+    /// over with `handle_token` (or the source's error). Asked once until answered; the
+    /// CONNECT of an attempt waits for it, within the connect timeout.
+    FetchToken,
     /// Write what `poll_output` handed out, flush, then close the transport (TLS
     /// close_notify), and report how it ended: `handle_closed` when done, `handle_disconnected`
     /// if it failed. Only the final close (state `Closing`) waits for that; after any other
@@ -179,6 +183,13 @@ pub enum RequestError {
     /// client's queue (for in-flight room, the buffer bound or a reconnect): it was not sent.
     #[error("the message expiry interval passed before this publish could be sent")]
     Expired,
+    /// The permissions of a token that arrived after the request was queued (the first token,
+    /// or a refreshed one) do not allow it: it was not sent.
+    #[error("permission denied: {action} on {topic:?}")]
+    PermissionDenied {
+        action: crate::permissions::Action,
+        topic: String,
+    },
     /// The request could not be encoded when it was due to be sent (admission makes this
     /// unreachable; it is reported rather than lost if it ever happens).
     #[error("cannot encode: {0}")]
@@ -238,10 +249,16 @@ pub enum Event {
     Resubscribed {
         results: Vec<(String, Result<QoS, ReasonCode>)>,
     },
-    /// A fresh JWT was minted; the client reconnects with it (nothing in flight is lost).
-    TokenRefreshed { expires_at: Option<SystemTime> },
-    /// Minting a fresh JWT failed; retried shortly, the connection is kept until expiry.
-    TokenRefreshFailed(AuthError),
+    /// A fresh token arrived for the connection in force; it replaces the old one by MQTT 5
+    /// re-authentication (`reauthenticating`) or by a graceful reconnect (nothing in flight is
+    /// lost either way).
+    TokenRefreshed {
+        expires_at: Option<SystemTime>,
+        reauthenticating: bool,
+    },
+    /// The token source failed during a refresh; asked again shortly, the connection is kept
+    /// until the old token expires.
+    TokenRefreshFailed(TokenError),
     /// MQTT 5 enhanced authentication: the broker asks for the next round (AUTH 0x18).
     /// Answer with `Client::auth_respond` or `Client::auth_abort`; during a connect the
     /// connect timeout bounds the whole exchange.

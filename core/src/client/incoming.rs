@@ -79,6 +79,16 @@ impl Client {
         connack: ConnAck,
     ) -> Result<(), ProtocolError> {
         if !connack.code.is_success() {
+            if connack.code == ReasonCode::BAD_AUTHENTICATION_METHOD && self.jwt_method_in_use() {
+                // The broker does not take the token under `JWT`: send it as the password
+                // from now on, at once (this is no failure of the broker or the token).
+                self.jwt_method_refused = true;
+                self.last_error = Some(ConnectError::Refused(connack.code).to_string());
+                self.end_transport(true, None);
+                self.reconnect.retry_now(now);
+                self.transition(Input::Wait { retry_at: now });
+                return Ok(());
+            }
             if matches!(
                 connack.code,
                 ReasonCode::BAD_USER_NAME_OR_PASSWORD | ReasonCode::NOT_AUTHORIZED

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::{Action, Client, Event, LostReason, RequestError};
-use crate::credentials::RefreshOutcome;
+use crate::credentials::Due;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
 use crate::reconnect::Decision;
@@ -28,9 +28,14 @@ impl Client {
         // A new transport: bytes handed to the old one (a farewell DISCONNECT) are its own.
         // (QoS 0 publishes it never took were requeued when it ended.)
         self.flow.transport_gone();
+        self.connect_held = false;
         self.transition(Input::Open {
             deadline: now + self.config.reconnect.connect_timeout,
         });
+        // The token and the transport are fetched side by side; CONNECT waits for both.
+        if self.credentials.request_for_connect(now) {
+            self.actions.push_back(Action::FetchToken);
+        }
         self.actions.push_back(Action::Connect);
     }
 
@@ -61,17 +66,27 @@ impl Client {
         {
             return;
         }
-        match self.credentials.refresh(now) {
-            RefreshOutcome::Refreshed { expires_at } => {
-                self.stats.tokens_refreshed += 1;
-                self.events.push_back(Event::TokenRefreshed { expires_at });
-                self.reconnect_with_new_credentials(now);
-            }
-            RefreshOutcome::Failed(error) => {
-                self.stats.token_refresh_failures += 1;
-                self.events.push_back(Event::TokenRefreshFailed(error));
-            }
-            RefreshOutcome::Expired => self.reconnect_with_new_credentials(now),
+        match self.credentials.due(now) {
+            Due::Refresh => self.actions.push_back(Action::FetchToken),
+            Due::Expired => self.reconnect_with_new_credentials(now),
+        }
+    }
+
+    /// A fresh token arrived for the connection in force: MQTT 5 re-authentication when the
+    /// broker took the method `JWT` at CONNECT and no exchange is in progress, else a graceful
+    /// reconnect (which sends it in CONNECT).
+    pub(super) fn use_fresh_token(&mut self, now: Instant) {
+        self.stats.tokens_refreshed += 1;
+        let expires_at = self.credentials.fresh_expires_at();
+        let reauthenticating = self.jwt_method_in_use()
+            && self.auth_exchange_idle()
+            && self.start_jwt_reauthentication(now);
+        self.events.push_back(Event::TokenRefreshed {
+            expires_at,
+            reauthenticating,
+        });
+        if !reauthenticating {
+            self.reconnect_with_new_credentials(now);
         }
     }
 

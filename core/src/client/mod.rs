@@ -41,7 +41,7 @@ use bytes::BytesMut;
 
 use crate::codec::Codec;
 use crate::config::{ClientConfig, ConfigError};
-use crate::credentials::Credentials;
+use crate::credentials::{AuthToken, Credentials, ForConnect, TokenError};
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion};
 use crate::permissions::Permissions;
@@ -90,6 +90,11 @@ pub struct Client {
     session: Session,
     permissions: Option<Permissions>,
     credentials: Credentials,
+    /// The transport of the attempt in progress is open, and CONNECT waits for a token.
+    connect_held: bool,
+    /// The broker refused the authentication method `JWT` (CONNACK 0x8C): the token goes as
+    /// the password from then on, and refreshes reconnect.
+    jwt_method_refused: bool,
     /// The application's subscriptions: routing, unmatched messages, re-subscribing.
     routing: Routing,
     /// Manual acknowledgement: the PUBACK / PUBREC held for the application.
@@ -146,7 +151,9 @@ impl Client {
             reconnect: ReconnectPolicy::new(config.reconnect.clone(), config.seed),
             session: Session::new(config.max_queued),
             permissions: config.permissions.clone(),
-            credentials: Credentials::new(config.auth.clone()),
+            credentials: Credentials::new(config.token_auth.clone()),
+            connect_held: false,
+            jwt_method_refused: false,
             routing: Routing::new(config.unmatched_capacity),
             held_acks: acks::HeldAcks::default(),
             inbuf: BytesMut::new(),
@@ -220,9 +227,67 @@ impl Client {
         self.credentials.set_wall_clock(now, wall);
     }
 
-    /// The transport the client asked for with [`Action::Connect`] is open: CONNECT is queued.
+    /// The transport the client asked for with [`Action::Connect`] is open: CONNECT is queued
+    /// (with token auth, as soon as a token is here: see [`Action::FetchToken`]).
     pub fn handle_connected(&mut self, now: Instant) {
-        if self.state() != ConnectionState::Opening {
+        if self.state() != ConnectionState::Opening || self.connect_held {
+            return;
+        }
+        self.send_connect(now);
+    }
+
+    /// The answer to [`Action::FetchToken`]: a token from the token source, or its error.
+    ///
+    /// A token's permissions are in force at once (queued requests they do not allow fail with
+    /// [`RequestError::PermissionDenied`]); the token goes in the next CONNECT, or, during a
+    /// refresh, replaces the one in use (MQTT 5 re-authentication, else a graceful reconnect).
+    /// An error fails the connect attempt that waits for it (the reconnect policy retries), or
+    /// during a refresh is reported ([`Event::TokenRefreshFailed`]) and asked again later.
+    /// Without token auth, or when nothing was asked, a token is kept for the next CONNECT.
+    pub fn handle_token(&mut self, now: Instant, token: Result<AuthToken, TokenError>) {
+        if !self.credentials.enabled() {
+            return;
+        }
+        let refreshing = self.credentials.take_refreshing();
+        match token {
+            Ok(token) => {
+                if let Some(permissions) = self.credentials.supplied(token) {
+                    self.put_permissions_in_force(permissions);
+                }
+                match self.state() {
+                    ConnectionState::Opening if self.connect_held => {
+                        self.connect_held = false;
+                        self.send_connect(now);
+                    }
+                    ConnectionState::Connected if refreshing => self.use_fresh_token(now),
+                    _ => {}
+                }
+            }
+            Err(error) => {
+                self.credentials.fetch_failed();
+                match self.state() {
+                    ConnectionState::Opening | ConnectionState::Connecting if !refreshing => {
+                        self.connect_held = false;
+                        self.attempt_failed(now, ConnectError::Token(error), true, None);
+                    }
+                    ConnectionState::Connected | ConnectionState::Draining if refreshing => {
+                        self.stats.token_refresh_failures += 1;
+                        self.events.push_back(Event::TokenRefreshFailed(error));
+                        self.credentials.retry_refresh(now);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// CONNECT for the attempt in progress, or, with token auth and no token yet, wait for one.
+    fn send_connect(&mut self, now: Instant) {
+        if self.credentials.lacks_wall_clock() {
+            let error = TokenError::new(
+                "token auth needs the wall clock: call Client::handle_wall_clock first",
+            );
+            self.attempt_failed(now, ConnectError::Token(error), true, None);
             return;
         }
         let credentials = match self.credentials.for_connect(
@@ -230,22 +295,28 @@ impl Client {
             self.config.username.as_ref(),
             self.config.password.as_ref(),
         ) {
-            Ok(credentials) => credentials,
-            Err(error) => {
-                self.attempt_failed(now, ConnectError::Auth(error), true, None);
+            ForConnect::Ready(credentials) => credentials,
+            ForConnect::Waiting => {
+                self.connect_held = true;
+                if self.credentials.request_for_connect(now) {
+                    self.actions.push_back(Action::FetchToken);
+                }
                 return;
             }
         };
-        if credentials.permissions.is_some() {
-            self.permissions = credentials.permissions;
-        }
         // 3.1.1 clean session also means "do not keep the session after this connection", so it
         // is asked for on every connect; MQTT 5 separates the two, so reconnects resume.
         let clean_start = match self.config.protocol {
             ProtocolVersion::V311 => self.config.clean_start,
             ProtocolVersion::V5 => self.config.clean_start && !self.connected_once,
         };
-        let (authentication_method, authentication_data) = self.connect_authentication();
+        let (authentication_method, authentication_data) =
+            self.connect_authentication(credentials.token);
+        // Under the method `JWT` the token travels as authentication data, not twice.
+        let password = match authentication_method.as_deref() {
+            Some(crate::credentials::JWT_AUTH_METHOD) => None,
+            _ => credentials.password,
+        };
         let properties = match self.config.protocol {
             ProtocolVersion::V311 => ConnectProperties::default(),
             ProtocolVersion::V5 => ConnectProperties {
@@ -265,7 +336,7 @@ impl Client {
             clean_start,
             keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
             username: credentials.username,
-            password: credentials.password,
+            password,
             will: self.config.will.clone(),
             properties,
         });

@@ -18,10 +18,8 @@
 //!   (`MQTT_KEEP_ALIVE`) and whose reason says what was expected and what was found
 //!   (`expected a duration like 30s, 500ms or 2m, got "abc"`).
 //! - After parsing, [`ClientConfig::validate`] runs; its errors are renamed to the variable that
-//!   sets the field (`reconnect.max_delay` becomes `MQTT_RECONNECT_MAX_DELAY`). Combinations that
-//!   cannot be right are errors too: a private key without an algorithm, a static token together
-//!   with a signing secret, JWT claims without a key to sign them, a password next to JWT auth.
-//! - Secrets (`PASSWORD`, `JWT_SECRET`, `JWT_TOKEN`, key files) are never echoed in an error, and
+//!   sets the field (`reconnect.max_delay` becomes `MQTT_RECONNECT_MAX_DELAY`).
+//! - Secrets (`PASSWORD`, file contents) are never echoed in an error, and
 //!   `Debug` of the resulting config redacts them.
 //!
 //! # Variables read here (the `ClientConfig`)
@@ -59,23 +57,7 @@
 //! | `MQTT_RECONNECT_MAX_ATTEMPTS` | attempts before giving up, or `none` | `none` |
 //! | `MQTT_RECONNECT_STABLE_AFTER` | duration a connection must last to count as a success | `10s` |
 //! | `MQTT_CONNECT_TIMEOUT` | duration > 0 until CONNACK | `10s` |
-//! | `MQTT_JWT_TOKEN` | secret: a static JWT sent as the password | none |
-//! | `MQTT_JWT_SECRET` | secret: HMAC key (>= 32/48/64 bytes for HS256/384/512) | none |
-//! | `MQTT_JWT_PRIVATE_KEY_FILE` | path to a PEM private key (RSA, EC, Ed25519) | none |
-//! | `MQTT_JWT_ALGORITHM` | `HS256`..`HS512`, `RS*`, `PS*`, `ES256`, `ES384`, `EdDSA` | `HS256` with a secret; required with a key file |
-//! | `MQTT_JWT_SUBJECT` | `sub` claim; required when signing | none |
-//! | `MQTT_JWT_ISSUER` | `iss` claim | none |
-//! | `MQTT_JWT_AUDIENCE` | `aud` claim; comma-separated for a list | none |
-//! | `MQTT_JWT_TTL` | token lifetime, >= 1s | `1h` |
-//! | `MQTT_JWT_PUBLISH` | comma-separated topic filters for the `permissions` claim | none |
-//! | `MQTT_JWT_SUBSCRIBE` | comma-separated topic filters for the `permissions` claim | none |
-//! | `MQTT_JWT_REFRESH_MARGIN` | refresh this long before `exp` | `60s` |
-//!
-//! Exactly one JWT source may be set: `MQTT_JWT_TOKEN`, `MQTT_JWT_SECRET` or
-//! `MQTT_JWT_PRIVATE_KEY_FILE`. The claim variables (`ALGORITHM`, `SUBJECT`, `ISSUER`,
-//! `AUDIENCE`, `TTL`, `PUBLISH`, `SUBSCRIBE`) only apply to the last two. Reading
-//! `MQTT_JWT_PRIVATE_KEY_FILE` needs a file reader ([`EnvVars::with_file_reader`]); without one
-//! it is an error, since the core does no I/O.
+//! The JWT variables (`MQTT_JWT_*`) are read by `jamey-mqtt-auth` (`jamey_mqtt_auth::env`).
 //!
 //! The connection variables (`MQTT_HOST`, `MQTT_PORT`, `MQTT_TLS`, `MQTT_TLS_*`) are read by
 //! `jamey-mqtt`'s `Config::from_env`; see its docs.
@@ -124,17 +106,6 @@ pub const KEYS: &[&str] = &[
     "RECONNECT_MAX_ATTEMPTS",
     "RECONNECT_STABLE_AFTER",
     "CONNECT_TIMEOUT",
-    "JWT_TOKEN",
-    "JWT_SECRET",
-    "JWT_PRIVATE_KEY_FILE",
-    "JWT_ALGORITHM",
-    "JWT_SUBJECT",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_TTL",
-    "JWT_PUBLISH",
-    "JWT_SUBSCRIBE",
-    "JWT_REFRESH_MARGIN",
 ];
 
 /// Which variable sets each field `validate()` can complain about.
@@ -162,7 +133,6 @@ const FIELD_KEYS: &[(&str, &str)] = &[
     ("reconnect.open_duration", "RECONNECT_OPEN_DURATION"),
     ("reconnect.max_attempts", "RECONNECT_MAX_ATTEMPTS"),
     ("reconnect.stable_after", "RECONNECT_STABLE_AFTER"),
-    ("auth", "JWT_REFRESH_MARGIN"),
 ];
 
 const DURATION: &str = "a duration like 30s, 500ms or 2m";
@@ -510,26 +480,10 @@ impl ClientConfig {
         );
         set(&mut r.connect_timeout, env.duration("CONNECT_TIMEOUT")?);
 
-        c.auth = jwt::auth(env, c.username.as_deref())?;
-        if c.auth.is_some() && c.password.is_some() {
-            return Err(env.error(
-                "PASSWORD",
-                format!(
-                    "set together with JWT auth, which sends the token as the password: \
-                     unset one of them ({} or {})",
-                    env.name("PASSWORD"),
-                    env.name("JWT_*")
-                ),
-            ));
-        }
         c.validate().map_err(|e| env.rename(e))?;
         Ok(c)
     }
 }
-
-mod jwt;
-
-pub use jwt::DEFAULT_JWT_TTL;
 
 #[cfg(test)]
 mod tests;

@@ -11,8 +11,12 @@ use bytes::BytesMut;
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{Ack, ConnAck, ConnAckProperties, Packet, ReasonCode};
 use jamey_mqtt_core::{
-    Action, Client, ClientConfig, Event, Output, SubscriptionId, TransportError, TransportErrorKind,
+    Action, AuthToken, Client, ClientConfig, Event, Output, SubscriptionId, TokenError,
+    TransportError, TransportErrorKind,
 };
+
+/// Answers `Action::FetchToken` (the token source of a test).
+pub type TokenSource = Box<dyn FnMut(Instant) -> Result<AuthToken, TokenError>>;
 
 pub struct Pair {
     pub client: Client,
@@ -34,6 +38,8 @@ pub struct Pair {
     /// The socket takes bytes only when the test says so (`socket_takes`), and the final close
     /// completes only on `close_completes`. Default: everything at once.
     pub manual_socket: bool,
+    /// Answers `Action::FetchToken` at once; `None` leaves it to the test (`handle_token`).
+    pub token_source: Option<TokenSource>,
 }
 
 impl Pair {
@@ -53,6 +59,7 @@ impl Pair {
             actions: Vec::new(),
             writes: Vec::new(),
             manual_socket: false,
+            token_source: None,
         }
     }
 
@@ -106,6 +113,12 @@ impl Pair {
                                         "refused",
                                     ),
                                 );
+                            }
+                        }
+                        Action::FetchToken => {
+                            if let Some(source) = &mut self.token_source {
+                                let token = source(self.now);
+                                self.client.handle_token(self.now, token);
                             }
                         }
                         Action::Close => {

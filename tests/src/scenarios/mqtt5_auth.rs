@@ -185,6 +185,41 @@ fn script(link: &mut Link) -> Result<Vec<String>, String> {
     Ok(seen)
 }
 
+/// JWT on MQTT 5 against a broker that knows no `JWT` method (Mosquitto without the plugin):
+/// the first CONNECT carries the token under the method and is refused with 0x8C; the client
+/// connects again at once with the token as the password, and `connect` succeeds. Two CONNECTs,
+/// no reported failure, and the connection works.
+pub async fn jwt_on_mqtt5_falls_back_to_the_password_without_the_method<R: Runtime + Default>() {
+    use jamey_mqtt::auth::{
+        Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
+    };
+    use jamey_mqtt::QoS;
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let template = ClaimTemplate::new("jwt-v5-device", std::time::Duration::from_secs(600))
+        .with_permissions(PermissionClaims {
+            publish: vec!["jwt-v5/#".into()],
+            subscribe: vec!["jwt-v5/#".into()],
+        });
+    let signer = JwtSigner::from_secret(Algorithm::HS256, &[5u8; 32], template).unwrap();
+    let config =
+        v5(broker.port(), "jwt-v5-device").auth(AuthConfig::new(TokenSource::Signer(signer)));
+    let client = connect::<R>(config).await;
+    let stats = client.stats().await.unwrap();
+    assert_eq!(stats.core.connect_attempts, 2, "{stats:?}");
+    assert_eq!(stats.core.connections, 1);
+    let mut messages = client
+        .subscribe("jwt-v5/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    client
+        .publish("jwt-v5/x", "after fallback", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let message = super::next::<R>(&mut messages).await;
+    assert_eq!(&message.payload[..], b"after fallback");
+    client.disconnect().await.unwrap();
+}
+
 /// The authenticator answers both challenges (the connect's and the re-authentication's) on
 /// the driver task, and `reauthenticate` resolves with the broker's final data.
 pub async fn authenticator_answers_challenges_and_reauthenticates<R: Runtime + Default>() {

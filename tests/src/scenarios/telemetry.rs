@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use jamey_mqtt::core::auth::{
+use jamey_mqtt::auth::{
     Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
 };
 use jamey_mqtt::{Client, QoS, Runtime};
@@ -49,7 +49,7 @@ pub async fn tracing_names_requests_and_hides_secrets<R: Runtime + Default>(logs
     with_password.mqtt.password = Some(PASSWORD.into());
     let subscriber = connect::<R>(with_password).await;
     let mut with_jwt = plain(&broker, "telemetry-jwt");
-    with_jwt.mqtt.auth = Some(AuthConfig::new(TokenSource::fixed(token.clone())));
+    with_jwt.auth = Some(AuthConfig::new(TokenSource::fixed(token.clone())));
     let publisher = connect::<R>(with_jwt).await;
 
     let mut messages = subscriber

@@ -65,6 +65,7 @@ fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
         tracer.connect_started();
         tracer.event(&Event::TokenRefreshed {
             expires_at: Some(SystemTime::now() + Duration::from_secs(600)),
+            reauthenticating: false,
         });
     });
     let has = |level: &str, text: &str| {

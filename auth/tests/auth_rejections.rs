@@ -5,7 +5,7 @@ mod auth_support;
 use std::time::Duration;
 
 use auth_support::*;
-use jamey_mqtt_core::auth::{Algorithm, AuthError, ClaimName, JwtSigner, Validator, MAX_TOKEN_LEN};
+use jamey_mqtt_auth::{Algorithm, AuthError, ClaimName, JwtSigner, Validator, MAX_TOKEN_LEN};
 use serde_json::json;
 
 // ---- time window -------------------------------------------------------------------------

@@ -1,23 +1,68 @@
 //! The JWT variables (`MQTT_JWT_*`): which token source they describe, the signer and its
 //! claims, and the combinations that cannot be right. Every error names its variable and never
-//! contains a secret, key or token.
+//! contains a secret, key or token. The variables follow the core's rules
+//! (`jamey_mqtt_core::config::env`: prefix, empty means unset, durations, booleans); the other
+//! `MQTT_*` variables are read there and by `jamey-mqtt`.
+//!
+//! # Variables read here
+//!
+//! | variable | value | default |
+//! |---|---|---|
+//! | `MQTT_JWT_TOKEN` | secret: a static JWT sent as the password | none |
+//! | `MQTT_JWT_SECRET` | secret: HMAC key (>= 32/48/64 bytes for HS256/384/512) | none |
+//! | `MQTT_JWT_PRIVATE_KEY_FILE` | path to a PEM private key (RSA, EC, Ed25519) | none |
+//! | `MQTT_JWT_ALGORITHM` | `HS256`..`HS512`, `RS*`, `PS*`, `ES256`, `ES384`, `EdDSA` | `HS256` with a secret; required with a key file |
+//! | `MQTT_JWT_SUBJECT` | `sub` claim; required when signing | none |
+//! | `MQTT_JWT_ISSUER` | `iss` claim | none |
+//! | `MQTT_JWT_AUDIENCE` | `aud` claim; comma-separated for a list | none |
+//! | `MQTT_JWT_TTL` | token lifetime, >= 1s | `1h` |
+//! | `MQTT_JWT_PUBLISH` | comma-separated topic filters for the `permissions` claim | none |
+//! | `MQTT_JWT_SUBSCRIBE` | comma-separated topic filters for the `permissions` claim | none |
+//! | `MQTT_JWT_REFRESH_MARGIN` | refresh this long before `exp` | `60s` |
+//! | `MQTT_JWT_REAUTHENTICATE` | boolean: MQTT 5 re-authentication with method `JWT` | `true` |
+//!
+//! Exactly one JWT source may be set: `MQTT_JWT_TOKEN`, `MQTT_JWT_SECRET` or
+//! `MQTT_JWT_PRIVATE_KEY_FILE`. The claim variables (`ALGORITHM`, `SUBJECT`, `ISSUER`,
+//! `AUDIENCE`, `TTL`, `PUBLISH`, `SUBSCRIBE`) only apply to the last two. Reading
+//! `MQTT_JWT_PRIVATE_KEY_FILE` needs a file reader ([`EnvVars::with_file_reader`]); without one
+//! it is an error, since the core does no I/O.
+//!
+//! `MQTT_USERNAME`, when set, is sent instead of the token's `sub`; `MQTT_PASSWORD` next to a
+//! JWT source is an error (the token is the password).
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{set, EnvVars};
-use crate::auth::{
+use jamey_mqtt_core::config::env::EnvVars;
+use jamey_mqtt_core::config::ConfigError;
+use jamey_mqtt_core::topic::TopicFilter;
+
+use crate::{
     Algorithm, Audience, AuthConfig, AuthError, ClaimTemplate, IssuedToken, JwtSigner,
     PermissionClaims, TokenSource,
 };
-use crate::config::ConfigError;
-use crate::topic::TopicFilter;
 
 /// The token lifetime when `MQTT_JWT_TTL` is unset: one hour.
 pub const DEFAULT_JWT_TTL: Duration = Duration::from_secs(60 * 60);
 
+/// Every key [`from_env`] reads, without the prefix (`USERNAME` and `PASSWORD` are the core's).
+pub const KEYS: &[&str] = &[
+    "JWT_TOKEN",
+    "JWT_SECRET",
+    "JWT_PRIVATE_KEY_FILE",
+    "JWT_ALGORITHM",
+    "JWT_SUBJECT",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "JWT_TTL",
+    "JWT_PUBLISH",
+    "JWT_SUBSCRIBE",
+    "JWT_REFRESH_MARGIN",
+    "JWT_REAUTHENTICATE",
+];
+
 /// The variables that only mean something when the client signs its own tokens.
-pub(super) const SIGNER_KEYS: &[&str] = &[
+const SIGNER_KEYS: &[&str] = &[
     "JWT_ALGORITHM",
     "JWT_SUBJECT",
     "JWT_ISSUER",
@@ -34,11 +79,8 @@ fn parse_algorithm(value: &str) -> Option<Algorithm> {
     Algorithm::from_str(&value.to_ascii_uppercase()).ok()
 }
 
-/// The JWT settings, or `None` when no JWT variable is set.
-pub(super) fn auth(
-    env: &EnvVars<'_>,
-    username: Option<&str>,
-) -> Result<Option<AuthConfig>, ConfigError> {
+/// The JWT settings from the variables of `env`, or `None` when no JWT variable is set.
+pub fn from_env(env: &EnvVars<'_>) -> Result<Option<AuthConfig>, ConfigError> {
     let token = env.string("JWT_TOKEN");
     let secret = env.string("JWT_SECRET");
     let key_file = env.is_set("JWT_PRIVATE_KEY_FILE");
@@ -78,7 +120,7 @@ pub(super) fn auth(
     } else {
         let stray = SIGNER_KEYS
             .iter()
-            .chain(&["JWT_REFRESH_MARGIN"])
+            .chain(&["JWT_REFRESH_MARGIN", "JWT_REAUTHENTICATE"])
             .find(|k| env.is_set(k));
         if let Some(key) = stray {
             return Err(env.error(
@@ -94,12 +136,25 @@ pub(super) fn auth(
         return Ok(None);
     };
 
+    if env.is_set("PASSWORD") {
+        return Err(env.error(
+            "PASSWORD",
+            format!(
+                "set together with JWT auth, which sends the token as the password: \
+                 unset one of them ({} or {})",
+                env.name("PASSWORD"),
+                env.name("JWT_*")
+            ),
+        ));
+    }
     let mut auth = AuthConfig::new(source);
-    set(
-        &mut auth.refresh_margin,
-        env.duration("JWT_REFRESH_MARGIN")?,
-    );
-    if let Some(username) = username {
+    if let Some(margin) = env.duration("JWT_REFRESH_MARGIN")? {
+        auth.refresh_margin = margin;
+    }
+    if let Some(reauthenticate) = env.bool("JWT_REAUTHENTICATE")? {
+        auth.reauthenticate = reauthenticate;
+    }
+    if let Some(username) = env.string("USERNAME") {
         auth = auth.with_username(username);
     }
     auth.validate()
@@ -206,3 +261,6 @@ fn template(env: &EnvVars<'_>) -> Result<ClaimTemplate, ConfigError> {
     }
     Ok(template)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,11 +1,14 @@
-//! [`AuthConfig`]: the client's auth settings, and when to refresh a token.
+//! [`AuthConfig`]: the client's auth settings, and the token the state machine gets from them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use jamey_mqtt_core::permissions::Permissions;
+use jamey_mqtt_core::{AuthToken, TokenAuth};
 
 use super::source::TokenSource;
 use super::token::IssuedToken;
 use super::AuthError;
-use crate::permissions::Permissions;
 
 /// How the client authenticates: where tokens come from, the MQTT username, and how early to
 /// refresh. Build with [`AuthConfig::new`] and the `with_*` methods, then call
@@ -23,13 +26,16 @@ pub struct AuthConfig {
     pub refresh_margin: Duration,
     /// Take the client's publish/subscribe permissions from the token's `permissions` claim.
     pub permissions_from_token: bool,
+    /// MQTT 5: authenticate with the method `JWT` and refresh the token in place by
+    /// re-authentication (see `jamey_mqtt_core::TokenAuth::reauthenticate`). Default `true`.
+    pub reauthenticate: bool,
 }
 
 impl AuthConfig {
     /// The default [`refresh_margin`](Self::refresh_margin): one minute.
-    pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(60);
+    pub const DEFAULT_REFRESH_MARGIN: Duration = TokenAuth::DEFAULT_REFRESH_MARGIN;
     /// The largest accepted [`refresh_margin`](Self::refresh_margin): one day.
-    pub const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(24 * 60 * 60);
+    pub const MAX_REFRESH_MARGIN: Duration = TokenAuth::MAX_REFRESH_MARGIN;
 
     /// Defaults: username from `sub`, refresh one minute before `exp`, permissions from the token.
     pub fn new(source: impl Into<TokenSource>) -> AuthConfig {
@@ -38,7 +44,36 @@ impl AuthConfig {
             username: None,
             refresh_margin: AuthConfig::DEFAULT_REFRESH_MARGIN,
             permissions_from_token: true,
+            reauthenticate: true,
         }
+    }
+
+    /// Whether to refresh by MQTT 5 re-authentication (see
+    /// [`reauthenticate`](Self::reauthenticate)).
+    pub fn with_reauthentication(mut self, enabled: bool) -> AuthConfig {
+        self.reauthenticate = enabled;
+        self
+    }
+
+    /// The settings the state machine needs (`ClientConfig::token_auth`).
+    pub fn token_auth(&self) -> TokenAuth {
+        TokenAuth {
+            refresh_margin: self.refresh_margin,
+            reauthenticate: self.reauthenticate,
+        }
+    }
+
+    /// A token for the state machine (`Client::handle_token`) from the source, at `now`: the
+    /// secret, the username to send, its validity and, with
+    /// [`permissions_from_token`](Self::permissions_from_token), the permissions it grants.
+    pub fn auth_token(&self, now: SystemTime) -> Result<AuthToken, AuthError> {
+        let token = self.issue(now)?;
+        let mut out = AuthToken::new(Bytes::copy_from_slice(token.expose().as_bytes()));
+        out.username = self.username_for(&token).map(str::to_owned);
+        out.issued_at = token.issued_at();
+        out.expires_at = token.expires_at();
+        out.permissions = self.permissions_for(&token)?;
+        Ok(out)
     }
 
     /// Use `username` instead of the token's `sub`.
@@ -98,24 +133,5 @@ impl AuthConfig {
             Some(claims) if self.permissions_from_token => claims.permissions().map(Some),
             _ => Ok(None),
         }
-    }
-
-    /// When to fetch the next token: `exp - refresh_margin`, but never before `iat` (nor the
-    /// Unix epoch) and never after `exp`. `None` for a token that never expires.
-    pub fn refresh_at(&self, token: &IssuedToken) -> Option<SystemTime> {
-        let exp = token.expires_at()?;
-        let mut at = exp
-            .checked_sub(self.refresh_margin)
-            .unwrap_or(UNIX_EPOCH)
-            .max(UNIX_EPOCH);
-        if let Some(iat) = token.issued_at() {
-            at = at.max(iat);
-        }
-        Some(at.min(exp))
-    }
-
-    /// Is `token` expired at `now`? (Same as [`IssuedToken::is_expired`].)
-    pub fn is_expired(&self, token: &IssuedToken, now: SystemTime) -> bool {
-        token.is_expired(now)
     }
 }

@@ -1,32 +1,41 @@
-//! JWT authentication: the claims a jamey-mqtt token carries, minting tokens, where the client
-//! gets its token from, when to refresh it, and validating tokens (broker side and tests).
+//! # jamey-mqtt-auth
 //!
-//! This module owns:
+//! JWT authentication for jamey-mqtt, one crate for both sides: the client mints or fetches
+//! the token it sends, and the broker plugin (`jamey-mqtt-mosquitto-auth`) validates it and
+//! applies the permissions it grants with the very same code, so the two never disagree.
+//!
+//! This crate owns:
 //! - [`Claims`]: the token payload (`sub`, `iat`, `exp`, `nbf`, `iss`, `aud`, `jti` and the
-//!   MQTT [`PermissionClaims`]) and its conversion into [`crate::permissions::Permissions`];
+//!   MQTT [`PermissionClaims`]) and its conversion into the core's
+//!   [`Permissions`](jamey_mqtt_core::permissions::Permissions), whose checks the client makes
+//!   before a packet leaves and the broker plugin makes on every publish, subscribe and
+//!   delivery;
 //! - [`JwtSigner`]: mints tokens (HS256/384/512 from a secret; RS*, PS*, ES256/384 and EdDSA
 //!   from a PEM private key) from a [`ClaimTemplate`];
-//! - [`TokenSource`] / [`TokenProvider`]: what the client holds to get a token, and
+//! - [`TokenSource`] / [`TokenProvider`]: where the client gets its token, and
 //!   [`IssuedToken`], the token plus what was read from it;
-//! - [`AuthConfig`]: the client's auth settings and the refresh schedule;
-//! - [`Validator`]: checks signature, algorithm, time window, issuer and audience.
+//! - [`AuthConfig`]: the client's auth settings, and the
+//!   [`AuthToken`](jamey_mqtt_core::AuthToken) it hands the state machine;
+//! - [`Validator`]: checks signature, algorithm, time window, issuer and audience;
+//! - [`env`]: the `MQTT_JWT_*` environment variables.
 //!
-//! Like the rest of the core it never reads a clock: every time-dependent call takes
-//! `now: SystemTime` (JWT times are wall-clock Unix seconds, so this is `SystemTime`, not
-//! `Instant`). `jsonwebtoken` reads the system clock for its own `exp`/`nbf` checks, so those are
-//! switched off and done here against the `now` argument. Token ids (`jti`) come from `now` and a
-//! per-signer counter, not from a random generator. (ECDSA and RSA-PSS signatures are randomised
-//! inside aws-lc-rs; that is the signature scheme, not a protocol decision.)
+//! The state machine (`jamey-mqtt-core`) runs none of this: it asks for a token with
+//! `Action::FetchToken`, and the adapter (`jamey-mqtt`) calls [`AuthConfig::auth_token`] and
+//! answers with `Client::handle_token`. Every time-dependent call takes `now: SystemTime` (JWT
+//! times are wall-clock Unix seconds). `jsonwebtoken` reads the system clock for its own
+//! `exp`/`nbf` checks, so those are switched off and done here against the `now` argument.
+//! Token ids (`jti`) come from `now` and a per-signer counter, not from a random generator.
 //!
 //! Secrets (HMAC secrets, private keys, tokens) never appear in `Debug`, `Display` or error
 //! messages. The crypto provider is aws-lc-rs, the same one rustls uses.
 //!
-//! What it does not do: fetch tokens over the network (a [`TokenProvider`] does that outside the
-//! core), JWKS key discovery, or encrypted tokens (JWE).
+//! What it does not do: fetch tokens over the network (a [`TokenProvider`] does that), JWKS key
+//! discovery, or encrypted tokens (JWE).
 
 mod b64;
 mod claims;
 mod config;
+pub mod env;
 mod signer;
 mod source;
 mod token;
@@ -40,7 +49,7 @@ pub use source::{SecretToken, TokenProvider, TokenSource};
 pub use token::{IssuedToken, MAX_TOKEN_LEN};
 pub use validator::Validator;
 
-use crate::topic::TopicError;
+use jamey_mqtt_core::topic::TopicError;
 
 /// Why a token could not be minted, read or accepted, or why an auth setting is invalid.
 ///

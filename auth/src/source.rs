@@ -11,9 +11,10 @@ use super::AuthError;
 
 /// Supplies tokens minted outside the client, e.g. by an identity service.
 ///
-/// Implementations do their own I/O outside the core (fetch ahead of time, cache) and must not
-/// block for long: the core calls [`token`](Self::token) when it needs a (new) token. Return
-/// [`AuthError::Provider`] when no token can be had.
+/// The client's driver calls [`token`](Self::token) when the state machine asks for a (new)
+/// token (never the state machine itself). It runs on the driver's task: fetch ahead of time
+/// and cache rather than block for long. Return [`AuthError::Provider`] when no token can be
+/// had; the connect attempt (or the refresh) fails and is retried by the usual policy.
 pub trait TokenProvider: Send + Sync {
     /// A token valid at `now`.
     fn token(&self, now: SystemTime) -> Result<String, AuthError>;

@@ -5,8 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::AuthError;
-use crate::permissions::Permissions;
-use crate::topic::TopicFilter;
+use jamey_mqtt_core::permissions::Permissions;
+use jamey_mqtt_core::topic::TopicFilter;
 
 /// The payload of a jamey-mqtt JWT.
 ///

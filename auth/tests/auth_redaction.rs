@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use auth_support::*;
 use base64::Engine as _;
-use jamey_mqtt_core::auth::{
+use jamey_mqtt_auth::{
     Algorithm, AuthConfig, AuthError, JwtSigner, SecretToken, TokenProvider, TokenSource, Validator,
 };
 

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_support::*;
-use jamey_mqtt_core::auth::{
+use jamey_mqtt_auth::{
     Algorithm, AuthConfig, AuthError, IssuedToken, JwtSigner, TokenProvider, TokenSource,
 };
 use jamey_mqtt_core::topic::TopicName;
+use jamey_mqtt_core::AuthToken;
 use serde_json::json;
 
 /// A token signed with a key nobody here has: only readable, not verifiable.
@@ -40,14 +41,19 @@ fn static_token_exp_is_read_without_verification() {
     assert!(rs256_validator().validate(&token, at(10)).is_err());
 }
 
+/// When the state machine refreshes the token `config` hands it at `now`.
+fn refresh_at(config: &AuthConfig, now: SystemTime) -> Option<SystemTime> {
+    let token = config.auth_token(now).unwrap();
+    token.refresh_at(config.refresh_margin)
+}
+
 #[test]
 fn static_token_refresh_at_is_exp_minus_margin() {
     let config = AuthConfig::new(TokenSource::fixed(foreign_token(T0, T0 + 3600)));
     assert_eq!(config.refresh_margin, Duration::from_secs(60));
-    let issued = config.issue(at(0)).unwrap();
-    assert_eq!(config.refresh_at(&issued), Some(at(3540)));
+    assert_eq!(refresh_at(&config, at(0)), Some(at(3540)));
     let config = config.with_refresh_margin(Duration::from_secs(600));
-    assert_eq!(config.refresh_at(&issued), Some(at(3000)));
+    assert_eq!(refresh_at(&config, at(0)), Some(at(3000)));
 }
 
 #[test]
@@ -55,17 +61,21 @@ fn refresh_at_is_never_before_iat_and_saturates() {
     // Margin longer than the lifetime: refresh at iat, not before.
     let config = AuthConfig::new(TokenSource::fixed(foreign_token(T0 + 100, T0 + 130)))
         .with_refresh_margin(Duration::from_secs(3600));
-    let issued = config.issue(at(100)).unwrap();
-    assert_eq!(config.refresh_at(&issued), Some(at(100)));
+    assert_eq!(refresh_at(&config, at(100)), Some(at(100)));
 
     // exp near the epoch, no iat: saturates at the epoch instead of underflowing.
     let near_epoch = IssuedToken::read_unverified(craft("{}", r#"{"exp":5}"#, "")).unwrap();
-    assert_eq!(config.refresh_at(&near_epoch), Some(UNIX_EPOCH));
+    let mut token = AuthToken::new("t");
+    token.expires_at = near_epoch.expires_at();
+    assert_eq!(
+        token.refresh_at(Duration::from_secs(3600)),
+        Some(UNIX_EPOCH)
+    );
 
     // A token without exp never needs a refresh and never expires.
-    let forever = IssuedToken::read_unverified(craft("{}", r#"{"sub":"x"}"#, "")).unwrap();
-    assert_eq!(config.refresh_at(&forever), None);
-    assert!(!config.is_expired(&forever, at(u32::MAX.into())));
+    let forever = TokenSource::fixed(craft("{}", r#"{"sub":"x"}"#, ""));
+    let config = AuthConfig::new(forever);
+    assert_eq!(refresh_at(&config, at(u32::MAX.into())), None);
 }
 
 #[test]
@@ -90,9 +100,9 @@ fn signer_source_mints_fresh_tokens_on_each_issue() {
     assert_eq!(first.expires_at(), Some(at(600)));
     assert_eq!(second.expires_at(), Some(at(1140)));
     assert_ne!(first.claims().unwrap().jti, second.claims().unwrap().jti);
-    assert_eq!(config.refresh_at(&first), Some(at(540)));
-    assert!(!config.is_expired(&first, at(599)));
-    assert!(config.is_expired(&first, at(600)));
+    assert_eq!(refresh_at(&config, at(0)), Some(at(540)));
+    assert!(!first.is_expired(at(599)));
+    assert!(first.is_expired(at(600)));
     // Tokens from the signer source validate.
     assert!(hs256_validator().validate(second.expose(), at(541)).is_ok());
 }
@@ -222,7 +232,7 @@ fn token_sources_are_send_and_sync() {
     assert_send_sync::<TokenSource>();
     assert_send_sync::<AuthConfig>();
     assert_send_sync::<IssuedToken>();
-    assert_send_sync::<jamey_mqtt_core::auth::Validator>();
+    assert_send_sync::<jamey_mqtt_auth::Validator>();
 }
 
 #[test]

@@ -6,9 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jamey_mqtt_core::auth::{
-    Algorithm, ClaimTemplate, Claims, JwtSigner, PermissionClaims, Validator,
-};
+use jamey_mqtt_auth::{Algorithm, ClaimTemplate, Claims, JwtSigner, PermissionClaims, Validator};
 
 pub const RSA_PRIVATE: &[u8] = include_bytes!("../keys/rsa_private.pem");
 pub const RSA_PUBLIC: &[u8] = include_bytes!("../keys/rsa_public.pem");

@@ -5,7 +5,7 @@ mod auth_support;
 use std::time::Duration;
 
 use auth_support::*;
-use jamey_mqtt_core::auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, Validator};
+use jamey_mqtt_auth::{Algorithm, AuthError, ClaimTemplate, JwtSigner, Validator};
 use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
 fn round_trip(signer: &JwtSigner, validator: &Validator, alg: &str) {

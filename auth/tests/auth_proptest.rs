@@ -4,7 +4,7 @@
 mod auth_support;
 
 use auth_support::*;
-use jamey_mqtt_core::auth::{Algorithm, IssuedToken, TokenSource, Validator};
+use jamey_mqtt_auth::{Algorithm, IssuedToken, TokenSource, Validator};
 use proptest::prelude::*;
 
 fn validators() -> Vec<Validator> {
