@@ -6,7 +6,7 @@
 //! 2. report it to the core (`handle_*`) or pass the command on;
 //! 3. drain [`poll_output`](jamey_mqtt_core::Client::poll_output): bytes go to the link,
 //!    actions open or close it, events go to the handles (`handles.rs`) or the event streams;
-//! 4. arm the timer at the deadline the core gave last; on wake-up the core compares it with
+//! 4. arm the timer at the deadline the core gave last (an earlier one already armed stays); on wake-up the core compares it with
 //!    the clock (`handle_timeout` is forgiving).
 //!
 //! Whether to read is the core's call ([`wants_read`](jamey_mqtt_core::Client::wants_read));
@@ -473,8 +473,12 @@ impl<R: Runtime> Driver<R> {
             self.timer = None;
             return Poll::Pending;
         };
+        // A timer armed for an earlier instant is kept: it wakes the loop early, the core finds
+        // nothing due (`handle_timeout` is forgiving) and the next turn arms the new deadline.
+        // The keep-alive deadline moves with every write, so re-arming on each change would
+        // make a timer (an allocation, and a reactor registration on smol) per batch.
         let sleep = match &mut self.timer {
-            Some((armed, sleep)) if *armed == deadline => sleep,
+            Some((armed, sleep)) if *armed <= deadline => sleep,
             slot => {
                 &mut slot
                     .insert((deadline, Box::pin(self.rt.sleep_until(deadline))))
