@@ -6,8 +6,9 @@
 //! 2. report it to the core (`handle_*`) or pass the command on;
 //! 3. drain [`poll_output`](jamey_mqtt_core::Client::poll_output): bytes go to the link,
 //!    actions open or close it, events go to the handles (`handles.rs`) or the event streams;
-//! 4. arm the timer at the deadline the core gave last (an earlier one already armed stays); on wake-up the core compares it with
-//!    the clock (`handle_timeout` is forgiving).
+//! 4. arm the timer at the deadline the core gave last (a timer already armed for an earlier
+//!    instant stays); on wake-up the core compares it with the clock (`handle_timeout` is
+//!    forgiving).
 //!
 //! Whether to read is the core's call ([`wants_read`](jamey_mqtt_core::Client::wants_read));
 //! the driver tells it when a full stream holds deliveries back, and when that ends.
