@@ -376,7 +376,8 @@ impl Client {
     /// returned `n`). Frees room under `max_buffered_bytes` and completes the QoS 0 publishes
     /// whose last byte is now written.
     pub fn handle_written(&mut self, _now: Instant, n: usize) {
-        for request in self.flow.written(n) {
+        self.flow.written(n);
+        while let Some(request) = self.flow.pop_written() {
             self.complete_publish(request.token, 0);
         }
     }
