@@ -111,12 +111,17 @@ impl Subscriber {
     /// Started and subscribed (its SUBACK seen) before it returns.
     pub fn start(broker: &Broker, n: usize) -> Subscriber {
         use std::io::BufRead;
-        let mut child = broker
-            .mosquitto_sub()
+        // `stdbuf -oL`: its output is a pipe here, which stdio would buffer whole, hiding the
+        // SUBACK line until the buffer fills.
+        let sub = broker.mosquitto_sub();
+        let mut child = std::process::Command::new("stdbuf")
+            .arg("-oL")
+            .arg(sub.get_program())
+            .args(sub.get_args())
             .args(["-t", TOPIC, "-q", "0", "-C", &n.to_string(), "-d"])
             .stdout(Stdio::piped())
             .spawn()
-            .expect("spawn mosquitto_sub");
+            .expect("spawn stdbuf mosquitto_sub");
         let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
         for line in lines.by_ref() {
             if line.expect("mosquitto_sub output").contains("SUBACK") {
