@@ -51,7 +51,7 @@ pub fn connected_client_with_aliases(
     let mut out = BytesMut::new();
     let mut connect_asked = false;
     drive(&mut client, now, &mut out, |event| {
-        connect_asked |= event == Output::Action(Action::Connect);
+        connect_asked |= matches!(event, Output::Action(Action::Connect(_)));
     });
     assert!(connect_asked, "the client did not ask for a transport");
     client.handle_connected(now);

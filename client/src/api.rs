@@ -14,7 +14,8 @@ use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use jamey_mqtt_core::{
-    ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS, Stats,
+    ClientError, ConnectionInfo, DisconnectOptions, Event, Health, Message, PublishRequest, QoS,
+    Stats,
 };
 use tokio::sync::mpsc;
 
@@ -22,7 +23,7 @@ use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
 use crate::telemetry::trace::Tracer;
 use crate::telemetry::{MetricsState, Telemetry};
-use crate::transport::Endpoint;
+use crate::transport::TlsPolicy;
 use crate::{Config, Error, Runtime};
 
 /// A publish whose QoS flow completed: written (QoS 0), PUBACK (1) or PUBCOMP (2).
@@ -39,6 +40,9 @@ pub struct ClientStats {
     /// The core's counters.
     pub core: Stats,
     pub health: Health,
+    /// Per endpoint of the broker list (then the servers redirects led to): attempts,
+    /// connections, failures.
+    pub endpoints: Vec<jamey_mqtt_core::EndpointStats>,
 }
 
 /// The outcome of the first connection attempt, awaited by `connect` only.
@@ -99,6 +103,9 @@ impl<R: Runtime> Client<R> {
     /// After a successful connect, losses are handled by the core's reconnect policy and show
     /// up on [`Client::events`].
     ///
+    /// With a broker list, `connect` tries each endpoint once (in the list's order, with the
+    /// reconnect backoff in between) and fails with the last error when all failed.
+    ///
     /// Use `connect` when the program cannot do anything useful without the broker (a CLI
     /// tool, a test): a wrong host or refused credentials fail at once. Use
     /// [`Client::start_with`] for a long-running service that must come up even while the
@@ -133,9 +140,21 @@ impl<R: Runtime> Client<R> {
     fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
         #[cfg(feature = "tls")]
         let tls = match &config.tls {
-            Some(options) => Some(options.build(&config.host)?),
+            Some(options) => {
+                // Every configured endpoint's name is checked now, not at its first attempt.
+                for endpoint in config.endpoints() {
+                    options.name_for(endpoint, true)?;
+                }
+                Some(TlsPolicy {
+                    config: options.build_policy()?,
+                    options: options.clone(),
+                    listed: config.endpoints().to_vec(),
+                })
+            }
             None => None,
         };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<TlsPolicy> = None;
         let now = runtime.now();
         let mut core = jamey_mqtt_core::Client::new(config.core_config()?, now)?;
         // JWT times are wall-clock times; the core derives them from this anchor and `now`.
@@ -153,19 +172,15 @@ impl<R: Runtime> Client<R> {
             })),
         });
         let client_id = core.client_id().to_owned();
-        let tracer = Tracer::new(&config.host, config.port, config.mqtt.protocol);
+        let tracer = Tracer::new(config.mqtt.protocol);
         let driver = Driver::new(DriverParts {
             rt: runtime.clone(),
             core,
-            endpoint: Endpoint {
-                host: config.host.clone(),
-                port: config.port,
-                #[cfg(feature = "tls")]
-                tls,
-            },
+            tls,
             shared: shared.clone(),
             commands: commands_rx,
             first_connect: ready_tx,
+            endpoints: config.endpoints().len(),
             finished: finished_tx,
             authenticator: config.authenticator.clone(),
             #[cfg(feature = "jwt")]
@@ -245,6 +260,26 @@ impl<R: Runtime> Client<R> {
         qos: QoS,
     ) -> Result<Subscription, Error> {
         self.subscribe_with(SubscribeFilter::new(filter, qos)).await
+    }
+
+    /// Joins the shared subscription `$share/{group}/{filter}`: the broker hands each message
+    /// matching `filter` to one member of `group` (MQTT 5, and Mosquitto on 3.1.1 too). The
+    /// group is checked on its own (not empty, no `/`, `+` or `#`; else
+    /// `ClientError::InvalidTopic`), permissions are checked against `filter`, and it is
+    /// refused locally (`ClientError::Unsupported`) when an MQTT 5 broker said it has no
+    /// shared subscriptions, or `ClientConfig::shared_subscriptions` is `false` (for a 3.1.1
+    /// broker without them, which cannot say so). Leave the group with
+    /// [`Client::unsubscribe`] of [`Subscription::topic_filter`]: what the broker sends
+    /// afterwards goes to the other members.
+    pub async fn subscribe_shared(
+        &self,
+        group: &str,
+        filter: &str,
+        qos: QoS,
+    ) -> Result<Subscription, Error> {
+        let shared = jamey_mqtt_core::topic::TopicFilter::shared(group, filter)
+            .map_err(|e| Error::Request(ClientError::InvalidTopic(e)))?;
+        self.subscribe(shared.into_string(), qos).await
     }
 
     /// [`Client::subscribe`] with MQTT 5 subscription options.

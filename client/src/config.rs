@@ -1,5 +1,5 @@
-//! [`Config`]: the core's [`ClientConfig`] plus where the broker is, TLS, and the adapter's own
-//! buffer sizes. [`TlsOptions`] turns into the core's TLS policy; loading platform roots (I/O)
+//! [`Config`]: the core's [`ClientConfig`] (which holds the broker list) plus TLS and the
+//! adapter's own buffer sizes. [`TlsOptions`] turns into the core's TLS policy; loading platform roots (I/O)
 //! happens here, with `rustls-native-certs`.
 
 #[cfg(feature = "tls")]
@@ -11,7 +11,7 @@ use bytes::Bytes;
 use jamey_mqtt_auth::AuthConfig;
 #[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
-use jamey_mqtt_core::{AuthChallenge, ClientConfig, ConfigError};
+use jamey_mqtt_core::{AuthChallenge, Brokers, ClientConfig, ConfigError, Endpoint};
 #[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
@@ -29,13 +29,16 @@ pub enum Roots {
 }
 
 /// TLS settings: trusted roots, an optional client identity (mutual TLS), and the name the
-/// server certificate must match (default: the host).
+/// server certificate must match (default: the host). One policy for every endpoint of the
+/// broker list; an endpoint's own `tls_server_name` wins over `server_name`.
 #[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     pub roots: Roots,
     pub client_identity: Option<ClientIdentity>,
-    /// Overrides the host for certificate verification and SNI.
+    /// Overrides the host for certificate verification and SNI, for every configured endpoint
+    /// without a `tls_server_name` of its own (a server a redirect led to outside the list is
+    /// verified against its own host).
     pub server_name: Option<String>,
 }
 
@@ -75,10 +78,32 @@ impl TlsOptions {
     }
 
     /// The rustls configuration (TLS 1.3 only, via the core policy) and the verified name.
+    #[cfg(test)]
     pub(crate) fn build(
         &self,
         host: &str,
     ) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), TlsError> {
+        let name = server_name(self.server_name.as_deref().unwrap_or(host))?;
+        Ok((self.build_policy()?, name))
+    }
+
+    /// The name endpoint `endpoint` must present: its own, else `server_name` when `listed`
+    /// (in the configured list), else its host.
+    pub(crate) fn name_for(
+        &self,
+        endpoint: &Endpoint,
+        listed: bool,
+    ) -> Result<ServerName<'static>, TlsError> {
+        let name = endpoint
+            .tls_server_name
+            .as_deref()
+            .or(self.server_name.as_deref().filter(|_| listed))
+            .unwrap_or(&endpoint.host);
+        server_name(name)
+    }
+
+    /// The rustls configuration (TLS 1.3 only, via the core policy), for every endpoint.
+    pub(crate) fn build_policy(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         let policy = match &self.roots {
             Roots::CaPem(pem) => TlsConfig::from_ca_pem(pem)?,
             Roots::CaFile(path) => {
@@ -96,8 +121,7 @@ impl TlsOptions {
             Some(identity) => policy.with_client_identity(identity.clone()),
             None => policy,
         };
-        let name = server_name(self.server_name.as_deref().unwrap_or(host))?;
-        Ok((policy.build()?, name))
+        policy.build()
     }
 }
 
@@ -128,11 +152,10 @@ impl std::fmt::Debug for Authenticator {
     }
 }
 
-/// Everything [`Client::connect`](crate::Client::connect) needs.
+/// Everything [`Client::connect`](crate::Client::connect) needs. The brokers are
+/// `mqtt.brokers` (the core chooses the endpoint of each attempt).
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub host: String,
-    pub port: u16,
     /// `None`: plain TCP.
     #[cfg(feature = "tls")]
     pub tls: Option<TlsOptions>,
@@ -158,12 +181,19 @@ pub struct Config {
 impl Config {
     /// Plain TCP to `host:port`, core defaults.
     pub fn new(host: impl Into<String>, port: u16) -> Config {
+        Config::brokers(Brokers::one(Endpoint::new(host, port)))
+    }
+
+    /// Plain TCP to a broker list (see [`jamey_mqtt_core::endpoints`]: order, failover,
+    /// redirects), core defaults.
+    pub fn brokers(brokers: Brokers) -> Config {
         Config {
-            host: host.into(),
-            port,
             #[cfg(feature = "tls")]
             tls: None,
-            mqtt: ClientConfig::default(),
+            mqtt: ClientConfig {
+                brokers,
+                ..ClientConfig::default()
+            },
             subscription_capacity: 256,
             command_capacity: 64,
             event_capacity: 64,
@@ -200,9 +230,19 @@ impl Config {
         self
     }
 
+    /// Replaces the MQTT behaviour, keeping the broker endpoints given to [`Config::new`] or
+    /// [`Config::brokers`] (`mqtt.brokers.endpoints` is ignored; its order and redirect
+    /// policy are taken).
     pub fn mqtt(mut self, mqtt: ClientConfig) -> Config {
+        let endpoints = std::mem::take(&mut self.mqtt.brokers.endpoints);
         self.mqtt = mqtt;
+        self.mqtt.brokers.endpoints = endpoints;
         self
+    }
+
+    /// The configured endpoints (`mqtt.brokers.endpoints`).
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.mqtt.brokers.endpoints
     }
 
     /// Answer enhanced authentication challenges with `answer` (see [`Authenticator`]).

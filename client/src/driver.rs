@@ -32,7 +32,7 @@ use tokio::sync::mpsc;
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
 use crate::telemetry::{MetricsState, Telemetry};
-use crate::transport::Endpoint;
+use crate::transport::TlsPolicy;
 use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 
 /// A request from a handle.
@@ -112,8 +112,14 @@ pub(crate) struct Driver<R: Runtime> {
     /// The deadline the core gave last and the timer armed for it.
     timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
     deadline: Option<Instant>,
-    /// `Client::connect` waits on this for the first attempt's outcome.
+    /// `Client::connect` waits on this for the first connection: it fails once every
+    /// configured endpoint has failed an attempt (or the core will not retry).
     first_connect: Option<Reply<()>>,
+    /// Configured endpoints, and attempts failed while `first_connect` waits.
+    endpoints: usize,
+    first_failures: usize,
+    /// The last attempt's error while `first_connect` waits for the next endpoint.
+    last_failure: Option<jamey_mqtt_core::ConnectError>,
     disconnect_waiters: Vec<Sender<Result<(), ClientError>>>,
     /// Answers enhanced authentication challenges (plumbing: the core decides).
     authenticator: Option<Authenticator>,
@@ -131,10 +137,12 @@ pub(crate) struct Driver<R: Runtime> {
 pub(crate) struct DriverParts<R: Runtime> {
     pub rt: R,
     pub core: jamey_mqtt_core::Client,
-    pub endpoint: Endpoint,
+    pub tls: Option<TlsPolicy>,
     pub shared: Arc<Shared>,
     pub commands: mpsc::Receiver<Command>,
     pub first_connect: Reply<()>,
+    /// How many endpoints the broker list holds (`connect` tries each once).
+    pub endpoints: usize,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
     #[cfg(feature = "jwt")]
@@ -145,7 +153,7 @@ pub(crate) struct DriverParts<R: Runtime> {
 impl<R: Runtime> Driver<R> {
     pub fn new(parts: DriverParts<R>) -> Driver<R> {
         Driver {
-            link: Link::new(parts.rt.clone(), parts.endpoint),
+            link: Link::new(parts.rt.clone(), parts.tls),
             rt: parts.rt,
             core: parts.core,
             handles: Handles::default(),
@@ -156,6 +164,9 @@ impl<R: Runtime> Driver<R> {
             timer: None,
             deadline: None,
             first_connect: Some(parts.first_connect),
+            endpoints: parts.endpoints,
+            first_failures: 0,
+            last_failure: None,
             disconnect_waiters: Vec::new(),
             authenticator: parts.authenticator,
             #[cfg(feature = "jwt")]
@@ -226,9 +237,9 @@ impl<R: Runtime> Driver<R> {
         loop {
             match self.core.poll_output(now, &mut self.link.out) {
                 Output::Transmit(_) => self.link.drop_orphan_bytes(),
-                Output::Action(Action::Connect) => {
-                    self.telemetry.connect_started();
-                    self.link.open();
+                Output::Action(Action::Connect(endpoint)) => {
+                    self.telemetry.connect_started(&endpoint);
+                    self.link.open(&endpoint);
                 }
                 Output::Action(Action::FetchToken) => {
                     // The token source runs here, on the driver task, never inside the core.
@@ -339,8 +350,24 @@ impl<R: Runtime> Driver<R> {
                 }
             }
             Event::ConnectFailed(error) => {
-                if let Some(reply) = self.first_connect.take() {
-                    let _ = reply.send(Err(Error::from_connect(error.clone())));
+                self.first_failures += 1;
+                // The core has moved on already: `Waiting` means it will try again (the next
+                // endpoint).
+                let retrying = self.core.state() == ConnectionState::Waiting;
+                if self.first_failures >= self.endpoints || !retrying {
+                    if let Some(reply) = self.first_connect.take() {
+                        let _ = reply.send(Err(Error::from_connect(error.clone())));
+                    }
+                } else {
+                    self.last_failure = Some(error.clone());
+                }
+            }
+            // The breaker opened before every endpoint was tried: no attempt for a long time.
+            Event::CircuitOpen { .. } => {
+                if let (Some(reply), Some(error)) =
+                    (self.first_connect.take(), self.last_failure.take())
+                {
+                    let _ = reply.send(Err(Error::from_connect(error)));
                 }
             }
             Event::GaveUp | Event::Disconnected => {
@@ -441,6 +468,7 @@ impl<R: Runtime> Driver<R> {
                 let _ = reply.try_send(ClientStats {
                     core: *self.core.stats(),
                     health: self.core.health(),
+                    endpoints: self.core.endpoint_stats().to_vec(),
                 });
             }
         }

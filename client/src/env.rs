@@ -12,18 +12,19 @@
 //!
 //! | variable | value | default |
 //! |---|---|---|
-//! | `MQTT_HOST` | broker host name or IP address | `localhost` |
-//! | `MQTT_PORT` | 1..=65535 | `1883`, or `8883` with TLS |
+//! | `MQTT_HOST` | broker host name or IP address (not with `MQTT_BROKERS`) | `localhost` |
+//! | `MQTT_PORT` | 1..=65535 (not with `MQTT_BROKERS`) | `1883`, or `8883` with TLS |
 //! | `MQTT_TLS` | boolean: connect with TLS 1.3 | `false` |
 //! | `MQTT_TLS_CA_FILE` | PEM file of the CAs to trust (re-read on each connect) | the platform's roots |
 //! | `MQTT_TLS_CLIENT_CERT_FILE` | PEM certificate chain for mutual TLS (leaf first) | none |
 //! | `MQTT_TLS_CLIENT_KEY_FILE` | PEM private key of that certificate | none |
-//! | `MQTT_TLS_SERVER_NAME` | name the server certificate must match (and SNI) | the host |
+//! | `MQTT_TLS_SERVER_NAME` | name the server certificate must match (and SNI), for every endpoint without its own | the host |
 //! | `MQTT_SUBSCRIPTION_CAPACITY` | messages buffered per subscription | `256` |
 //! | `MQTT_COMMAND_CAPACITY` | requests queued for the driver | `64` |
 //! | `MQTT_EVENT_CAPACITY` | events buffered per event stream | `64` |
 //!
-//! `MQTT_TLS_*` variables without `MQTT_TLS=true` are an error, as is a client certificate
+//! A broker list (`MQTT_BROKERS`, the core's) replaces `MQTT_HOST` and `MQTT_PORT`: setting
+//! both is an error. `MQTT_TLS_*` variables without `MQTT_TLS=true` are an error, as is a client certificate
 //! without its key (or the reverse). The files are read and checked when the config is built,
 //! so a missing or malformed file fails at startup, naming its variable; with a CA file the
 //! whole TLS configuration is built once as well (a key that does not match its certificate
@@ -38,7 +39,7 @@ use std::time::SystemTime;
 use jamey_mqtt_core::config::env::{EnvVars, DEFAULT_PREFIX};
 #[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, TlsConfig, TlsError};
-use jamey_mqtt_core::{ClientConfig, ConfigError};
+use jamey_mqtt_core::{ClientConfig, ConfigError, Endpoint};
 
 use crate::config::Config;
 #[cfg(feature = "tls")]
@@ -100,21 +101,46 @@ impl Config {
         if !env.is_set("SEED") {
             mqtt.seed = random_seed();
         }
+        let listed = env.is_set("BROKERS");
+        if listed {
+            if let Some(key) = ["HOST", "PORT"].into_iter().find(|k| env.is_set(k)) {
+                return Err(env.error(
+                    key,
+                    format!(
+                        "set together with {}: use one or the other",
+                        env.name("BROKERS")
+                    ),
+                ));
+            }
+        }
         let host = env.string("HOST").unwrap_or_else(|| "localhost".into());
         #[cfg(feature = "tls")]
-        let tls = tls(&env, &host)?;
-        #[cfg(feature = "tls")]
-        let default_port = if tls.is_some() { 8883 } else { 1883 };
+        let tls = tls(&env, &mqtt.brokers.endpoints, listed.then_some("BROKERS"))?;
         #[cfg(not(feature = "tls"))]
-        let default_port = {
-            no_tls(&env)?;
-            1883
-        };
-        let port = env.uint::<u16>("PORT")?.unwrap_or(default_port);
-        if port == 0 {
-            return Err(env.error("PORT", "must be from 1 to 65535"));
+        no_tls(&env)?;
+        if !listed {
+            #[cfg(feature = "tls")]
+            let default_port = if tls.is_some() { 8883 } else { 1883 };
+            #[cfg(not(feature = "tls"))]
+            let default_port = 1883;
+            let port = env.uint::<u16>("PORT")?.unwrap_or(default_port);
+            if port == 0 {
+                return Err(env.error("PORT", "must be from 1 to 65535"));
+            }
+            mqtt.brokers.endpoints = vec![Endpoint::new(host, port)];
+            #[cfg(feature = "tls")]
+            if let Some(options) = &tls {
+                options
+                    .name_for(&mqtt.brokers.endpoints[0], true)
+                    .map_err(|e| {
+                        env.error(
+                            "HOST",
+                            format!("{e}: with TLS, set {}", env.name("TLS_SERVER_NAME")),
+                        )
+                    })?;
+            }
         }
-        let mut config = Config::new(host, port).mqtt(mqtt);
+        let mut config = Config::brokers(mqtt.brokers.clone()).mqtt(mqtt);
         #[cfg(feature = "tls")]
         {
             config.tls = tls;
@@ -150,9 +176,14 @@ fn no_tls(env: &EnvVars<'_>) -> Result<(), ConfigError> {
     }
 }
 
-/// The TLS options from `MQTT_TLS` and `MQTT_TLS_*`, with every file read and checked.
+/// The TLS options from `MQTT_TLS` and `MQTT_TLS_*`, with every file read and checked, and
+/// every endpoint's server name (from `list_key`'s list, when set) checked.
 #[cfg(feature = "tls")]
-fn tls(env: &EnvVars<'_>, host: &str) -> Result<Option<TlsOptions>, ConfigError> {
+fn tls(
+    env: &EnvVars<'_>,
+    endpoints: &[Endpoint],
+    list_key: Option<&str>,
+) -> Result<Option<TlsOptions>, ConfigError> {
     if !env.bool("TLS")?.unwrap_or(false) {
         if let Some(key) = TLS_KEYS.iter().find(|k| env.is_set(k)) {
             return Err(env.error(
@@ -188,16 +219,16 @@ fn tls(env: &EnvVars<'_>, host: &str) -> Result<Option<TlsOptions>, ConfigError>
         (None, Some(_)) => return Err(missing(env, "TLS_CLIENT_CERT_FILE", "TLS_CLIENT_KEY_FILE")),
         (None, None) => options,
     };
-    match env.string("TLS_SERVER_NAME") {
-        Some(name) => {
-            server_name(&name).map_err(|e| env.error("TLS_SERVER_NAME", e.to_string()))?;
-            options = options.server_name(name);
-        }
-        None => {
-            server_name(host).map_err(|e| {
+    if let Some(name) = env.string("TLS_SERVER_NAME") {
+        server_name(&name).map_err(|e| env.error("TLS_SERVER_NAME", e.to_string()))?;
+        options = options.server_name(name);
+    }
+    if let Some(key) = list_key {
+        for endpoint in endpoints {
+            options.name_for(endpoint, true).map_err(|e| {
                 env.error(
-                    "HOST",
-                    format!("{e}: with TLS, set {}", env.name("TLS_SERVER_NAME")),
+                    key,
+                    format!("{endpoint}: {e}: give it a TLS server name (host:port/name)"),
                 )
             })?;
         }
@@ -205,7 +236,7 @@ fn tls(env: &EnvVars<'_>, host: &str) -> Result<Option<TlsOptions>, ConfigError>
     // Platform roots are loaded when connecting (reading the OS store is slow and may change);
     // with a CA file, build everything once now.
     if let Roots::CaFile(_) = options.roots {
-        options.build(host).map_err(|e| match e {
+        options.build_policy().map_err(|e| match e {
             TlsError::InvalidCa(_) | TlsError::NoCaCertificates => {
                 env.error("TLS_CA_FILE", e.to_string())
             }

@@ -79,3 +79,4 @@ pub use jamey_mqtt_core::{
     Envelope, EnvelopeError, Event, LostReason, Message, ProtocolVersion, PublishRequest, QoS,
     ReasonCode, RequestError, SubscriptionEnd, SubscriptionId, TransportError, TransportErrorKind,
 };
+pub use jamey_mqtt_core::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};

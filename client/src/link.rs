@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use bytes::{Buf, BytesMut};
 use futures_io::{AsyncRead, AsyncWrite};
 
-use crate::transport::{Endpoint, Transport};
-use crate::Runtime;
+use crate::transport::{TlsPolicy, Transport};
+use crate::{Endpoint, Runtime};
 
 const READ_BUFFER: usize = 16 * 1024;
 
@@ -33,7 +33,8 @@ pub(crate) enum LinkEvent {
 
 pub(crate) struct Link<R: Runtime> {
     rt: R,
-    endpoint: Endpoint,
+    /// `None`: plain TCP.
+    tls: Option<TlsPolicy>,
     opening: Option<Opening<R>>,
     transport: Option<Transport<R>>,
     /// The core asked to close: write what is left, flush, close.
@@ -45,10 +46,10 @@ pub(crate) struct Link<R: Runtime> {
 }
 
 impl<R: Runtime> Link<R> {
-    pub fn new(rt: R, endpoint: Endpoint) -> Link<R> {
+    pub fn new(rt: R, tls: Option<TlsPolicy>) -> Link<R> {
         Link {
             rt,
-            endpoint,
+            tls,
             opening: None,
             transport: None,
             closing: false,
@@ -68,17 +69,17 @@ impl<R: Runtime> Link<R> {
         &self.read_buf[..n]
     }
 
-    /// `Action::Connect`: open a new transport. One still closing finishes in the background
-    /// (it may owe the broker a farewell DISCONNECT).
-    pub fn open(&mut self) {
+    /// `Action::Connect(endpoint)`: open a new transport to the endpoint the core chose. One
+    /// still closing finishes in the background (it may owe the broker a farewell DISCONNECT).
+    pub fn open(&mut self, endpoint: &Endpoint) {
         if let (true, Some(old)) = (self.closing, self.transport.take()) {
             let pending = std::mem::take(&mut self.out);
             self.rt.spawn(finish_close(old, pending));
         }
         self.reset();
-        let endpoint = self.endpoint.clone();
+        let target = TlsPolicy::target(self.tls.as_ref(), endpoint);
         let rt = self.rt.clone();
-        self.opening = Some(Box::pin(async move { endpoint.open(&rt).await }));
+        self.opening = Some(Box::pin(async move { target?.open(&rt).await }));
     }
 
     /// `Action::Close`. Returns `false` when nothing was open (the close is complete at once).

@@ -13,15 +13,59 @@ use futures_io::{AsyncRead, AsyncWrite};
 #[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
-use crate::Runtime;
+#[cfg(feature = "tls")]
+use crate::TlsOptions;
+use crate::{Endpoint, Runtime};
 
-/// Where to connect and how.
+/// Where to connect and how: the endpoint the core chose, with TLS when configured.
 #[derive(Clone)]
-pub(crate) struct Endpoint {
+pub(crate) struct Target {
     pub host: String,
     pub port: u16,
     #[cfg(feature = "tls")]
     pub tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+/// The TLS policy for every endpoint: one rustls configuration (roots, client identity), and
+/// the name each endpoint must present ([`TlsOptions::name_for`]).
+#[cfg(feature = "tls")]
+#[derive(Clone)]
+pub(crate) struct TlsPolicy {
+    pub config: Arc<rustls::ClientConfig>,
+    pub options: TlsOptions,
+    /// The configured endpoints: `TlsOptions::server_name` applies to these only.
+    pub listed: Vec<Endpoint>,
+}
+
+/// Without the `tls` feature there is no policy: an `Option<TlsPolicy>` is always `None`.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) enum TlsPolicy {}
+
+impl TlsPolicy {
+    /// Where and how to connect to `endpoint`; an invalid server name is an
+    /// `InvalidInput` error (the attempt fails; configured names were checked at start).
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    pub fn target(tls: Option<&TlsPolicy>, endpoint: &Endpoint) -> io::Result<Target> {
+        #[cfg(feature = "tls")]
+        let tls = match tls {
+            None => None,
+            Some(policy) => {
+                let listed = policy.listed.iter().any(|e| e.same_address(endpoint));
+                let name = policy
+                    .options
+                    .name_for(endpoint, listed)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+                Some((policy.config.clone(), name))
+            }
+        };
+        Ok(Target {
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+            #[cfg(feature = "tls")]
+            tls,
+        })
+    }
 }
 
 /// An open stream to the broker.
@@ -31,7 +75,7 @@ pub(crate) enum Transport<R: Runtime> {
     Tls(Box<futures_rustls::client::TlsStream<R::Tcp>>),
 }
 
-impl Endpoint {
+impl Target {
     /// TCP connect, then the TLS handshake when TLS is configured.
     pub async fn open<R: Runtime>(&self, runtime: &R) -> io::Result<Transport<R>> {
         let tcp = runtime.connect_tcp(&self.host, self.port).await?;

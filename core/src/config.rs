@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::credentials::TokenAuth;
+use crate::endpoints::Brokers;
 use crate::packet::{ProtocolVersion, QoS, UserProperties, Will};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
@@ -59,6 +60,9 @@ pub enum SessionLostPolicy {
 /// secrets).
 #[derive(Clone)]
 pub struct ClientConfig {
+    /// The brokers to connect to, the order they are tried in and which MQTT 5 redirects are
+    /// followed (see [`crate::endpoints`]). Default: `localhost:1883`.
+    pub brokers: Brokers,
     pub protocol: ProtocolVersion,
     /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits), or, with
     /// `broker_assigns_client_id`, the broker assigns one.
@@ -144,6 +148,13 @@ pub struct ClientConfig {
     pub authentication: Option<crate::client::EnhancedAuth>,
     /// Client-side topic permissions, checked before anything is queued. `None`: no check.
     pub permissions: Option<Permissions>,
+    /// Whether shared subscriptions (`$share/{group}/{filter}`) may be sent. An MQTT 5 broker
+    /// says in its CONNACK whether it supports them, and the client refuses them locally when
+    /// it does not; an MQTT 3.1.1 broker cannot say, and one without support takes the filter
+    /// literally (RabbitMQ 3.10: nothing is shared, nothing arrives). Set `false` for such a
+    /// broker: every shared subscription is then refused locally
+    /// (`ClientError::Unsupported`). Default `true`.
+    pub shared_subscriptions: bool,
     /// Seeds jitter and the generated client id. Same seed, same behaviour.
     pub seed: u64,
 }
@@ -151,6 +162,7 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
+            brokers: Brokers::default(),
             protocol: ProtocolVersion::V311,
             client_id: String::new(),
             broker_assigns_client_id: false,
@@ -179,6 +191,7 @@ impl Default for ClientConfig {
             token_auth: None,
             authentication: None,
             permissions: None,
+            shared_subscriptions: true,
             seed: 0,
         }
     }
@@ -188,6 +201,7 @@ impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Destructured so a new field cannot be forgotten here.
         let ClientConfig {
+            brokers,
             protocol,
             client_id,
             broker_assigns_client_id,
@@ -216,9 +230,11 @@ impl fmt::Debug for ClientConfig {
             token_auth,
             authentication,
             permissions,
+            shared_subscriptions,
             seed,
         } = self;
         f.debug_struct("ClientConfig")
+            .field("brokers", brokers)
             .field("protocol", protocol)
             .field("client_id", client_id)
             .field("broker_assigns_client_id", broker_assigns_client_id)
@@ -252,6 +268,7 @@ impl fmt::Debug for ClientConfig {
                     .map(|a| (&a.method, a.initial_data.as_ref().map(|_| "[redacted]"))),
             )
             .field("permissions", permissions)
+            .field("shared_subscriptions", shared_subscriptions)
             .field("seed", seed)
             .finish()
     }
@@ -260,6 +277,7 @@ impl fmt::Debug for ClientConfig {
 impl ClientConfig {
     /// Checks every field; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.brokers.validate()?;
         if self.client_id.len() > 65535 {
             return Err(ConfigError::new("client_id", "longer than 65535 bytes"));
         }

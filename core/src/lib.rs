@@ -7,7 +7,7 @@
 //! as arguments; bytes to send, the next timer deadline, transport actions and events for the
 //! application come out. The runtime crates (`jamey-mqtt-tokio`, `jamey-mqtt-smol`) move bytes
 //! between this machine and a TCP/TLS stream; every MQTT decision (acks, retries, keep-alive,
-//! reconnect timing, permissions) is made here, so both runtimes behave the same and a fuzzer or a
+//! reconnect timing, which broker of the list to connect to, redirects, permissions) is made here, so both runtimes behave the same and a fuzzer or a
 //! simulated network can drive the whole client.
 //!
 //! The API of [`Client`] has four kinds of method (the model is quinn-proto's `Connection`):
@@ -19,6 +19,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod credentials;
+pub mod endpoints;
 pub mod envelope;
 pub mod error;
 pub mod packet;
@@ -38,6 +39,7 @@ pub use client::{
 };
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};
 pub use credentials::{AuthToken, TokenAuth, TokenError, JWT_AUTH_METHOD};
+pub use endpoints::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};
 pub use envelope::{Envelope, EnvelopeError};
 pub use error::{ClientError, ConnectError, ProtocolError, TransportError, TransportErrorKind};
 pub use packet::{ProtocolVersion, QoS, ReasonCode};

@@ -68,8 +68,9 @@ pub enum TopicError {
     /// A filter has `#` before its last level (`#/a`).
     #[error("'#' is not the last level")]
     HashNotLast,
-    /// A `$share/` filter whose share name is empty or contains `+` or `#`.
-    #[error("shared subscription has an empty share name or one containing '+' or '#'")]
+    /// A `$share/` filter whose share name is empty or contains `+` or `#` (or, given on its
+    /// own to [`TopicFilter::shared`], `/`).
+    #[error("shared subscription has an empty share name or one containing '/', '+' or '#'")]
     InvalidShareName,
     /// A `$share/{ShareName}` filter with no topic filter after the share name.
     #[error("shared subscription has no topic filter after the share name")]
@@ -277,6 +278,27 @@ impl TopicFilter {
             filter,
             inner_start,
         })
+    }
+
+    /// The shared subscription `$share/{group}/{filter}`: `group` is checked on its own (not
+    /// empty, no `/`, `+` or `#`), so a group with a `/` is an error rather than a different
+    /// group and filter; `filter` must be a valid ordinary filter.
+    ///
+    /// ```
+    /// use jamey_mqtt_core::topic::{TopicError, TopicFilter};
+    /// let f = TopicFilter::shared("workers", "jobs/+").unwrap();
+    /// assert_eq!((f.as_str(), f.share_name()), ("$share/workers/jobs/+", Some("workers")));
+    /// assert_eq!(TopicFilter::shared("a/b", "jobs").unwrap_err(), TopicError::InvalidShareName);
+    /// ```
+    pub fn shared(group: &str, filter: &str) -> Result<TopicFilter, TopicError> {
+        if group.is_empty() || group.contains(['/', '+', '#']) {
+            return Err(TopicError::InvalidShareName);
+        }
+        if filter.is_empty() {
+            return Err(TopicError::MissingSharedFilter);
+        }
+        check_common(group)?;
+        TopicFilter::new(format!("{SHARE_PREFIX}{group}/{filter}"))
     }
 
     /// The filter as sent on the wire, with any `$share/{ShareName}/` prefix.

@@ -118,7 +118,13 @@ fn connect_carries_a_valid_token_as_password_and_sub_as_username() {
     let mut pair = start(TokenSource::Signer(signer()));
     pair.client.connect(pair.now);
     pair.drive();
-    assert_eq!(pair.actions, vec![Action::FetchToken, Action::Connect]);
+    assert_eq!(
+        pair.actions,
+        vec![
+            Action::FetchToken,
+            Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))
+        ]
+    );
     let connect = pair.expect_connect();
     assert_eq!(connect.username.as_deref(), Some("device-1"));
     let claims = validator()
@@ -207,7 +213,11 @@ fn refresh_fires_at_exp_minus_margin_and_reconnects_with_the_new_token() {
     );
     assert_eq!(
         pair.actions,
-        vec![Action::FetchToken, Action::Close, Action::Connect]
+        vec![
+            Action::FetchToken,
+            Action::Close,
+            Action::Connect(jamey_mqtt_core::Endpoint::new("localhost", 1883))
+        ]
     );
     let Packet::Connect(connect) = &sent[1] else {
         unreachable!()
@@ -623,5 +633,44 @@ fn mqtt5_a_broker_without_the_method_gets_the_token_as_password_at_once() {
     assert!(
         matches!(sent.as_slice(), [Packet::Disconnect(_), Packet::Connect(_)]),
         "{sent:?}"
+    );
+}
+
+/// Found by the `client` fuzz target (`fuzz_regressions/client/token-deadline-twice`): while
+/// `disconnect()` drained a request in flight, the refresh deadline passed, and `poll_timeout`
+/// kept reporting it while `handle_timeout` (rightly) refreshed nothing for a closing
+/// connection: an adapter would spin. A draining connection has no refresh timer.
+#[test]
+fn a_draining_connection_has_no_refresh_timer() {
+    let mut pair = start(TokenSource::Signer(signer()));
+    // Draining lasts up to the connect timeout: longer than the token's refresh time here.
+    let mut long_drain = config(&auth(TokenSource::Signer(signer())), ProtocolVersion::V311);
+    long_drain.reconnect.connect_timeout = TTL * 2;
+    pair.client = jamey_mqtt_core::Client::new(long_drain, pair.now).unwrap();
+    pair.client.handle_wall_clock(pair.now, wall_start());
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    pair.connack(false);
+    pair.client
+        .publish(
+            pair.now,
+            PublishRequest::new("sensors/1/temp", "1", QoS::AtLeastOnce),
+        )
+        .unwrap();
+    pair.client.disconnect(pair.now);
+    pair.drive();
+    assert_eq!(pair.client.state(), ConnectionState::Draining);
+    pair.actions.clear();
+    pair.advance(TTL - MARGIN);
+    assert_eq!(pair.client.state(), ConnectionState::Draining);
+    assert!(
+        pair.client.poll_timeout().is_none_or(|d| d > pair.now),
+        "a passed deadline stays reported"
+    );
+    assert!(
+        !pair.actions.contains(&Action::FetchToken),
+        "{:?}",
+        pair.actions
     );
 }

@@ -69,7 +69,13 @@ fn connect_sends_connect_and_reports_connected() {
     assert_eq!(pair.client.state(), ConnectionState::Disconnected);
     pair.client.connect(pair.now);
     pair.drive();
-    assert_eq!(pair.actions, vec![Action::Connect]);
+    assert_eq!(
+        pair.actions,
+        vec![Action::Connect(jamey_mqtt_core::Endpoint::new(
+            "localhost",
+            1883
+        ))]
+    );
     let connect = pair.expect_connect();
     assert_eq!(connect.client_id, "test-client");
     assert_eq!(connect.keep_alive, 10);
@@ -113,7 +119,11 @@ fn refused_connack_is_a_typed_error_and_schedules_a_retry() {
         Event::ConnectFailed(ConnectError::Refused(ReasonCode::NOT_AUTHORIZED))
     );
     assert!(
-        matches!(events[1], Event::Reconnecting { attempt: 2, .. }),
+        matches!(events[1], Event::EndpointFailed { failures: 1, .. }),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events[2], Event::Reconnecting { attempt: 2, .. }),
         "{events:?}"
     );
     assert_eq!(pair.actions.last(), Some(&Action::Close));

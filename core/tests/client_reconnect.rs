@@ -36,7 +36,7 @@ fn no_jitter() -> ReconnectConfig {
 fn connect_actions(pair: &Pair) -> usize {
     pair.actions
         .iter()
-        .filter(|a| **a == Action::Connect)
+        .filter(|a| matches!(a, Action::Connect(_)))
         .count()
 }
 
@@ -55,6 +55,7 @@ fn failed_attempts_back_off_exponentially_then_open_the_circuit() {
                 Event::CircuitOpen { until } => opened = Some(until),
                 Event::ConnectFailed(ConnectError::Transport(e))
                     if e.kind() == TransportErrorKind::ConnectFailed => {}
+                Event::EndpointFailed { .. } => {}
                 other => panic!("unexpected {other:?}"),
             }
         }

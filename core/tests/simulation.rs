@@ -475,7 +475,7 @@ impl Sim {
         let now = self.now;
         let node = &mut self.nodes[i];
         match action {
-            Action::Connect => {
+            Action::Connect(_) => {
                 if node.conn.is_some() || node.opening.is_some() {
                     let name = node.name.clone();
                     self.fail(format!("{name}: Action::Connect with a transport open"));

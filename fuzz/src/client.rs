@@ -433,7 +433,7 @@ impl Harness {
 
     fn action(&mut self, action: Action) {
         match action {
-            Action::Connect => {
+            Action::Connect(_) => {
                 assert!(
                     !self.opening && !self.transport,
                     "Action::Connect while a transport is open or opening"

@@ -38,6 +38,9 @@ pub struct BrokerOptions {
     pub default_inflight: bool,
     /// Lines appended to `mosquitto.conf` as they are (e.g. `max_keepalive 5`).
     pub extra_config: Vec<String>,
+    /// Load the JWT plugin (`jamey-mqtt-mosquitto-auth`, see [`auth_plugin_library`]) with
+    /// these `plugin_opt_<key> <value>` options, and refuse anonymous clients.
+    pub jwt_plugin: Option<Vec<(String, String)>>,
 }
 
 impl BrokerOptions {
@@ -78,6 +81,60 @@ impl BrokerOptions {
         self.default_inflight = true;
         self
     }
+    /// Loads the JWT plugin with `options` (`plugin_opt_<key> <value>` each).
+    pub fn jwt_plugin<K: Into<String>, V: Into<String>>(
+        mut self,
+        options: impl IntoIterator<Item = (K, V)>,
+    ) -> BrokerOptions {
+        self.jwt_plugin = Some(
+            options
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        );
+        self
+    }
+}
+
+/// The file name of the JWT plugin Mosquitto loads.
+pub const AUTH_PLUGIN_FILE: &str = "libjamey_mqtt_mosquitto_auth.so";
+
+/// The built JWT plugin: `$JAMEY_MQTT_MOSQUITTO_AUTH` if set, else the `.so` Cargo built next to
+/// the running test executable (this crate depends on the plugin crate, so building the tests
+/// builds it into `target/<profile>/deps`), else `target/<profile>`. Panics if none exists.
+pub fn auth_plugin_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("JAMEY_MQTT_MOSQUITTO_AUTH") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "$JAMEY_MQTT_MOSQUITTO_AUTH names {}, which does not exist",
+            path.display()
+        );
+        return path;
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .flat_map(|dir| {
+            [
+                dir.join(AUTH_PLUGIN_FILE),
+                dir.join("deps").join(AUTH_PLUGIN_FILE),
+            ]
+        })
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "the Mosquitto JWT plugin ({AUTH_PLUGIN_FILE}) is not built: looked at {candidates:?}. \
+                 Build it with `cargo build -p jamey-mqtt-mosquitto-auth` (building this test \
+                 crate does), or set $JAMEY_MQTT_MOSQUITTO_AUTH to its path."
+            )
+        })
 }
 
 /// A running Mosquitto. Dropping it kills the process (by pid) and removes its temp dir.
@@ -177,15 +234,26 @@ impl Broker {
             conf.push_str("user root\n");
         }
         writeln!(conf, "listener {port} 127.0.0.1").unwrap();
-        conf.push_str("allow_anonymous true\n");
+        if let Some(plugin_options) = &options.jwt_plugin {
+            conf.push_str("allow_anonymous false\n");
+            writeln!(conf, "plugin {}", auth_plugin_library().display()).unwrap();
+            for (key, value) in plugin_options {
+                writeln!(conf, "plugin_opt_{key} {value}").unwrap();
+            }
+        } else {
+            conf.push_str("allow_anonymous true\n");
+        }
         writeln!(conf, "log_dest file {}", log.display()).unwrap();
         if options.quiet {
             conf.push_str("log_type error\nlog_type warning\nlog_type notice\n");
         } else {
             conf.push_str("log_type all\nconnection_messages true\n");
         }
-        // Large test streams: no per-client queue limits that would drop QoS 1/2 messages.
-        conf.push_str("max_queued_messages 0\n");
+        // Large test streams: no per-client queue limit that would drop QoS 1/2 messages. Not
+        // `0` (unlimited): Debian's 2.0.11 carries the CVE-2023-28366 fix, which compares the
+        // client's outgoing packet count with this limit after a refused PUBLISH and, with 0,
+        // always ends the connection (upstream src/handle_publish.c, `process_bad_message`).
+        conf.push_str("max_queued_messages 1000000\n");
         if !options.default_inflight {
             conf.push_str("max_inflight_messages 0\n");
         }

@@ -21,6 +21,8 @@ use jamey_mqtt::{
 
 use crate::{Broker, BrokerOptions, Pki, Proxy, Tls12Server};
 
+mod cluster;
+mod jwt_plugin;
 mod mqtt5_auth;
 mod mqtt5_connection;
 mod mqtt5_manual_ack;
@@ -29,6 +31,8 @@ mod mqtt5_subscriptions;
 mod robustness;
 mod start;
 mod telemetry;
+pub use cluster::*;
+pub use jwt_plugin::*;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
 pub use mqtt5_manual_ack::*;
@@ -862,16 +866,22 @@ pub async fn acl_denial_fails_the_publish_on_mqtt5<R: Runtime + Default>() {
 
 // ---- JWT --------------------------------------------------------------------------------------
 
-/// JWT against a real broker: the token (3 s lifetime, refreshed 1 s before expiry) is the
-/// CONNECT password; each refresh is a graceful reconnect, so every message published across
-/// the refreshes arrives, the last will is never published, and the token's permissions are
-/// enforced before anything is sent.
+/// JWT against a real broker that checks it: Mosquitto loads the project's JWT plugin
+/// (`broker-plugin/`), which validates each CONNECT's token and enforces its permissions. The
+/// token (3 s lifetime, refreshed 1 s before expiry) is the CONNECT password; each refresh is a
+/// graceful reconnect (MQTT 3.1.1), so every QoS 1 message published across the refreshes
+/// arrives, the last will is never published, and the token's permissions are enforced before
+/// anything is sent.
 pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
-    use jamey_mqtt::auth::{
-        Algorithm, AuthConfig, ClaimTemplate, JwtSigner, PermissionClaims, TokenSource,
-    };
-    let broker = Broker::start(BrokerOptions::plain(), None);
-    let watcher = connect::<R>(plain(&broker, "jwt-watcher")).await;
+    use jamey_mqtt::auth::{AuthConfig, TokenSource};
+    let broker = jwt_broker();
+    let watcher = jwt_plugin::client::<R>(
+        &broker,
+        "jwt-watcher",
+        &["wills/sentinel"],
+        &["wills/#", "jwt/data"],
+    )
+    .await;
     let mut wills = watcher
         .subscribe("wills/#", QoS::AtLeastOnce)
         .await
@@ -881,13 +891,14 @@ pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
         .await
         .unwrap();
 
-    let template = ClaimTemplate::new("jwt-device", Duration::from_secs(3)).with_permissions(
-        PermissionClaims {
-            publish: vec!["jwt/#".into()],
-            subscribe: vec![],
-        },
+    // Signed with the broker plugin's key and issuer; the will's topic is granted, so a will
+    // that went out would be delivered.
+    let signer = jwt_signer(
+        "jwt-device",
+        Duration::from_secs(3),
+        &["jwt/#", "wills/jwt-device"],
+        &[],
     );
-    let signer = JwtSigner::from_secret(Algorithm::HS256, &[7u8; 32], template).unwrap();
     let mut config = plain(&broker, "jwt-device");
     config.mqtt.clean_start = false;
     config.mqtt.will = Some(Will {
@@ -928,6 +939,17 @@ pub async fn jwt_refresh_reconnects_gracefully<R: Runtime + Default>() {
     assert!(
         refreshes >= 2,
         "5 s of 3 s tokens need at least 2 refreshes, saw {refreshes}"
+    );
+    // Each refresh was a new CONNECT the plugin accepted; it refused none.
+    assert!(
+        jwt_plugin::connects(&broker, "jwt-device") > refreshes,
+        "{}",
+        broker.log()
+    );
+    assert!(
+        !broker.log().contains("refused client jwt-device"),
+        "{}",
+        broker.log()
     );
 
     let mut seen = BTreeSet::new();
@@ -999,6 +1021,13 @@ macro_rules! suite {
             manual_ack_qos1_unacked_is_redelivered_after_a_cut,
             manual_ack_qos2_unacked_survives_a_client_restart,
             manual_ack_message_no_stream_takes_is_acked_by_the_client,
+            failover_between_bridged_brokers,
+            shared_subscription_spreads_a_qos1_stream_mqtt5,
+            shared_subscription_spreads_a_qos1_stream_mqtt311,
+            shared_subscriber_leaving_mid_stream_loses_nothing_mqtt5,
+            shared_subscriber_leaving_mid_stream_loses_nothing_mqtt311,
+            shared_subscription_names_and_configuration_are_checked,
+            tls_per_endpoint_server_name_after_a_failed_endpoint,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

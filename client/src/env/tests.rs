@@ -80,7 +80,10 @@ fn assert_err(pairs: &[(&str, &str)], variable: &str, reason_contains: &str) {
 fn defaults_when_nothing_is_set() {
     let c = load(&[]).unwrap();
     let d = Config::new("localhost", 1883);
-    assert_eq!((c.host.as_str(), c.port), ("localhost", 1883));
+    assert_eq!(
+        (c.endpoints()[0].host.as_str(), c.endpoints()[0].port),
+        ("localhost", 1883)
+    );
     assert!(c.tls.is_none());
     assert_eq!(c.subscription_capacity, d.subscription_capacity);
     assert_eq!(c.mqtt.unmatched_capacity, d.mqtt.unmatched_capacity);
@@ -93,7 +96,10 @@ fn defaults_when_nothing_is_set() {
 fn the_real_environment_is_read_under_the_prefix() {
     // Nothing in the test environment uses this prefix: every default applies.
     let c = Config::from_env_prefixed("JAMEY_MQTT_ENV_TEST_UNUSED_").unwrap();
-    assert_eq!((c.host.as_str(), c.port), ("localhost", 1883));
+    assert_eq!(
+        (c.endpoints()[0].host.as_str(), c.endpoints()[0].port),
+        ("localhost", 1883)
+    );
 }
 
 #[test]
@@ -109,7 +115,10 @@ fn connection_variables_are_parsed() {
         ("SEED", "42"),
     ])
     .unwrap();
-    assert_eq!((c.host.as_str(), c.port), ("broker.example.com", 11883));
+    assert_eq!(
+        (c.endpoints()[0].host.as_str(), c.endpoints()[0].port),
+        ("broker.example.com", 11883)
+    );
     assert_eq!(c.subscription_capacity, 10);
     // The core's variable: the unmatched-message policy is the core's.
     assert_eq!(c.mqtt.unmatched_capacity, 0);
@@ -159,12 +168,12 @@ fn tls_files_are_read_and_the_options_load() {
         ("TLS_SERVER_NAME", "broker.test"),
     ])
     .unwrap();
-    assert_eq!(c.port, 8883, "the TLS default port");
+    assert_eq!(c.endpoints()[0].port, 8883, "the TLS default port");
     let tls = c.tls.as_ref().unwrap();
     assert!(matches!(&tls.roots, Roots::CaFile(p) if p == Path::new(&ca)));
     assert_eq!(tls.client_identity.as_ref().unwrap().chain().len(), 1);
     assert_eq!(tls.server_name.as_deref(), Some("broker.test"));
-    let (_, name) = tls.build(&c.host).unwrap();
+    let (_, name) = tls.build(&c.endpoints()[0].host).unwrap();
     assert_eq!(
         format!("{name:?}"),
         format!("{:?}", server_name("broker.test").unwrap())
@@ -182,7 +191,7 @@ fn tls_files_are_read_and_the_options_load() {
         ("PORT", "1884"),
     ])
     .unwrap();
-    assert_eq!(c.port, 1884);
+    assert_eq!(c.endpoints()[0].port, 1884);
     let tls = c.tls.unwrap();
     assert!(tls.client_identity.is_none());
     assert!(tls.build("broker.test").is_ok());
@@ -331,4 +340,45 @@ fn every_variable_is_documented() {
         assert!(module_doc.contains(&row), "module doc lacks {row}");
         assert!(readme.contains(&row), "README lacks {row}");
     }
+}
+
+#[test]
+fn a_broker_list_replaces_host_and_port() {
+    let c = load(&[
+        ("BROKERS", "node1:1884, [::1]:1885 ,node3"),
+        ("BROKER_ORDER", "shuffled"),
+        ("REDIRECTS", "any"),
+        ("SHARED_SUBSCRIPTIONS", "false"),
+    ])
+    .unwrap();
+    let listed: Vec<String> = c.endpoints().iter().map(|e| e.to_string()).collect();
+    assert_eq!(listed, ["node1:1884", "[::1]:1885", "node3:1883"]);
+    assert_eq!(c.mqtt.brokers.order, jamey_mqtt_core::BrokerOrder::Shuffled);
+    assert_eq!(c.mqtt.brokers.redirects, jamey_mqtt_core::Redirects::Any);
+    assert!(!c.mqtt.shared_subscriptions);
+    // With TLS the default port is 8883, and each endpoint may name its certificate.
+    let c = load(&[("BROKERS", "10.0.0.1/node1.example,node2"), ("TLS", "true")]).unwrap();
+    assert_eq!(c.endpoints()[0].port, 8883);
+    assert_eq!(
+        c.endpoints()[0].tls_server_name.as_deref(),
+        Some("node1.example")
+    );
+    assert_err(
+        &[("BROKERS", "a:1"), ("HOST", "b")],
+        "MQTT_HOST",
+        "MQTT_BROKERS",
+    );
+    assert_err(
+        &[("BROKERS", "a:1"), ("PORT", "2")],
+        "MQTT_PORT",
+        "MQTT_BROKERS",
+    );
+    assert_err(&[("BROKERS", "a:0")], "MQTT_BROKERS", "port");
+    assert_err(&[("BROKERS", "a,A")], "MQTT_BROKERS", "twice");
+    assert_err(
+        &[("BROKER_ORDER", "random")],
+        "MQTT_BROKER_ORDER",
+        "shuffled",
+    );
+    assert_err(&[("REDIRECTS", "all")], "MQTT_REDIRECTS", "listed");
 }

@@ -62,8 +62,8 @@ fn every_field_from_toml() {
     let file = ConfigFile::from_toml_section(EVERY_FIELD, "mqtt").unwrap();
     let debug = format!("{file:?}");
     let config = file.with_env_lookup("MQTT_", no_env).unwrap();
-    assert_eq!(config.host, "broker.internal");
-    assert_eq!(config.port, 1884);
+    assert_eq!(config.endpoints()[0].host, "broker.internal");
+    assert_eq!(config.endpoints()[0].port, 1884);
     assert!(config.tls.is_none());
     assert_eq!(
         (
@@ -101,7 +101,13 @@ fn defaults_when_absent() {
             .with_env_lookup("MQTT_", no_env)
             .unwrap();
         let defaults = Config::new("localhost", 1883);
-        assert_eq!((config.host.as_str(), config.port), ("localhost", 1883));
+        assert_eq!(
+            (
+                config.endpoints()[0].host.as_str(),
+                config.endpoints()[0].port
+            ),
+            ("localhost", 1883)
+        );
         assert_eq!(config.mqtt.keep_alive, defaults.mqtt.keep_alive);
         assert_eq!(config.mqtt.max_queued, defaults.mqtt.max_queued);
         assert_eq!(config.subscription_capacity, defaults.subscription_capacity);
@@ -150,8 +156,8 @@ fn env_overrides_the_file() {
     let lookup = |name: &str| env.get(name).map(|v| v.to_string());
     let file = ConfigFile::from_toml_section(EVERY_FIELD, "mqtt").unwrap();
     let config = file.with_env_lookup("MQTT_", lookup).unwrap();
-    assert_eq!(config.host, "from-env");
-    assert_eq!(config.port, 1884);
+    assert_eq!(config.endpoints()[0].host, "from-env");
+    assert_eq!(config.endpoints()[0].port, 1884);
     assert_eq!(config.mqtt.keep_alive, Duration::from_secs(60));
     assert_eq!(config.mqtt.client_id, "svc-1");
 
@@ -173,7 +179,36 @@ fn embedded_in_an_application_struct() {
         mqtt: ConfigFile,
     }
     let app: App = toml::from_str("[mqtt]\nport = 1999\n").unwrap();
-    assert_eq!(app.mqtt.into_config().unwrap().port, 1999);
+    assert_eq!(app.mqtt.into_config().unwrap().endpoints()[0].port, 1999);
     let app: App = toml::from_str("").unwrap();
-    assert_eq!(app.mqtt.into_config().unwrap().port, 1883);
+    assert_eq!(app.mqtt.into_config().unwrap().endpoints()[0].port, 1883);
+}
+
+#[test]
+fn a_broker_list_from_toml() {
+    let text = r#"
+[mqtt]
+brokers = ["node1:1884", "node2:1885/node2.internal"]
+broker_order = "in-order"
+redirects = "ignore"
+"#;
+    let config = ConfigFile::from_toml_section(text, "mqtt")
+        .unwrap()
+        .with_env_lookup("MQTT_", no_env)
+        .unwrap();
+    let listed: Vec<String> = config.endpoints().iter().map(|e| e.to_string()).collect();
+    assert_eq!(listed, ["node1:1884", "node2:1885"]);
+    assert_eq!(
+        config.endpoints()[1].tls_server_name.as_deref(),
+        Some("node2.internal")
+    );
+    assert_eq!(
+        config.mqtt.brokers.redirects,
+        jamey_mqtt_core::Redirects::Ignore
+    );
+    let bad = ConfigFile::from_toml_section("[mqtt]\nbrokers = [\"a:x\"]\n", "mqtt")
+        .unwrap()
+        .with_env_lookup("MQTT_", no_env)
+        .unwrap_err();
+    assert_eq!(bad.field, "mqtt.brokers");
 }

@@ -39,8 +39,8 @@ impl Telemetry {
         }
     }
 
-    pub(crate) fn connect_started(&mut self) {
-        self.tracer.connect_started();
+    pub(crate) fn connect_started(&mut self, endpoint: &jamey_mqtt_core::Endpoint) {
+        self.tracer.connect_started(endpoint);
     }
 
     /// The span of a publish about to be handed to the core; see [`Telemetry::publish_started`].

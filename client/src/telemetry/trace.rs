@@ -1,8 +1,8 @@
 //! Tracing: the spans and events the client emits through the `tracing` crate, built from the
 //! driver's command handling and the core's events. It decides nothing; it only reports.
 //!
-//! - one `mqtt.connection` span per connection attempt (broker `host`, `port`, `protocol`,
-//!   `attempt`), closed when that attempt's connection ends;
+//! - one `mqtt.connection` span per connection attempt (the `host` and `port` of the endpoint
+//!   the core chose, `protocol`, `attempt`), closed when that attempt's connection ends;
 //! - one `mqtt.publish` span per publish (`topic`, `qos`, then `pkid` and `outcome`) and one
 //!   `mqtt.subscribe` span per SUBSCRIBE (`topic`, `qos`, then `outcome`);
 //! - events for state changes, reconnects (with their delay), the circuit breaker, token
@@ -15,14 +15,12 @@
 use std::collections::HashMap;
 
 use jamey_mqtt_core::packet::{ProtocolVersion, SubscribeFilter};
-use jamey_mqtt_core::{ConnectError, Event, LostReason, Token};
+use jamey_mqtt_core::{ConnectError, Endpoint, Event, LostReason, Token};
 use tracing::field::Empty;
 use tracing::{debug, debug_span, error, info, info_span, trace, warn, Span};
 
 /// The spans in progress.
 pub(crate) struct Tracer {
-    host: String,
-    port: u16,
     protocol: &'static str,
     attempt: u64,
     connection: Span,
@@ -30,10 +28,8 @@ pub(crate) struct Tracer {
 }
 
 impl Tracer {
-    pub(crate) fn new(host: &str, port: u16, protocol: ProtocolVersion) -> Tracer {
+    pub(crate) fn new(protocol: ProtocolVersion) -> Tracer {
         Tracer {
-            host: host.to_owned(),
-            port,
             protocol: match protocol {
                 ProtocolVersion::V5 => "5.0",
                 _ => "3.1.1",
@@ -45,12 +41,12 @@ impl Tracer {
     }
 
     /// The core asked for a transport: a new connection attempt starts.
-    pub(crate) fn connect_started(&mut self) {
+    pub(crate) fn connect_started(&mut self, endpoint: &Endpoint) {
         self.attempt += 1;
         self.connection = info_span!(
             "mqtt.connection",
-            host = %self.host,
-            port = self.port,
+            host = %endpoint.host,
+            port = endpoint.port,
             protocol = self.protocol,
             attempt = self.attempt,
         );
@@ -123,6 +119,24 @@ impl Tracer {
             }
             Event::Reconnecting { attempt, delay } => {
                 info!(attempt, delay_ms = delay.as_millis() as u64, "reconnecting")
+            }
+            Event::EndpointFailed {
+                endpoint,
+                failures,
+                consecutive_failures,
+            } => warn!(
+                endpoint = %endpoint,
+                failures,
+                consecutive_failures,
+                "endpoint failed"
+            ),
+            Event::Redirected {
+                from,
+                to,
+                permanent,
+            } => info!(from = %from, to = %to, permanent, "redirected by the broker"),
+            Event::RedirectRefused { from, refused, .. } => {
+                warn!(from = %from, reason = %refused, "redirect not followed")
             }
             Event::CircuitOpen { .. } => warn!("circuit breaker open: attempts paused"),
             Event::CircuitHalfOpen => info!("circuit breaker half-open: one probe attempt"),

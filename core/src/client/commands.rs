@@ -114,6 +114,11 @@ impl Client {
                     "shared subscriptions: the broker announced they are not available",
                 ));
             }
+            if valid.is_shared() && !self.config.shared_subscriptions {
+                return Err(ClientError::Unsupported(
+                    "shared subscriptions: off in the configuration (shared_subscriptions)",
+                ));
+            }
             if let Some(permissions) = &self.permissions {
                 if !permissions.allows_subscribe(&valid) {
                     return Err(self.denied(PermissionAction::Subscribe, &filter.filter));

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::endpoints::Endpoint;
 use crate::packet::{ConnAck, QoS, UserProperties};
 
 /// What the broker allows on this connection (MQTT 5 CONNACK; absent properties mean the
@@ -70,6 +71,8 @@ impl BrokerLimits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ConnectionInfo {
+    /// The endpoint this connection is on (from the broker list, or where a redirect led).
+    pub endpoint: Endpoint,
     /// The broker resumed a session it kept for this client id.
     pub session_present: bool,
     /// The client id in force: the configured one, or the one the broker assigned.
@@ -96,9 +99,11 @@ impl ConnectionInfo {
         connack: &ConnAck,
         client_id: &str,
         keep_alive: Duration,
+        endpoint: Endpoint,
     ) -> ConnectionInfo {
         let p = &connack.properties;
         ConnectionInfo {
+            endpoint,
             session_present: connack.session_present,
             client_id: client_id.to_owned(),
             assigned_client_id: p.assigned_client_identifier.clone(),

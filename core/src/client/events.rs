@@ -6,6 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 
 use crate::credentials::TokenError;
+use crate::endpoints::{Endpoint, RedirectRefused};
 use crate::error::{ConnectError, ProtocolError, TransportError};
 use crate::packet::{PublishProperties, QoS, ReasonCode, UserProperties};
 
@@ -89,10 +90,11 @@ pub enum Output {
 }
 
 /// What the adapter must do with the transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Open a transport (TCP, then TLS) now; report `handle_connected` or `handle_disconnected`.
-    Connect,
+    /// Open a transport (TCP, then TLS) to this endpoint now (the core chose it from the
+    /// broker list, or a redirect); report `handle_connected` or `handle_disconnected`.
+    Connect(Endpoint),
     /// Token auth (`ClientConfig::token_auth`): get a token from the token source and hand it
     /// over with `handle_token` (or the source's error). Asked once until answered; the
     /// CONNECT of an attempt waits for it, within the connect timeout.
@@ -209,6 +211,28 @@ pub enum Event {
     ConnectFailed(ConnectError),
     /// An established connection ended.
     ConnectionLost(LostReason),
+    /// Follows every [`Event::ConnectFailed`] and [`Event::ConnectionLost`]: the endpoint it
+    /// happened on and its counts (also in `Client::endpoint_stats`). The next attempt goes to
+    /// the next endpoint of the list (or where a redirect says).
+    EndpointFailed {
+        endpoint: Endpoint,
+        failures: u64,
+        consecutive_failures: u32,
+    },
+    /// MQTT 5: the broker said "use another server" (0x9C, `permanent: false`) or "server
+    /// moved" (0x9D, `permanent: true`); the next attempt goes to `to`.
+    Redirected {
+        from: Endpoint,
+        to: Endpoint,
+        permanent: bool,
+    },
+    /// MQTT 5: a redirect the configuration does not allow (`Brokers::redirects`) or whose
+    /// Server Reference is not an address: the next endpoint of the list is tried instead.
+    RedirectRefused {
+        from: Endpoint,
+        reference: String,
+        refused: RedirectRefused,
+    },
     /// A message arrived (QoS 2: exactly once), for the subscriptions it matched (never
     /// empty: a message that matches none waits in the unmatched buffer for a later one).
     Message {

@@ -62,6 +62,12 @@ impl Client {
                 };
                 match self.state() {
                     ConnectionState::Connecting => {
+                        if let LostReason::ServerDisconnect {
+                            server_reference, ..
+                        } = &reason
+                        {
+                            self.note_redirect(code, server_reference.as_deref());
+                        }
                         self.attempt_failed(now, ConnectError::Refused(code), true, None)
                     }
                     _ => self.connection_lost(now, reason, None),
@@ -95,6 +101,7 @@ impl Client {
             ) {
                 self.credentials.rejected();
             }
+            self.note_redirect(connack.code, connack.properties.server_reference.as_deref());
             self.attempt_failed(now, ConnectError::Refused(connack.code), true, None);
             return Ok(());
         }
@@ -117,7 +124,9 @@ impl Client {
         if let Some(id) = &props.assigned_client_identifier {
             self.client_id.clone_from(id);
         }
-        let info = ConnectionInfo::from_connack(&connack, &self.client_id, self.keep_alive);
+        let endpoint = self.rotation.connected();
+        let info =
+            ConnectionInfo::from_connack(&connack, &self.client_id, self.keep_alive, endpoint);
         self.connection = Some(info.clone());
         self.transition(Input::Accepted);
         // The backoff resets only once the connection has lasted (see `connection_stable`).

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use super::{Action, Client, Event, LostReason, RequestError};
 use crate::credentials::Due;
+use crate::endpoints::RedirectKind;
 use crate::error::{ConnectError, ProtocolError};
 use crate::packet::{Disconnect, Packet, ProtocolVersion, ReasonCode};
 use crate::reconnect::Decision;
@@ -36,7 +37,8 @@ impl Client {
         if self.credentials.request_for_connect(now) {
             self.actions.push_back(Action::FetchToken);
         }
-        self.actions.push_back(Action::Connect);
+        let endpoint = self.rotation.begin_attempt();
+        self.actions.push_back(Action::Connect(endpoint));
     }
 
     pub(super) fn keep_alive_timeout(&mut self, now: Instant) {
@@ -97,6 +99,8 @@ impl Client {
         if self.stable_at.is_some() {
             self.connection_stable();
         }
+        // Back to the same endpoint.
+        self.rotation.ended();
         self.end_transport(true, Some(Disconnect::normal()));
         self.transition(Input::Wait { retry_at: now });
     }
@@ -128,6 +132,7 @@ impl Client {
     ) {
         self.last_error = Some(error.to_string());
         self.events.push_back(Event::ConnectFailed(error));
+        self.endpoint_failed();
         self.end_transport(close, farewell);
         self.after_failure(now);
     }
@@ -142,14 +147,21 @@ impl Client {
     ) {
         let close = !matches!(reason, LostReason::Transport(_));
         let draining = self.state() == ConnectionState::Draining;
-        if let LostReason::ServerDisconnect { reason: code, .. } = &reason {
+        if let LostReason::ServerDisconnect {
+            reason: code,
+            server_reference,
+            ..
+        } = &reason
+        {
             if blames_a_packet(*code) {
                 self.strike_oldest_request(*code);
             }
+            self.note_redirect(*code, server_reference.as_deref());
         }
         self.last_error = Some(reason.to_string());
         self.stats.connections_lost += 1;
         self.events.push_back(Event::ConnectionLost(reason));
+        self.endpoint_failed();
         self.end_transport(close, farewell);
         if draining {
             // `disconnect()` was waiting for this connection: the close ends here.
@@ -157,6 +169,45 @@ impl Client {
         } else {
             self.after_failure(now);
         }
+    }
+
+    /// A CONNACK or DISCONNECT said "use another server" (0x9C) or "server moved" (0x9D) with
+    /// a Server Reference: kept for the failure it comes with ([`Client::endpoint_failed`]).
+    pub(super) fn note_redirect(&mut self, code: ReasonCode, reference: Option<&str>) {
+        if let (Some(kind), Some(reference)) = (RedirectKind::from_reason(code), reference) {
+            self.pending_redirect = Some((kind, reference.to_owned()));
+        }
+    }
+
+    /// The attempt or connection in force failed: counted against its endpoint (and the
+    /// rotation moves on), and a redirect that came with the failure is followed or refused.
+    fn endpoint_failed(&mut self) {
+        let redirect = self.pending_redirect.take();
+        let from = self.rotation.current().cloned();
+        if let Some(stats) = self.rotation.failed() {
+            self.events.push_back(Event::EndpointFailed {
+                endpoint: stats.endpoint.clone(),
+                failures: stats.failures,
+                consecutive_failures: stats.consecutive_failures,
+            });
+        }
+        let (Some((kind, reference)), Some(from)) = (redirect, from) else {
+            return;
+        };
+        let permanent = kind == RedirectKind::Permanent;
+        let event = match self.rotation.redirect(&from, &reference, kind) {
+            Ok(to) => Event::Redirected {
+                from,
+                to,
+                permanent,
+            },
+            Err(refused) => Event::RedirectRefused {
+                from,
+                reference,
+                refused,
+            },
+        };
+        self.events.push_back(event);
     }
 
     /// The broker ended the connection with an error: the oldest request it had not

@@ -23,7 +23,8 @@
 //!
 //! Where the rest lives: the commands (`commands.rs`), admission checks (`admission.rs`), the
 //! send path (`transmit.rs`), packets from the broker (`incoming.rs`), attempts, losses and
-//! closing (`lifecycle.rs`, over the transition function in `state.rs`), the values handed out
+//! closing (`lifecycle.rs`, over the transition function in `state.rs`; the endpoint of each
+//! attempt, redirects and per-endpoint counts in `crate::endpoints`), the values handed out
 //! (`events.rs`), CONNACK information (`connection.rs`), topic aliases (`aliases.rs`), the
 //! DISCONNECT the application asks for (`farewell.rs`), MQTT 5 enhanced authentication
 //! (`auth_exchange.rs`: [`Client::auth_respond`], [`Client::auth_abort`],
@@ -42,6 +43,7 @@ use bytes::BytesMut;
 use crate::codec::Codec;
 use crate::config::{ClientConfig, ConfigError};
 use crate::credentials::{AuthToken, Credentials, ForConnect, TokenError};
+use crate::endpoints::{EndpointStats, RedirectKind, Rotation};
 use crate::error::{ClientError, ConnectError, TransportError};
 use crate::packet::{Connect, ConnectProperties, Disconnect, Packet, ProtocolVersion};
 use crate::permissions::Permissions;
@@ -87,6 +89,11 @@ pub struct Client {
     codec: Codec,
     lifecycle: Lifecycle,
     reconnect: ReconnectPolicy,
+    /// The broker list: the endpoint of each attempt, redirects, per-endpoint counts.
+    rotation: Rotation,
+    /// A redirect (MQTT 5 0x9C / 0x9D with a Server Reference) that came with the failure
+    /// being handled: followed, or refused, when that failure is counted.
+    pending_redirect: Option<(RedirectKind, String)>,
     session: Session,
     permissions: Option<Permissions>,
     credentials: Credentials,
@@ -149,6 +156,8 @@ impl Client {
             codec: Codec::new(config.protocol, config.max_incoming_packet_size),
             lifecycle: Lifecycle::new(),
             reconnect: ReconnectPolicy::new(config.reconnect.clone(), config.seed),
+            rotation: Rotation::new(&config.brokers, config.seed),
+            pending_redirect: None,
             session: Session::new(config.max_queued),
             permissions: config.permissions.clone(),
             credentials: Credentials::new(config.token_auth.clone()),
@@ -202,6 +211,12 @@ impl Client {
     /// The connection in force, as its CONNACK described it (`None` while not connected).
     pub fn connection(&self) -> Option<&ConnectionInfo> {
         self.connection.as_ref()
+    }
+
+    /// Counts per endpoint (attempts, connections, failures): the configured list in its
+    /// order, then the servers redirects led to.
+    pub fn endpoint_stats(&self) -> &[EndpointStats] {
+        self.rotation.stats()
     }
 
     pub fn health(&self) -> Health {
@@ -509,7 +524,12 @@ impl Client {
                     Some(deadline) => Some(deadline),
                     None => Some(self.last_sent + self.keep_alive),
                 };
-                let timers = earliest(keep_alive, self.credentials.deadline());
+                // A refresh only matters to a connection that stays: not while draining.
+                let refresh = self
+                    .credentials
+                    .deadline()
+                    .filter(|_| self.state() == ConnectionState::Connected);
+                let timers = earliest(keep_alive, refresh);
                 let timers = earliest(timers, self.auth_exchange.reauth_deadline());
                 earliest(timers, self.stable_at)
             }

@@ -26,6 +26,10 @@
 //!
 //! | variable | value | default |
 //! |---|---|---|
+//! | `MQTT_BROKERS` | comma-separated `host`, `host:port`, `[v6]:port`, each optionally `/tls-server-name`; replaces `MQTT_HOST`/`MQTT_PORT` | `MQTT_HOST`:`MQTT_PORT` |
+//! | `MQTT_BROKER_ORDER` | `in-order` (round robin from the first) or `shuffled` (from the seed) | `in-order` |
+//! | `MQTT_REDIRECTS` | MQTT 5 server redirects followed: `ignore`, `listed` (to listed brokers) or `any` | `listed` |
+//! | `MQTT_SHARED_SUBSCRIPTIONS` | boolean: `false` refuses `$share/...` locally (a 3.1.1 broker without them) | `true` |
 //! | `MQTT_PROTOCOL` | `3.1.1` (also `311`, `4`) or `5` (also `5.0`) | `3.1.1` |
 //! | `MQTT_CLIENT_ID` | text | generated from the seed |
 //! | `MQTT_CLEAN_START` | boolean | `true` |
@@ -67,6 +71,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use super::{ClientConfig, ConfigError, SessionLostPolicy};
+use crate::endpoints::{BrokerOrder, Endpoint, Redirects};
 use crate::packet::ProtocolVersion;
 use crate::reconnect::Jitter;
 
@@ -75,6 +80,10 @@ pub const DEFAULT_PREFIX: &str = "MQTT_";
 
 /// Every key [`ClientConfig::from_env_vars`] reads, without the prefix.
 pub const KEYS: &[&str] = &[
+    "BROKERS",
+    "BROKER_ORDER",
+    "REDIRECTS",
+    "SHARED_SUBSCRIPTIONS",
     "PROTOCOL",
     "CLIENT_ID",
     "CLEAN_START",
@@ -110,6 +119,7 @@ pub const KEYS: &[&str] = &[
 
 /// Which variable sets each field `validate()` can complain about.
 const FIELD_KEYS: &[(&str, &str)] = &[
+    ("brokers", "BROKERS"),
     ("client_id", "CLIENT_ID"),
     ("broker_assigns_client_id", "BROKER_ASSIGNS_CLIENT_ID"),
     ("topic_alias_maximum", "TOPIC_ALIAS_MAXIMUM"),
@@ -442,6 +452,45 @@ impl ClientConfig {
             })?,
         );
         set(&mut c.seed, env.uint("SEED")?);
+        set(
+            &mut c.shared_subscriptions,
+            env.bool("SHARED_SUBSCRIPTIONS")?,
+        );
+        if let Some(list) = env.list("BROKERS") {
+            // Without a port: MQTT's, or MQTT over TLS's when `MQTT_TLS` (read by jamey-mqtt)
+            // is true.
+            let default_port = if env.bool("TLS")?.unwrap_or(false) {
+                8883
+            } else {
+                1883
+            };
+            c.brokers.endpoints = list
+                .iter()
+                .map(|item| Endpoint::parse(item, default_port))
+                .collect::<Result<_, _>>()
+                .map_err(|why| env.error("BROKERS", why))?;
+        }
+        set(
+            &mut c.brokers.order,
+            env.parse("BROKER_ORDER", "in-order or shuffled", |v| {
+                match v.to_ascii_lowercase().replace('_', "-").as_str() {
+                    "in-order" => Some(BrokerOrder::InOrder),
+                    "shuffled" => Some(BrokerOrder::Shuffled),
+                    _ => None,
+                }
+            })?,
+        );
+        set(
+            &mut c.brokers.redirects,
+            env.parse("REDIRECTS", "ignore, listed or any", |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "ignore" => Some(Redirects::Ignore),
+                    "listed" => Some(Redirects::Listed),
+                    "any" => Some(Redirects::Any),
+                    _ => None,
+                }
+            })?,
+        );
 
         let r = &mut c.reconnect;
         set(&mut r.enabled, env.bool("RECONNECT")?);

@@ -28,6 +28,8 @@ pub struct Pair {
     pub link_up: bool,
     /// Whether the next `Action::Connect` opens the link (false: it fails to open).
     pub accept_connections: bool,
+    /// Endpoints whose `Action::Connect` fails to open (brokers that are down).
+    pub down: Vec<jamey_mqtt_core::Endpoint>,
     /// Bytes the client wrote that the broker has not decoded yet.
     wire: BytesMut,
     sent: Vec<Packet>,
@@ -53,6 +55,7 @@ impl Pair {
             start: now,
             link_up: false,
             accept_connections: true,
+            down: Vec::new(),
             wire: BytesMut::new(),
             sent: Vec::new(),
             events: Vec::new(),
@@ -98,11 +101,11 @@ impl Pair {
                     }
                 }
                 Output::Action(action) => {
-                    self.actions.push(action);
+                    self.actions.push(action.clone());
                     match action {
-                        Action::Connect => {
+                        Action::Connect(endpoint) => {
                             self.wire.clear();
-                            if self.accept_connections {
+                            if self.accept_connections && !self.down.contains(&endpoint) {
                                 self.link_up = true;
                                 self.client.handle_connected(self.now);
                             } else {
@@ -190,12 +193,22 @@ impl Pair {
     }
 
     /// Moves the clock forward by `by`, firing each client deadline at its exact instant.
+    ///
+    /// Panics when a deadline that has passed is reported again and again: an adapter driven
+    /// by such a client would spin.
     pub fn advance(&mut self, by: Duration) {
         let target = self.now + by;
+        let mut repeats = 0;
         while let Some(deadline) = self.client.poll_timeout() {
             if deadline > target {
                 break;
             }
+            repeats = if deadline <= self.now { repeats + 1 } else { 0 };
+            assert!(
+                repeats < 1000,
+                "the passed deadline {deadline:?} is reported again and again (now {:?})",
+                self.now
+            );
             self.now = self.now.max(deadline);
             self.client.handle_timeout(self.now);
             self.drive();

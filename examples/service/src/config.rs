@@ -100,7 +100,7 @@ mod tests {
     fn defaults_file_and_env() {
         let config = ServiceConfig::from_toml("", |_| None).unwrap();
         assert_eq!(config.http.listen, "127.0.0.1:8080");
-        assert_eq!(config.mqtt.port, 1883);
+        assert_eq!(config.mqtt.endpoints()[0].port, 1883);
 
         let text = "[http]\nlisten = \"0.0.0.0:9000\"\n[mqtt]\nport = 1999\n";
         let env = |name: &str| match name {
@@ -111,7 +111,10 @@ mod tests {
         let config = ServiceConfig::from_toml(text, env).unwrap();
         assert_eq!(config.http.listen, "127.0.0.1:9001");
         assert_eq!(
-            (config.mqtt.host.as_str(), config.mqtt.port),
+            (
+                config.mqtt.endpoints()[0].host.as_str(),
+                config.mqtt.endpoints()[0].port
+            ),
             ("from-env", 1999)
         );
     }

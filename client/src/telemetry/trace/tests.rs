@@ -49,8 +49,8 @@ fn captured(level: tracing::Level, f: impl FnOnce()) -> String {
 #[test]
 fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
     let out = captured(tracing::Level::INFO, || {
-        let mut tracer = Tracer::new("broker.example", 8883, ProtocolVersion::V5);
-        tracer.connect_started();
+        let mut tracer = Tracer::new(ProtocolVersion::V5);
+        tracer.connect_started(&jamey_mqtt_core::Endpoint::new("broker.example", 8883));
         tracer.event(&Event::ConnectionLost(LostReason::Protocol(
             ProtocolError::UnknownPacketType(0),
         )));
@@ -62,7 +62,7 @@ fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
             until: Instant::now(),
         });
         tracer.event(&Event::CircuitHalfOpen);
-        tracer.connect_started();
+        tracer.connect_started(&jamey_mqtt_core::Endpoint::new("broker.example", 8883));
         tracer.event(&Event::TokenRefreshed {
             expires_at: Some(SystemTime::now() + Duration::from_secs(600)),
             reauthenticating: false,
@@ -97,7 +97,7 @@ fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
 #[test]
 fn steady_state_traffic_is_silent_at_info() {
     let out = captured(tracing::Level::INFO, || {
-        let tracer = Tracer::new("h", 1883, ProtocolVersion::V311);
+        let tracer = Tracer::new(ProtocolVersion::V311);
         let span = tracer.publish_span("a/b", 1);
         assert!(span.is_disabled(), "publish spans are debug");
         let span = tracer.subscribe_span(&[]);
