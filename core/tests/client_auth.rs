@@ -674,3 +674,47 @@ fn a_draining_connection_has_no_refresh_timer() {
         pair.actions
     );
 }
+
+/// Mosquitto 2.0.11 refuses a re-authentication with a failure CONNACK on the live connection
+/// (not a DISCONNECT): the client reads it as the refusal with the broker's reason, holds it
+/// against no request, and reconnects with a fresh token.
+#[test]
+fn mqtt5_a_reauthentication_refused_by_connack_is_the_refusal_not_a_protocol_error() {
+    let (mut pair, _) = connect_v5();
+    connack_v5(&mut pair, Some(JWT_AUTH_METHOD));
+    pair.client
+        .publish(
+            pair.now,
+            PublishRequest::new("sensors/1/temp", "1", QoS::AtLeastOnce),
+        )
+        .unwrap();
+    pair.advance(TTL - MARGIN);
+    let refused = auth_data(pair.take_sent().last().unwrap());
+    pair.take_events();
+    pair.connack_with(false, ReasonCode::NOT_AUTHORIZED);
+    let events = pair.take_events();
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            Event::ReauthenticationFailed(jamey_mqtt_core::ReauthError::Refused(
+                ReasonCode::NOT_AUTHORIZED
+            ))
+        )),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(
+            e,
+            Event::ConnectionLost(jamey_mqtt_core::LostReason::Protocol(_))
+        )),
+        "{events:?}"
+    );
+    assert_eq!(pair.client.stats().protocol_errors, 0);
+    let connect = pair.reconnect_transport();
+    let data = connect.properties.authentication_data.unwrap();
+    assert_ne!(
+        data,
+        Bytes::from(refused),
+        "a fresh token, not the refused one"
+    );
+}

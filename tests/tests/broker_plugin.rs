@@ -59,3 +59,8 @@ fn offline_persistent_session_keeps_its_grant() {
 fn client_refreshes_by_reauthentication_on_mqtt5() {
     block_on(scenarios::jwt_plugin_client_refreshes_by_reauthentication_on_mqtt5::<Rt>())
 }
+
+#[test]
+fn refused_refresh_reconnects_with_a_fresh_token() {
+    block_on(scenarios::jwt_plugin_refused_refresh_reconnects_with_a_fresh_token::<Rt>())
+}

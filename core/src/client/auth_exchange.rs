@@ -77,6 +77,10 @@ pub enum ReauthError {
     /// The client closed (disconnect or gave up) during the re-authentication.
     #[error("the client closed during re-authentication")]
     Closed,
+    /// The broker refused it with this reason (a failure CONNACK on the live connection, as
+    /// Mosquitto 2.0.11 answers); the connection ends.
+    #[error("the broker refused the re-authentication: {0}")]
+    Refused(ReasonCode),
     /// Not finished within the connect timeout (`ReconnectConfig::connect_timeout`), which
     /// bounds a re-authentication as it bounds a connect; the connection is closed.
     #[error("re-authentication not finished within the connect timeout")]
@@ -288,6 +292,24 @@ impl Client {
             }
             _ => {}
         }
+    }
+
+    /// The broker refused the re-authentication in progress with `code` (see
+    /// [`ReauthError::Refused`]): the connection ends, and the next connect authenticates
+    /// afresh (with token auth, with a fresh token). `false` when none is in progress.
+    pub(super) fn reauthentication_refused(&mut self, now: Instant, code: ReasonCode) -> bool {
+        if !self.auth_exchange.reauthenticating() {
+            return false;
+        }
+        let error = ReauthError::Refused(code);
+        self.end_auth_exchange(error.clone());
+        self.connection_lost(now, LostReason::Reauthentication(error), None);
+        true
+    }
+
+    /// Whether a re-authentication is in progress on the connection in force.
+    pub(super) fn reauthenticating(&self) -> bool {
+        self.auth_exchange.reauthenticating()
     }
 
     /// From `handle_timeout`: a re-authentication past its deadline fails and the connection

@@ -22,6 +22,17 @@ impl Client {
         now: Instant,
         packet: Packet,
     ) -> Result<(), ProtocolError> {
+        // Mosquitto 2.0.11 refuses a re-authentication with a failure CONNACK on the open
+        // connection, where the specification asks for DISCONNECT: read it as that refusal.
+        if let Packet::ConnAck(connack) = &packet {
+            if self.state().is_established()
+                && !connack.code.is_success()
+                && !self.auth_exchange_idle()
+                && self.reauthentication_refused(now, connack.code)
+            {
+                return Ok(());
+            }
+        }
         if !self.state().allows_incoming(&packet) {
             return Err(ProtocolError::UnexpectedPacket {
                 packet: packet.name(),

@@ -153,7 +153,8 @@ impl Client {
             ..
         } = &reason
         {
-            if blames_a_packet(*code) {
+            // During a re-authentication "not authorized" is about the token, not a packet.
+            if blames_a_packet(*code) && !self.reauthenticating() {
                 self.strike_oldest_request(*code);
             }
             self.note_redirect(*code, server_reference.as_deref());

@@ -436,8 +436,14 @@ pub async fn jwt_plugin_mqtt5_connect_and_reauthenticate<R: Runtime + Default>()
     )
     .await;
     assert!(refused.is_err(), "a forged token was accepted: {refused:?}");
+    // Read as the broker's refusal with its reason, not as a protocol error.
     next_event::<R>(&mut events, "the connection ends", |e| {
-        matches!(e, Event::ConnectionLost(_))
+        matches!(
+            e,
+            Event::ConnectionLost(jamey_mqtt::LostReason::Reauthentication(
+                jamey_mqtt::ReauthError::Refused(ReasonCode::NOT_AUTHORIZED)
+            ))
+        )
     })
     .await;
     assert!(
@@ -448,7 +454,7 @@ pub async fn jwt_plugin_mqtt5_connect_and_reauthenticate<R: Runtime + Default>()
         broker.log()
     );
     // Mosquitto 2.0.11 says "not authorized" with a CONNACK on the open connection (not a
-    // DISCONNECT, src/handle_auth.c), then closes it; the client reports a protocol error.
+    // DISCONNECT, src/handle_auth.c), then closes it.
     assert!(
         broker
             .log()
@@ -742,6 +748,89 @@ pub async fn jwt_plugin_client_refreshes_by_reauthentication_on_mqtt5<R: Runtime
     }
     assert_eq!(connects(&broker, "refresh-device"), 1, "{}", broker.log());
     assert!(!broker.log().contains("refused"), "{}", broker.log());
+    device.disconnect().await.unwrap();
+    watcher.disconnect().await.unwrap();
+}
+
+/// The built-in refresh on MQTT 5 when the broker refuses the fresh token: the token source's
+/// second token is forged (another key). The broker refuses that re-authentication and ends the
+/// connection; the client reports the broker's reason, asks its source again, and reconnects
+/// with the fresh (valid) token. A QoS 1 publish made while this happens arrives.
+pub async fn jwt_plugin_refused_refresh_reconnects_with_a_fresh_token<R: Runtime + Default>() {
+    use jamey_mqtt::auth::{AuthConfig, AuthError, TokenProvider, TokenSource};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Hands out valid tokens, except the second one, signed with the wrong key.
+    struct ForgesTheSecond {
+        good: JwtSigner,
+        forged: JwtSigner,
+        calls: AtomicUsize,
+    }
+    impl TokenProvider for ForgesTheSecond {
+        fn token(&self, now: SystemTime) -> Result<String, AuthError> {
+            let signer = match self.calls.fetch_add(1, Ordering::SeqCst) {
+                1 => &self.forged,
+                _ => &self.good,
+            };
+            Ok(signer.sign(now)?.expose().to_owned())
+        }
+    }
+
+    let broker = jwt_broker();
+    let watcher = client::<R>(&broker, "refused-watcher", &[], &["refused/#"]).await;
+    let mut all = watcher
+        .subscribe("refused/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let ttl = Duration::from_secs(3);
+    let provider = ForgesTheSecond {
+        good: jwt_signer("refused-device", ttl, &["refused/#"], &[]),
+        forged: signer_with(
+            "another-secret-another-secret-32",
+            JWT_ISSUER,
+            "refused-device",
+            ttl,
+            &["refused/#"],
+            &[],
+        ),
+        calls: AtomicUsize::new(0),
+    };
+    let mut config = plain(&broker, "refused-device");
+    config.mqtt.protocol = ProtocolVersion::V5;
+    config.mqtt.clean_start = false;
+    config.mqtt.session_expiry_interval = Some(300);
+    let config = config.auth(
+        AuthConfig::new(TokenSource::provider(provider))
+            .with_refresh_margin(Duration::from_secs(1)),
+    );
+    let device = connect::<R>(config).await;
+    let mut events = device.events();
+
+    let refused = next_event::<R>(&mut events, "the forged token is refused", |e| {
+        matches!(e, Event::ReauthenticationFailed(_))
+    })
+    .await;
+    assert!(
+        matches!(
+            refused,
+            Event::ReauthenticationFailed(jamey_mqtt::ReauthError::Refused(
+                ReasonCode::NOT_AUTHORIZED
+            ))
+        ),
+        "{refused:?}"
+    );
+    let publish = device.publish("refused/during", "kept", QoS::AtLeastOnce);
+    let reconnected = next_event::<R>(&mut events, "the reconnect with a fresh token", |e| {
+        matches!(e, Event::Connected { .. })
+    });
+    let (published, _) = futures_util::future::join(publish, reconnected).await;
+    published.unwrap();
+    device
+        .publish("refused/end", "end", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    assert_eq!(until::<R>(&mut all, "end").await, ["kept"]);
+    assert_eq!(connects(&broker, "refused-device"), 2, "{}", broker.log());
     device.disconnect().await.unwrap();
     watcher.disconnect().await.unwrap();
 }
