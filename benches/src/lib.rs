@@ -5,9 +5,13 @@
 //!   core: PUBLISH encode/decode, the whole client path per published message against the
 //!   in-memory [`scripted`] broker, and a stream of incoming PUBLISHes delivered as events. No
 //!   sockets, no clock, so the numbers are the core's own cost.
+//! - `src/bin/throughput` (`cargo run --release -p jamey-mqtt-benches --bin throughput`): the
+//!   client's own CPU and heap allocations per message (a counting global allocator), jamey on
+//!   tokio and smol against rumqttc, all against the [`sink`] broker (in a process of its own),
+//!   so that the client, not the broker, is the bottleneck.
 //! - `src/bin/compare` (`cargo run --release -p jamey-mqtt-benches --bin compare -- 20000`):
 //!   jamey-mqtt-tokio against rumqttc through one real local Mosquitto, wall time and CPU time
-//!   per message.
+//!   per message, median and min..max over interleaved rounds.
 //! - `src/bin/alias_bytes.rs` (`cargo run --release -p jamey-mqtt-benches --bin alias_bytes`):
 //!   bytes on the wire with and without automatic topic aliases, exact (no sockets, no clock).
 //! - `src/bin/memory.rs` (`cargo run --release -p jamey-mqtt-benches --bin memory`): peak RSS of
@@ -16,5 +20,7 @@
 //! `cargo test` only compiles the benches (and runs the few unit tests of the scripted broker
 //! below); `cargo test --all-targets` runs each criterion bench once, in its quick test mode.
 
+pub mod cpu;
 pub mod peer;
 pub mod scripted;
+pub mod sink;

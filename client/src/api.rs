@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use async_channel::{Receiver, Sender};
+use async_channel::Receiver;
 use bytes::Bytes;
 use futures_core::Stream;
 use jamey_mqtt_core::{
@@ -17,6 +17,7 @@ use jamey_mqtt_core::{
     Stats,
 };
 use jamey_mqtt_core::{SubscribeFilter, SubscribeProperties, UserProperties};
+use tokio::sync::mpsc;
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
@@ -49,7 +50,8 @@ pub struct ClientStats {
 type FirstConnect = futures_channel::oneshot::Receiver<Result<(), Error>>;
 
 pub(crate) struct Inner {
-    commands: Sender<Command>,
+    /// Dropped with the last handle: the driver sees the channel close and disconnects cleanly.
+    commands: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     subscription_capacity: usize,
     event_capacity: usize,
@@ -57,13 +59,6 @@ pub(crate) struct Inner {
     pub(crate) next_request: std::sync::atomic::AtomicU64,
     /// The client id sent in CONNECT: the `client_id` label of the metrics.
     client_id: String,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // The last handle is gone: the driver sees the channel close and disconnects cleanly.
-        self.commands.close();
-    }
 }
 
 /// A handle to a connected MQTT client. Cheap to clone; the connection is shared. Dropping the
@@ -144,6 +139,7 @@ impl<R: Runtime> Client<R> {
 
     /// The client handle and the reply to the first connection attempt.
     fn spawn_driver(runtime: R, config: Config) -> Result<(Client<R>, FirstConnect), Error> {
+        #[cfg(feature = "tls")]
         let tls = match &config.tls {
             Some(options) => {
                 // Every configured endpoint's name is checked now, not at its first attempt.
@@ -158,11 +154,13 @@ impl<R: Runtime> Client<R> {
             }
             None => None,
         };
+        #[cfg(not(feature = "tls"))]
+        let tls: Option<TlsPolicy> = None;
         let now = runtime.now();
         let mut core = jamey_mqtt_core::Client::new(config.core_config()?, now)?;
         // JWT times are wall-clock times; the core derives them from this anchor and `now`.
         core.handle_wall_clock(now, std::time::SystemTime::now());
-        let (commands_tx, commands_rx) = async_channel::bounded(config.command_capacity.max(1));
+        let (commands_tx, commands_rx) = mpsc::channel(config.command_capacity.max(1));
         let (ready_tx, ready_rx) = futures_channel::oneshot::channel();
         let (finished_tx, finished_rx) = async_channel::bounded(1);
         let shared = Arc::new(Shared {
@@ -186,6 +184,7 @@ impl<R: Runtime> Client<R> {
             endpoints: config.endpoints().len(),
             finished: finished_tx,
             authenticator: config.authenticator.clone(),
+            #[cfg(feature = "jwt")]
             auth: config.auth.clone(),
             telemetry: Telemetry::new(tracer, shared.metrics.clone()),
         });
@@ -248,7 +247,6 @@ impl<R: Runtime> Client<R> {
 
     /// [`Client::publish`] with retain and MQTT 5 properties.
     pub async fn publish_request(&self, request: PublishRequest) -> Result<PublishOutcome, Error> {
-        let request = Box::new(request);
         self.call(|reply| Command::Publish { request, reply }).await
     }
 
@@ -319,10 +317,8 @@ impl<R: Runtime> Client<R> {
         properties: SubscribeProperties,
     ) -> Result<Vec<Result<Subscription, Error>>, Error> {
         let capacity = self.inner.subscription_capacity;
-        let (streams, receivers): (Vec<_>, Vec<_>) = filters
-            .iter()
-            .map(|_| async_channel::bounded(capacity))
-            .unzip();
+        let (streams, receivers): (Vec<_>, Vec<_>) =
+            filters.iter().map(|_| mpsc::channel(capacity)).unzip();
         let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
         let results = self
             .call(|reply| Command::Subscribe {
@@ -339,7 +335,7 @@ impl<R: Runtime> Client<R> {
                 result.map(|granted| Subscription {
                     filter,
                     granted,
-                    messages: Box::pin(rx),
+                    messages: rx,
                 })
             })
             .collect())
@@ -517,7 +513,7 @@ impl<R: Runtime> Client<R> {
 pub struct Subscription {
     filter: String,
     granted: QoS,
-    messages: Pin<Box<Receiver<StreamItem>>>,
+    messages: mpsc::Receiver<StreamItem>,
 }
 
 impl Subscription {
@@ -533,14 +529,14 @@ impl Subscription {
 
     /// The next message, or the error that ended the subscription; `None` once it ended.
     pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
-        self.messages.recv().await.ok()
+        self.messages.recv().await
     }
 }
 
 impl Stream for Subscription {
     type Item = Result<Message, Error>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.messages.as_mut().poll_next(cx)
+        self.messages.poll_recv(cx)
     }
 }
 

@@ -2,16 +2,21 @@
 //! adapter's own buffer sizes. [`TlsOptions`] turns into the core's TLS policy; loading platform roots (I/O)
 //! happens here, with `rustls-native-certs`.
 
+#[cfg(feature = "tls")]
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
+#[cfg(feature = "jwt")]
 use jamey_mqtt_auth::AuthConfig;
+#[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, ClientIdentity, TlsConfig, TlsError};
 use jamey_mqtt_core::{AuthChallenge, Brokers, ClientConfig, ConfigError, Endpoint};
+#[cfg(feature = "tls")]
 use rustls_pki_types::ServerName;
 
 /// Which certificates the client trusts.
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub enum Roots {
     /// Exactly the CAs in this PEM text.
@@ -26,6 +31,7 @@ pub enum Roots {
 /// TLS settings: trusted roots, an optional client identity (mutual TLS), and the name the
 /// server certificate must match (default: the host). One policy for every endpoint of the
 /// broker list; an endpoint's own `tls_server_name` wins over `server_name`.
+#[cfg(feature = "tls")]
 #[derive(Debug, Clone)]
 pub struct TlsOptions {
     /// The CAs the server certificate must chain to.
@@ -38,6 +44,7 @@ pub struct TlsOptions {
     pub server_name: Option<String>,
 }
 
+#[cfg(feature = "tls")]
 impl TlsOptions {
     /// Trust `roots`, no client identity, verify the host name.
     pub fn new(roots: Roots) -> TlsOptions {
@@ -155,6 +162,7 @@ impl std::fmt::Debug for Authenticator {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `None`: plain TCP.
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsOptions>,
     /// The MQTT behaviour (protocol, keep-alive, session, reconnect...): decided by the core.
     pub mqtt: ClientConfig,
@@ -171,6 +179,7 @@ pub struct Config {
     /// JWT authentication: where tokens come from (a signer, a fixed token, a provider), the
     /// username, the refresh margin, and whether permissions come from the token. The driver
     /// asks it for a token whenever the core needs one; `mqtt.token_auth` is set from it.
+    #[cfg(feature = "jwt")]
     pub auth: Option<AuthConfig>,
 }
 
@@ -184,6 +193,7 @@ impl Config {
     /// redirects), core defaults.
     pub fn brokers(brokers: Brokers) -> Config {
         Config {
+            #[cfg(feature = "tls")]
             tls: None,
             mqtt: ClientConfig {
                 brokers,
@@ -193,11 +203,13 @@ impl Config {
             command_capacity: 64,
             event_capacity: 64,
             authenticator: None,
+            #[cfg(feature = "jwt")]
             auth: None,
         }
     }
 
     /// Authenticate with JWTs from `auth` (see [`Config::auth`](Config#structfield.auth)).
+    #[cfg(feature = "jwt")]
     pub fn auth(mut self, auth: AuthConfig) -> Config {
         self.auth = Some(auth);
         self
@@ -206,7 +218,9 @@ impl Config {
     /// The core's configuration: `mqtt`, with token auth from `auth` when set. Checks `auth`
     /// (its errors name the field `auth`).
     pub(crate) fn core_config(&self) -> Result<ClientConfig, ConfigError> {
+        #[cfg_attr(not(feature = "jwt"), allow(unused_mut))]
         let mut mqtt = self.mqtt.clone();
+        #[cfg(feature = "jwt")]
         if let Some(auth) = &self.auth {
             auth.validate()
                 .map_err(|e| ConfigError::new("auth", e.to_string()))?;
@@ -216,6 +230,7 @@ impl Config {
     }
 
     /// Connect with TLS 1.3 using `tls`.
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsOptions) -> Config {
         self.tls = Some(tls);
         self

@@ -6,8 +6,9 @@
 //! 2. report it to the core (`handle_*`) or pass the command on;
 //! 3. drain [`poll_output`](jamey_mqtt_core::Client::poll_output): bytes go to the link,
 //!    actions open or close it, events go to the handles (`handles.rs`) or the event streams;
-//! 4. arm the timer at the deadline the core gave last; on wake-up the core compares it with
-//!    the clock (`handle_timeout` is forgiving).
+//! 4. arm the timer at the deadline the core gave last (a timer already armed for an earlier
+//!    instant stays); on wake-up the core compares it with the clock (`handle_timeout` is
+//!    forgiving).
 //!
 //! Whether to read is the core's call ([`wants_read`](jamey_mqtt_core::Client::wants_read));
 //! the driver tells it when a full stream holds deliveries back, and when that ends.
@@ -19,13 +20,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use async_channel::{Receiver, Sender, TrySendError};
-use futures_core::Stream;
+#[cfg(feature = "jwt")]
 use jamey_mqtt_auth::AuthConfig;
 use jamey_mqtt_core::{
     Action, ClientError, ConnectionInfo, ConnectionState, DisconnectOptions, Event, Output,
     PublishRequest, TokenError, TransportError, TransportErrorKind,
 };
 use jamey_mqtt_core::{SubscribeFilter, SubscribeProperties, UserProperties};
+use tokio::sync::mpsc;
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
 use crate::link::{Link, LinkEvent};
@@ -36,16 +38,15 @@ use crate::{Authenticator, ClientStats, Error, PublishOutcome, Runtime};
 /// A request from a handle.
 pub(crate) enum Command {
     Publish {
-        /// Boxed: the command (and the caller's future holding it) stays small while it waits
-        /// for room in the command channel.
-        request: Box<PublishRequest>,
+        /// Not boxed: a publish costs no allocation of its own on its way to the core.
+        request: PublishRequest,
         reply: Reply<PublishOutcome>,
     },
     /// One SUBSCRIBE: `streams[i]` carries the messages of `filters[i]`.
     Subscribe {
         filters: Vec<SubscribeFilter>,
         properties: SubscribeProperties,
-        streams: Vec<Sender<StreamItem>>,
+        streams: Vec<mpsc::Sender<StreamItem>>,
         reply: Reply<PerFilter<jamey_mqtt_core::QoS>>,
     },
     /// One UNSUBSCRIBE.
@@ -106,7 +107,7 @@ pub(crate) struct Driver<R: Runtime> {
     /// Whether the core was last told that delivery is blocked.
     blocked_reported: bool,
     shared: Arc<Shared>,
-    commands: Pin<Box<Receiver<Command>>>,
+    commands: mpsc::Receiver<Command>,
     commands_open: bool,
     /// The deadline the core gave last and the timer armed for it.
     timer: Option<(Instant, Pin<Box<R::Sleep>>)>,
@@ -123,6 +124,7 @@ pub(crate) struct Driver<R: Runtime> {
     /// Answers enhanced authentication challenges (plumbing: the core decides).
     authenticator: Option<Authenticator>,
     /// Where JWTs come from (`Config::auth`), asked on `Action::FetchToken`.
+    #[cfg(feature = "jwt")]
     auth: Option<AuthConfig>,
     /// The re-authentication in progress (the core allows one at a time).
     reauth_waiter: Option<Reply<Option<bytes::Bytes>>>,
@@ -137,12 +139,13 @@ pub(crate) struct DriverParts<R: Runtime> {
     pub core: jamey_mqtt_core::Client,
     pub tls: Option<TlsPolicy>,
     pub shared: Arc<Shared>,
-    pub commands: Receiver<Command>,
+    pub commands: mpsc::Receiver<Command>,
     pub first_connect: Reply<()>,
     /// How many endpoints the broker list holds (`connect` tries each once).
     pub endpoints: usize,
     pub finished: Sender<()>,
     pub authenticator: Option<Authenticator>,
+    #[cfg(feature = "jwt")]
     pub auth: Option<AuthConfig>,
     pub telemetry: Telemetry,
 }
@@ -156,7 +159,7 @@ impl<R: Runtime> Driver<R> {
             handles: Handles::default(),
             blocked_reported: false,
             shared: parts.shared,
-            commands: Box::pin(parts.commands),
+            commands: parts.commands,
             commands_open: true,
             timer: None,
             deadline: None,
@@ -166,6 +169,7 @@ impl<R: Runtime> Driver<R> {
             last_failure: None,
             disconnect_waiters: Vec::new(),
             authenticator: parts.authenticator,
+            #[cfg(feature = "jwt")]
             auth: parts.auth,
             reauth_waiter: None,
             telemetry: parts.telemetry,
@@ -227,9 +231,11 @@ impl<R: Runtime> Driver<R> {
     }
 
     /// Step 3 of the loop: every output of the core, until it gives its next deadline.
+    /// One clock reading serves the whole drain: the outputs are due at the same instant.
     fn drain_core(&mut self) {
+        let now = self.rt.now();
         loop {
-            match self.core.poll_output(self.rt.now(), &mut self.link.out) {
+            match self.core.poll_output(now, &mut self.link.out) {
                 Output::Transmit(_) => self.link.drop_orphan_bytes(),
                 Output::Action(Action::Connect(endpoint)) => {
                     self.telemetry.connect_started(&endpoint);
@@ -237,23 +243,27 @@ impl<R: Runtime> Driver<R> {
                 }
                 Output::Action(Action::FetchToken) => {
                     // The token source runs here, on the driver task, never inside the core.
+                    #[cfg(feature = "jwt")]
                     let token = match &self.auth {
                         Some(auth) => auth
                             .auth_token(std::time::SystemTime::now())
                             .map_err(TokenError::new),
                         None => Err(TokenError::new("no token source is configured")),
                     };
+                    #[cfg(not(feature = "jwt"))]
+                    let token = Err(TokenError::new(
+                        "no token source: the `jwt` feature of jamey-mqtt is off",
+                    ));
                     self.core.handle_token(self.rt.now(), token);
                 }
                 Output::Action(Action::Close) => {
                     if !self.link.close() {
                         // Nothing open: the close is already complete.
-                        self.core.handle_closed(self.rt.now());
+                        self.core.handle_closed(now);
                     }
                 }
                 Output::Event(event) => {
-                    let rt = &self.rt;
-                    self.telemetry.event(|| rt.now(), &event);
+                    self.telemetry.event(|| now, &event);
                     if let Some(event) = self.handles.event(event) {
                         self.connection_event(event);
                     }
@@ -384,7 +394,7 @@ impl<R: Runtime> Driver<R> {
                 let span = self
                     .telemetry
                     .publish_span(&request.topic, request.qos as u8);
-                match self.core.publish(now, *request) {
+                match self.core.publish(now, request) {
                     Ok(token) => {
                         self.telemetry.publish_started(now, token, span);
                         self.handles.publish(token, reply);
@@ -475,7 +485,7 @@ impl<R: Runtime> Driver<R> {
             return Poll::Ready(Wake::Delivered);
         }
         if self.commands_open {
-            match self.commands.as_mut().poll_next(cx) {
+            match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(command)) => return Poll::Ready(Wake::Command(command)),
                 Poll::Ready(None) => {
                     self.commands_open = false;
@@ -492,8 +502,12 @@ impl<R: Runtime> Driver<R> {
             self.timer = None;
             return Poll::Pending;
         };
+        // A timer armed for an earlier instant is kept: it wakes the loop early, the core finds
+        // nothing due (`handle_timeout` is forgiving) and the next turn arms the new deadline.
+        // The keep-alive deadline moves with every write, so re-arming on each change would
+        // make a timer (an allocation, and a reactor registration on smol) per batch.
         let sleep = match &mut self.timer {
-            Some((armed, sleep)) if *armed == deadline => sleep,
+            Some((armed, sleep)) if *armed <= deadline => sleep,
             slot => {
                 &mut slot
                     .insert((deadline, Box::pin(self.rt.sleep_until(deadline))))

@@ -37,10 +37,13 @@ use std::hash::{BuildHasher, RandomState};
 use std::time::SystemTime;
 
 use jamey_mqtt_core::config::env::{EnvVars, DEFAULT_PREFIX};
+#[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::{server_name, TlsConfig, TlsError};
 use jamey_mqtt_core::{ClientConfig, ConfigError, Endpoint};
 
-use crate::config::{Config, Roots, TlsOptions};
+use crate::config::Config;
+#[cfg(feature = "tls")]
+use crate::config::{Roots, TlsOptions};
 
 /// Every key this module reads (without the prefix); the core's are in
 /// [`jamey_mqtt_core::config::env::KEYS`].
@@ -111,14 +114,21 @@ impl Config {
             }
         }
         let host = env.string("HOST").unwrap_or_else(|| "localhost".into());
+        #[cfg(feature = "tls")]
         let tls = tls(&env, &mqtt.brokers.endpoints, listed.then_some("BROKERS"))?;
+        #[cfg(not(feature = "tls"))]
+        no_tls(&env)?;
         if !listed {
+            #[cfg(feature = "tls")]
             let default_port = if tls.is_some() { 8883 } else { 1883 };
+            #[cfg(not(feature = "tls"))]
+            let default_port = 1883;
             let port = env.uint::<u16>("PORT")?.unwrap_or(default_port);
             if port == 0 {
                 return Err(env.error("PORT", "must be from 1 to 65535"));
             }
             mqtt.brokers.endpoints = vec![Endpoint::new(host, port)];
+            #[cfg(feature = "tls")]
             if let Some(options) = &tls {
                 options
                     .name_for(&mqtt.brokers.endpoints[0], true)
@@ -131,8 +141,14 @@ impl Config {
             }
         }
         let mut config = Config::brokers(mqtt.brokers.clone()).mqtt(mqtt);
-        config.tls = tls;
-        config.auth = jamey_mqtt_auth::env::from_env(&env)?;
+        #[cfg(feature = "tls")]
+        {
+            config.tls = tls;
+        }
+        #[cfg(feature = "jwt")]
+        {
+            config.auth = jamey_mqtt_auth::env::from_env(&env)?;
+        }
         for (key, slot) in [
             ("SUBSCRIPTION_CAPACITY", &mut config.subscription_capacity),
             ("COMMAND_CAPACITY", &mut config.command_capacity),
@@ -146,8 +162,23 @@ impl Config {
     }
 }
 
+/// Without the `tls` feature: `MQTT_TLS=true` or any `MQTT_TLS_*` is an error, never a silent
+/// plain-TCP connection.
+#[cfg(not(feature = "tls"))]
+fn no_tls(env: &EnvVars<'_>) -> Result<(), ConfigError> {
+    let wanted = env.bool("TLS")?.unwrap_or(false).then_some("TLS");
+    match wanted.or_else(|| TLS_KEYS.iter().copied().find(|k| env.is_set(k))) {
+        Some(key) => Err(env.error(
+            key,
+            "this build has no TLS support (the `tls` feature of jamey-mqtt is off)",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The TLS options from `MQTT_TLS` and `MQTT_TLS_*`, with every file read and checked, and
 /// every endpoint's server name (from `list_key`'s list, when set) checked.
+#[cfg(feature = "tls")]
 fn tls(
     env: &EnvVars<'_>,
     endpoints: &[Endpoint],
@@ -216,6 +247,7 @@ fn tls(
     Ok(Some(options))
 }
 
+#[cfg(feature = "tls")]
 fn missing(env: &EnvVars<'_>, key: &str, with: &str) -> ConfigError {
     env.error(key, format!("required with {}", env.name(with)))
 }

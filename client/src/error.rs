@@ -4,6 +4,7 @@
 use std::io;
 use std::sync::Arc;
 
+#[cfg(feature = "tls")]
 use jamey_mqtt_core::tls::TlsError;
 use jamey_mqtt_core::{
     ClientError, ConfigError, ConnectError, ReasonCode, ReauthError, RequestError, SubscriptionEnd,
@@ -17,10 +18,12 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The TLS options could not be turned into a configuration (bad PEM, no roots...).
+    #[cfg(feature = "tls")]
     #[error("TLS configuration: {0}")]
     TlsConfig(#[from] TlsError),
     /// The TLS handshake or session failed: unknown CA, wrong host name, a peer without
     /// TLS 1.3 (`AlertReceived(ProtocolVersion)`), a required client certificate...
+    #[cfg(feature = "tls")]
     #[error("TLS: {0}")]
     Tls(#[source] rustls::Error),
     /// TCP or other I/O failure: the `io::Error`, shared so that this error stays `Clone`
@@ -116,6 +119,7 @@ impl Error {
 
     /// Keeps the rustls error when the I/O error wraps one.
     pub(crate) fn from_io(error: &io::Error) -> Error {
+        #[cfg(feature = "tls")]
         if let Some(tls) = error
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<rustls::Error>())
@@ -158,6 +162,7 @@ mod tests {
         assert_eq!(error.to_string(), "I/O (ConnectionRefused): refused");
     }
 
+    #[cfg(feature = "tls")]
     #[test]
     fn a_tls_failure_keeps_the_rustls_error() {
         let io = io::Error::new(

@@ -23,7 +23,11 @@ use serde::Deserialize;
 
 use crate::config::Config;
 use crate::env::KEYS as CLIENT_KEYS;
+#[cfg(feature = "jwt")]
 use jamey_mqtt_auth::env::KEYS as AUTH_KEYS;
+/// Without the `jwt` feature a JWT field is an unknown field.
+#[cfg(not(feature = "jwt"))]
+const AUTH_KEYS: &[&str] = &[];
 
 /// One section of a configuration file: field names and their values, not yet checked.
 /// Build a [`Config`] from it with [`into_config`](Self::into_config) or

@@ -8,13 +8,15 @@
 //! the driver stops reading the transport until there is room, so memory stays bounded and
 //! nothing is dropped.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use async_channel::{Sender, TrySendError};
-use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, Token};
+use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, SubscriptionIds, Token};
+use rustc_hash::FxHashMap as HashMap;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::mpsc::Sender;
 
 use crate::{Error, PublishOutcome};
 
@@ -47,8 +49,10 @@ struct Stream {
 
 /// One item for some streams: a message for each id (and whether a stream took it), or the
 /// end of one stream.
+// Not boxed: a box would be an allocation per received message (issue 16).
+#[allow(clippy::large_enum_variant)]
 enum Delivery {
-    Message(Message, Vec<SubscriptionId>, bool),
+    Message(Message, SubscriptionIds, bool),
     End(SubscriptionId, Option<Error>),
 }
 
@@ -179,49 +183,65 @@ impl Handles {
     }
 
     /// Moves deliveries into their streams until one is full. Returns the ids of streams the
-    /// application dropped (the core stops routing to them).
+    /// application dropped (the core stops routing to them). A message goes into its last
+    /// stream by move: only overlapping subscriptions cost a copy each.
     pub fn deliver(&mut self) -> Vec<SubscriptionId> {
         let mut dropped = Vec::new();
         while self.blocked.is_none() {
-            let Some(delivery) = self.deliveries.front_mut() else {
+            let Some(delivery) = self.deliveries.pop_front() else {
                 break;
             };
             match delivery {
-                Delivery::Message(message, ids, taken) => {
+                Delivery::Message(message, mut ids, mut taken) => {
+                    let mut message = Some(message);
                     while let Some(id) = ids.pop() {
                         let Some(stream) = self.streams.get(&id) else {
                             continue;
                         };
-                        match stream.tx.try_send(Ok(message.clone())) {
-                            Ok(()) => *taken = true,
-                            Err(TrySendError::Closed(_)) => {
+                        let item = match (ids.is_empty(), message.take()) {
+                            (true, Some(last)) => last,
+                            (false, Some(m)) => {
+                                let copy = m.clone();
+                                message = Some(m);
+                                copy
+                            }
+                            (_, None) => break,
+                        };
+                        match stream.tx.try_send(Ok(item)) {
+                            Ok(()) => taken = true,
+                            Err(TrySendError::Closed(item)) => {
                                 self.streams.remove(&id);
                                 dropped.push(id);
+                                if message.is_none() {
+                                    message = item.ok();
+                                }
                             }
                             Err(TrySendError::Full(item)) => {
-                                *taken = true;
+                                taken = true;
                                 self.block(id, item);
                                 break;
                             }
                         }
                     }
+                    match message {
+                        // Blocked with streams still to serve: the rest waits, in order.
+                        Some(message) if self.blocked.is_some() && !ids.is_empty() => self
+                            .deliveries
+                            .push_front(Delivery::Message(message, ids, taken)),
+                        // Manual acknowledgement: a message no stream took (its streams were
+                        // dropped or unsubscribed) will never be acked by the application.
+                        Some(message) if !taken => self.unacked.extend(message.ack),
+                        _ => {}
+                    }
                 }
                 Delivery::End(id, error) => {
                     // Removed now: the stream ends when its last sender (maybe a blocked send
                     // of the error item) is gone.
-                    let id = *id;
-                    if let (Some(stream), Some(error)) = (self.streams.remove(&id), error.take()) {
+                    if let (Some(stream), Some(error)) = (self.streams.remove(&id), error) {
                         if let Err(TrySendError::Full(item)) = stream.tx.try_send(Err(error)) {
                             self.blocked = Some((id, Box::pin(send(stream.tx, item))));
                         }
                     }
-                }
-            }
-            if self.blocked.is_none() {
-                // Manual acknowledgement: a message no stream took (its streams were dropped
-                // or unsubscribed) will never be acked by the application.
-                if let Some(Delivery::Message(message, _, false)) = self.deliveries.pop_front() {
-                    self.unacked.extend(message.ack);
                 }
             }
         }

@@ -58,7 +58,9 @@ mod telemetry;
 mod transport;
 
 pub use api::{Client, ClientStats, Events, PublishOutcome, Subscription};
-pub use config::{Authenticator, Config, Roots, TlsOptions};
+pub use config::{Authenticator, Config};
+#[cfg(feature = "tls")]
+pub use config::{Roots, TlsOptions};
 pub use error::Error;
 pub use file::ConfigFile;
 /// The application's metrics registry type, for [`Client::register_metrics`].
@@ -71,12 +73,15 @@ pub use jamey_mqtt_core::ConfigError;
 
 /// The auth crate (JWT signing, validation, token sources), re-exported so applications need
 /// one dependency.
+#[cfg(feature = "jwt")]
 pub use jamey_mqtt_auth as auth;
+#[cfg(feature = "jwt")]
 pub use jamey_mqtt_auth::AuthConfig;
 // What an application names, from the core, by name: the MQTT configuration and the types in
 // it, the messages, events, statistics and errors the API hands out. The core's state machine,
 // codec and adapter-facing pieces stay in `jamey-mqtt-core`.
 pub use jamey_mqtt_core::endpoints::RedirectRefused;
+#[cfg(feature = "tls")]
 pub use jamey_mqtt_core::tls::{ClientIdentity, TlsError};
 pub use jamey_mqtt_core::{permissions, topic};
 pub use jamey_mqtt_core::{
@@ -85,7 +90,7 @@ pub use jamey_mqtt_core::{
     Health, Jitter, LastError, LostReason, Malformed, Message, ProtocolError, ProtocolVersion,
     PublishProperties, PublishRequest, QoS, ReasonCode, ReauthError, ReconnectConfig, RequestError,
     RetainHandling, SessionLostPolicy, Stats, SubscribeFilter, SubscribeProperties,
-    SubscriptionEnd, SubscriptionId, Token, TokenError, TransportError, TransportErrorKind,
-    Unsupported, UserProperties, Will, WillProperties, ENVELOPE_VERSION,
+    SubscriptionEnd, SubscriptionId, SubscriptionIds, Token, TokenError, TransportError,
+    TransportErrorKind, Unsupported, UserProperties, Will, WillProperties, ENVELOPE_VERSION,
 };
 pub use jamey_mqtt_core::{BrokerOrder, Brokers, Endpoint, EndpointStats, Redirects};

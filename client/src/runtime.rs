@@ -1,17 +1,16 @@
 //! The [`Runtime`] trait: everything the driver needs from an async runtime, and nothing more.
 //!
-//! Five capabilities: open a TCP connection, wrap it in TLS with a given rustls config, sleep
-//! until an instant, spawn a task, read the clock. The I/O types are `futures-io`'s
+//! Four capabilities: open a TCP connection, sleep until an instant, spawn a task, read the
+//! clock. TLS is not the runtime's: the client runs the handshake itself (futures-rustls, the
+//! `tls` feature) over the runtime's TCP stream. The I/O types are `futures-io`'s
 //! `AsyncRead`/`AsyncWrite`, which smol's types implement as they are and tokio's implement
 //! through `tokio-util`'s compat layer, so an implementation is a few dozen lines.
 
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
-use rustls_pki_types::ServerName;
 
 /// An async runtime the client can run on.
 ///
@@ -22,8 +21,6 @@ use rustls_pki_types::ServerName;
 pub trait Runtime: Clone + Send + Sync + 'static {
     /// A connected TCP stream.
     type Tcp: AsyncRead + AsyncWrite + Unpin + Send + 'static;
-    /// A TLS stream over [`Runtime::Tcp`], handshake done.
-    type Tls: AsyncRead + AsyncWrite + Unpin + Send + 'static;
     /// A timer future made by [`Runtime::sleep_until`].
     type Sleep: Future<Output = ()> + Send + 'static;
 
@@ -34,15 +31,6 @@ pub trait Runtime: Clone + Send + Sync + 'static {
         host: &str,
         port: u16,
     ) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
-
-    /// Runs the TLS handshake over `tcp`. Handshake failures are `io::Error`s whose inner error
-    /// is the `rustls::Error` (as tokio-rustls and futures-rustls both do).
-    fn wrap_tls(
-        &self,
-        tcp: Self::Tcp,
-        config: Arc<rustls::ClientConfig>,
-        server_name: ServerName<'static>,
-    ) -> impl Future<Output = io::Result<Self::Tls>> + Send;
 
     /// A future that completes at (or after) `deadline`, on this runtime's clock.
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep;

@@ -481,6 +481,7 @@ mod tests {
         is_error::<TopicError>();
         is_error::<crate::ConfigError>();
         is_error::<crate::EnvelopeError>();
+        #[cfg(feature = "tls")]
         is_error::<crate::tls::TlsError>();
         is_error::<crate::codec::EncodeError>();
         is_error::<crate::TokenError>();

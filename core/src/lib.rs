@@ -37,7 +37,7 @@
 //! ```
 //!
 //! Public modules: [`config`] (the configuration and the environment reader an application can
-//! reuse), [`permissions`], [`tls`] (the TLS 1.3 policy an adapter
+//! reuse), [`permissions`], [`tls`] (default feature `tls`: the TLS 1.3 policy an adapter
 //! applies) and [`topic`] (topic name and filter rules). Everything else is re-exported here
 //! by name. The codec, the wire packets and the reconnect policy's internals are reachable only
 //! with the `internals` feature, for this workspace's tests, simulation, fuzzing and benchmarks:
@@ -70,6 +70,7 @@ mod stats;
 #[cfg(any(test, feature = "internals"))]
 #[doc(hidden)]
 pub mod testing;
+#[cfg(feature = "tls")]
 pub mod tls;
 pub mod topic;
 internal_modules!(codec, packet, reconnect);
@@ -77,7 +78,8 @@ internal_modules!(codec, packet, reconnect);
 pub use client::{
     AckId, Action, AuthChallenge, BrokerLimits, Client, ConnectionInfo, DisconnectOptions,
     EnhancedAuth, Event, Health, LastError, LostReason, Message, Output, PublishRequest,
-    ReauthError, RequestError, SubscriptionEnd, SubscriptionId, Token, MAX_SUBSCRIPTION_IDENTIFIER,
+    ReauthError, RequestError, SubscriptionEnd, SubscriptionId, SubscriptionIds, Token,
+    MAX_SUBSCRIPTION_IDENTIFIER,
 };
 pub use codec::EncodeError;
 pub use config::{ClientConfig, ConfigError, SessionLostPolicy};

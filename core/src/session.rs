@@ -121,6 +121,44 @@ impl Outgoing {
     }
 }
 
+impl Outgoing {
+    /// [`Outgoing::packet`] for `f` to read or encode, with the topic lent rather than copied:
+    /// moved into the packet and back out after `f`, so a PUBLISH costs no allocation (its
+    /// properties are copied only when it has some). `f` must leave the packet's topic as it
+    /// found it (topic-alias rewriting needs its own copy: [`Outgoing::packet`]).
+    pub(crate) fn lend<R>(
+        &mut self,
+        pkid: u16,
+        dup: bool,
+        alias_max: u16,
+        f: impl FnOnce(&mut Packet) -> R,
+    ) -> R {
+        let topic = match self {
+            Outgoing::Publish { topic, .. } => std::mem::take(topic),
+            _ => return f(&mut self.packet(pkid, dup, alias_max)),
+        };
+        // The topic is empty now: the copy `packet` makes of it allocates nothing.
+        let mut packet = self.packet(pkid, dup, alias_max);
+        if let Packet::Publish(publish) = &mut packet {
+            publish.topic = topic;
+        }
+        let result = f(&mut packet);
+        if let (Outgoing::Publish { topic, .. }, Packet::Publish(publish)) = (self, packet) {
+            *topic = publish.topic;
+        }
+        result
+    }
+}
+
+/// [`aged`] in place.
+pub(crate) fn age(packet: &mut Packet, waited: u32) {
+    if let Packet::Publish(publish) = packet {
+        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+            *interval = interval.saturating_sub(waited).max(1);
+        }
+    }
+}
+
 /// `packet` with its message expiry interval reduced by the `waited` whole seconds since the
 /// application handed it over (at least one second is left: a queued publish past its interval
 /// is failed before it gets here, and one in flight was sent in time).
@@ -284,7 +322,7 @@ impl PacketIds {
 #[allow(clippy::large_enum_variant)] // returned by value and consumed at once, never stored
 pub(crate) enum Sent<'a> {
     /// A request that now waits for its ack under `pkid`: encode `body`, which stays in flight.
-    InFlight { pkid: u16, body: &'a Outgoing },
+    InFlight { pkid: u16, body: &'a mut Outgoing },
     /// A QoS 0 publish: nothing to wait for once written.
     AtMostOnce(Request),
 }
@@ -406,7 +444,7 @@ impl Session {
             strikes,
             admitted_at,
         });
-        match self.in_flight.back() {
+        match self.in_flight.back_mut() {
             Some(InFlight {
                 pkid,
                 stage: Stage::AwaitingAck { body, .. },

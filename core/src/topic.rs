@@ -134,7 +134,8 @@ impl TopicName {
     /// The same checks as [`TopicName::new`], without taking ownership or allocating.
     pub fn validate(name: &str) -> Result<(), TopicError> {
         check_common(name)?;
-        if name.contains(['+', '#']) {
+        // A byte scan: `+` and `#` are single bytes in UTF-8 (routing calls this per message).
+        if name.bytes().any(|b| b == b'+' || b == b'#') {
             return Err(TopicError::WildcardInName);
         }
         Ok(())
@@ -343,20 +344,54 @@ impl TopicFilter {
     /// level and any number of children, and a leading wildcard does not match a `$` topic.
     /// A shared subscription matches what its inner filter matches. Does not allocate.
     pub fn matches(&self, topic: &TopicName) -> bool {
-        let filter = self.inner_str();
-        let topic = topic.as_str();
-        if topic.starts_with('$') && filter.starts_with(['+', '#']) {
+        self.matches_str(topic.as_str())
+    }
+
+    /// [`TopicFilter::matches`] on a topic name already validated ([`TopicName::validate`]),
+    /// without making a [`TopicName`] of it (no allocation: routing calls it per message).
+    ///
+    /// One pass over the bytes, level by level (`/` is one byte in UTF-8, and a valid filter
+    /// has its wildcards as whole levels, `#` last).
+    pub fn matches_str(&self, topic: &str) -> bool {
+        let filter = self.inner_str().as_bytes();
+        let topic = topic.as_bytes();
+        if topic.first() == Some(&b'$') && matches!(filter.first(), Some(b'+' | b'#')) {
             return false;
         }
-        let mut f = filter.split('/');
-        let mut t = topic.split('/');
+        let (mut f, mut t) = (0, 0);
         loop {
-            match (f.next(), t.next()) {
-                (Some("#"), _) => return true,
-                (Some("+"), Some(_)) => {}
-                (Some(fl), Some(tl)) if fl == tl => {}
-                (None, None) => return true,
-                _ => return false,
+            // Both at the start of a level.
+            match filter.get(f) {
+                Some(b'#') => return true,
+                Some(b'+') => {
+                    f += 1;
+                    while t < topic.len() && topic[t] != b'/' {
+                        t += 1;
+                    }
+                }
+                _ => {
+                    while f < filter.len() && filter[f] != b'/' {
+                        if topic.get(t) != Some(&filter[f]) {
+                            return false;
+                        }
+                        f += 1;
+                        t += 1;
+                    }
+                    if t < topic.len() && topic[t] != b'/' {
+                        return false;
+                    }
+                }
+            }
+            // Both at the end of a level: the end of the string or a `/`.
+            match (f == filter.len(), t == topic.len()) {
+                (true, true) => return true,
+                (true, false) => return false,
+                // `a/#` matches `a`: only a last `#` level matches no level at all.
+                (false, true) => return &filter[f..] == b"/#",
+                (false, false) => {
+                    f += 1;
+                    t += 1;
+                }
             }
         }
     }

@@ -291,7 +291,7 @@ fn incoming_qos1_is_delivered_and_acked() {
             message: m,
             subscriptions,
         }] => {
-            assert_eq!(subscriptions, &[everything]);
+            assert_eq!(subscriptions.as_slice(), &[everything]);
             assert_eq!(
                 (m.topic.as_str(), &m.payload[..], m.qos),
                 ("x/y", &b"hi"[..], QoS::AtLeastOnce)

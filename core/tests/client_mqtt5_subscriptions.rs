@@ -80,7 +80,7 @@ fn deliveries(events: &[Event]) -> Vec<(Bytes, Vec<SubscriptionId>)> {
                 message,
                 subscriptions,
             } => {
-                let mut ids = subscriptions.clone();
+                let mut ids = subscriptions.to_vec();
                 ids.sort();
                 Some((message.payload.clone(), ids))
             }

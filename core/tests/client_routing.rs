@@ -62,7 +62,7 @@ fn deliveries(events: &[Event]) -> Vec<(Bytes, Vec<SubscriptionId>)> {
             Event::Message {
                 message,
                 subscriptions,
-            } => Some((message.payload.clone(), subscriptions.clone())),
+            } => Some((message.payload.clone(), subscriptions.to_vec())),
             _ => None,
         })
         .collect()

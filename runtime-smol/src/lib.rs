@@ -1,8 +1,9 @@
 //! # jamey-mqtt-smol
 //!
 //! The [`jamey_mqtt`] client on smol: [`SmolRuntime`] implements [`jamey_mqtt::Runtime`] with
-//! async-net's TCP, async-io's timers, smol's global executor and futures-rustls for TLS (the
-//! policy, TLS 1.3 only, comes from `jamey_mqtt_core::tls`), and this crate re-exports the whole
+//! async-net's TCP, async-io's timers and smol's global executor; TLS, when configured, is the
+//! client's own (feature `tls`, on by default: futures-rustls over this TCP stream, the policy,
+//! TLS 1.3 only, from `jamey_mqtt_core::tls`), and this crate re-exports the whole
 //! API with `Client` bound to it. Switching from tokio is a change of crate name:
 //!
 //! ```no_run
@@ -23,11 +24,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use rustls_pki_types::ServerName;
 use smol::net::TcpStream;
 
 pub use jamey_mqtt::*;
@@ -52,23 +51,12 @@ impl Future for Sleep {
 
 impl Runtime for SmolRuntime {
     type Tcp = TcpStream;
-    type Tls = futures_rustls::client::TlsStream<TcpStream>;
     type Sleep = Sleep;
 
     async fn connect_tcp(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
-    }
-
-    async fn wrap_tls(
-        &self,
-        tcp: Self::Tcp,
-        config: Arc<rustls::ClientConfig>,
-        server_name: ServerName<'static>,
-    ) -> io::Result<Self::Tls> {
-        let connector = futures_rustls::TlsConnector::from(config);
-        connector.connect(server_name, tcp).await
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {

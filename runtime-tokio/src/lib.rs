@@ -1,8 +1,9 @@
 //! # jamey-mqtt-tokio
 //!
 //! The [`jamey_mqtt`] client on tokio: [`TokioRuntime`] implements [`jamey_mqtt::Runtime`] with
-//! tokio's TCP and timers and tokio-rustls for TLS (the policy, TLS 1.3 only, comes from
-//! `jamey_mqtt_core::tls`), and this crate re-exports the whole API with `Client` bound to it:
+//! tokio's TCP (through tokio-util's futures-io compat layer) and timers; TLS, when configured,
+//! is the client's own (feature `tls`, on by default: futures-rustls over this TCP stream, the
+//! policy, TLS 1.3 only, from `jamey_mqtt_core::tls`), and this crate re-exports the whole API with `Client` bound to it:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), jamey_mqtt_tokio::Error> {
@@ -19,11 +20,9 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use rustls_pki_types::ServerName;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use jamey_mqtt::*;
@@ -54,23 +53,11 @@ impl Future for Sleep {
 
 impl Runtime for TokioRuntime {
     type Tcp = Compat<tokio::net::TcpStream>;
-    type Tls = Compat<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
     type Sleep = Sleep;
 
     async fn connect_tcp(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
         let stream = tokio::net::TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        Ok(stream.compat())
-    }
-
-    async fn wrap_tls(
-        &self,
-        tcp: Self::Tcp,
-        config: Arc<rustls::ClientConfig>,
-        server_name: ServerName<'static>,
-    ) -> io::Result<Self::Tls> {
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let stream = connector.connect(server_name, tcp.into_inner()).await?;
         Ok(stream.compat())
     }
 

@@ -13,8 +13,7 @@
 //! - [`whole`]: the whole-client simulation (scenario, application tasks, invariants), shared
 //!   by the seeded test and the fuzz target `client_async`.
 //!
-//! What it does **not** do: read the real clock for any decision, use threads, or use TLS
-//! (`wrap_tls` is a pass-through). Everything follows from one `u64` seed.
+//! What it does **not** do: read the real clock for any decision, use threads, or use TLS. Everything follows from one `u64` seed.
 
 pub mod broker;
 pub mod link;

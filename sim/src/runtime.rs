@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use rustls_pki_types::ServerName;
-
 use crate::broker::Broker;
 use crate::clock::{Clock, Sleep};
 use crate::executor::{Executor, MAIN};
@@ -225,8 +223,6 @@ impl SimRuntime {
 
 impl jamey_mqtt::Runtime for SimRuntime {
     type Tcp = SimStream;
-    /// No TLS in the simulation: the handshake is a pass-through.
-    type Tls = SimStream;
     type Sleep = Sleep;
 
     fn connect_tcp(
@@ -235,15 +231,6 @@ impl jamey_mqtt::Runtime for SimRuntime {
         _port: u16,
     ) -> impl Future<Output = io::Result<SimStream>> + Send {
         stream::connect(self.shared.clone())
-    }
-
-    async fn wrap_tls(
-        &self,
-        tcp: SimStream,
-        _config: Arc<rustls::ClientConfig>,
-        _server_name: ServerName<'static>,
-    ) -> io::Result<SimStream> {
-        Ok(tcp)
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {

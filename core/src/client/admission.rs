@@ -84,8 +84,8 @@ impl Client {
     /// The one admission check: encodable (`Codec::encoded_len`, which names a field that is
     /// too long), within the packet size in force, and room in the queue. Then queue it,
     /// admitted at `now` (a publish's message expiry interval counts from here).
-    pub(super) fn admit(&mut self, now: Instant, body: Outgoing) -> Result<Token, ClientError> {
-        let size = self.measure(&body).map_err(ClientError::Unencodable)?;
+    pub(super) fn admit(&mut self, now: Instant, mut body: Outgoing) -> Result<Token, ClientError> {
+        let size = self.measure(&mut body).map_err(ClientError::Unencodable)?;
         if size > self.max_outgoing {
             return Err(ClientError::PacketTooLarge {
                 size,
@@ -105,8 +105,8 @@ impl Client {
 
     /// The encoded size of a request, or why it cannot be encoded. Measured with packet id 1:
     /// the id's value does not change the size, and the real one is allocated when it is sent.
-    pub(super) fn measure(&self, body: &Outgoing) -> Result<usize, crate::codec::EncodeError> {
-        self.codec.encoded_len(&body.packet(1, false, u16::MAX))
+    pub(super) fn measure(&self, body: &mut Outgoing) -> Result<usize, crate::codec::EncodeError> {
+        body.lend(1, false, u16::MAX, |packet| self.codec.encoded_len(packet))
     }
 
     pub(super) fn new_token(&mut self) -> Token {

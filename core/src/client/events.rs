@@ -19,6 +19,10 @@ pub struct SubscriptionId {
     index: u32,
 }
 
+/// The subscriptions one message goes to ([`Event::Message`]): inline up to two (the common
+/// case is one), so routing a message allocates nothing.
+pub type SubscriptionIds = smallvec::SmallVec<[SubscriptionId; 2]>;
+
 impl SubscriptionId {
     /// The subscription made by filter `index` (0-based) of the request `request`.
     pub fn new(request: Token, index: usize) -> SubscriptionId {
@@ -256,7 +260,7 @@ pub enum Event {
         /// The message.
         message: Message,
         /// The subscriptions it matched.
-        subscriptions: Vec<SubscriptionId>,
+        subscriptions: SubscriptionIds,
     },
     /// A subscription ended: no message will carry its id again.
     SubscriptionEnded {

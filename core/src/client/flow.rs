@@ -37,20 +37,25 @@ impl Flow {
         self.unwritten_qos0.push_back((end, request));
     }
 
-    /// The transport took `n` bytes: the QoS 0 publishes now fully written.
-    pub(crate) fn written(&mut self, n: usize) -> Vec<Request> {
+    /// The transport took `n` bytes; [`Flow::pop_written`] then hands out the QoS 0 publishes
+    /// now fully written.
+    pub(crate) fn written(&mut self, n: usize) {
         let n = n.min(self.buffered);
         self.buffered -= n;
         self.written_total += n as u64;
-        let mut done = Vec::new();
-        while self
+    }
+
+    /// The oldest QoS 0 publish whose last byte is written, if any (no list is built: this
+    /// runs after every write).
+    pub(crate) fn pop_written(&mut self) -> Option<Request> {
+        if self
             .unwritten_qos0
             .front()
             .is_some_and(|(end, _)| *end <= self.written_total)
         {
-            done.extend(self.unwritten_qos0.pop_front().map(|(_, r)| r));
+            return self.unwritten_qos0.pop_front().map(|(_, request)| request);
         }
-        done
+        None
     }
 
     /// The transport is gone (or a new one starts): nothing is buffered for it any more, and

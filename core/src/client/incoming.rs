@@ -214,7 +214,7 @@ impl Client {
         for (identifier, filters) in groups {
             let token = self.new_token();
             self.routing.add_resubscribe(token, &filters);
-            let body = Outgoing::Subscribe {
+            let mut body = Outgoing::Subscribe {
                 filters,
                 properties: SubscribeProperties {
                     subscription_identifier: identifier,
@@ -223,7 +223,7 @@ impl Client {
             };
             // Each filter was admitted alone; together they may exceed the packet size, and
             // then the re-subscribe fails when it is due (`send_queued`), never silently.
-            let size = self.measure(&body).unwrap_or(usize::MAX);
+            let size = self.measure(&mut body).unwrap_or(usize::MAX);
             resubscribes.push(Request::new(token, body, size, now));
         }
         resubscribes.extend(requeue);

@@ -73,7 +73,7 @@ pub use auth_exchange::{AuthChallenge, EnhancedAuth, ReauthError};
 pub use connection::{BrokerLimits, ConnectionInfo};
 pub use events::{
     Action, Event, LostReason, Message, Output, PublishRequest, RequestError, SubscriptionEnd,
-    SubscriptionId,
+    SubscriptionId, SubscriptionIds,
 };
 pub use farewell::DisconnectOptions;
 use flow::Flow;
@@ -397,7 +397,8 @@ impl Client {
     /// returned `n`). Frees room under `max_buffered_bytes` and completes the QoS 0 publishes
     /// whose last byte is now written.
     pub fn handle_written(&mut self, _now: Instant, n: usize) {
-        for request in self.flow.written(n) {
+        self.flow.written(n);
+        while let Some(request) = self.flow.pop_written() {
             self.complete_publish(request.token, 0);
         }
     }

@@ -21,7 +21,7 @@
 
 use std::collections::VecDeque;
 
-use super::events::{Message, SubscriptionEnd, SubscriptionId};
+use super::events::{Message, SubscriptionEnd, SubscriptionId, SubscriptionIds};
 use crate::packet::SubscribeFilter;
 use crate::session::Token;
 use crate::topic::{TopicFilter, TopicName};
@@ -77,7 +77,7 @@ pub(crate) struct Routing {
 /// What routing an incoming message did with it.
 pub(crate) enum Routed {
     /// To these subscriptions (at least one).
-    To(Vec<SubscriptionId>),
+    To(SubscriptionIds),
     /// Kept in the unmatched buffer; `dropped` the oldest one it pushed out.
     Kept { dropped: Option<Message> },
     /// The buffer holds nothing (capacity 0): dropped (handed back).
@@ -117,10 +117,12 @@ impl Routing {
 
     /// The subscriptions `message` goes to, or what happened to it when it goes to none.
     pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
-        let ids: Vec<SubscriptionId> = self
+        // Validated once here, not per entry (a name no filter can match goes nowhere).
+        let valid = TopicName::validate(&message.topic).is_ok();
+        let ids: SubscriptionIds = self
             .entries
             .iter()
-            .filter(|e| e.grant == Grant::Granted && e.receives(&message))
+            .filter(|e| valid && e.grant == Grant::Granted && e.receives(&message))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {
@@ -141,7 +143,7 @@ impl Routing {
     /// SUBACK granted these subscriptions: messages are routed to them from now on and they
     /// are subscribed again after a session loss. Returns the buffered unmatched messages they
     /// match, handed over to them (oldest first, each with every id it matches).
-    pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, Vec<SubscriptionId>)> {
+    pub(crate) fn grant(&mut self, ids: &[SubscriptionId]) -> Vec<(Message, SubscriptionIds)> {
         let mut granted = Vec::new();
         let mut identifiers = Vec::new();
         for entry in self.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
@@ -162,10 +164,14 @@ impl Routing {
         let mut adopted = Vec::new();
         let mut kept = VecDeque::with_capacity(self.unmatched.len());
         for message in std::mem::take(&mut self.unmatched) {
-            let matched: Vec<SubscriptionId> = self
+            let matched: SubscriptionIds = self
                 .entries
                 .iter()
-                .filter(|e| granted.contains(&e.id) && e.receives(&message))
+                .filter(|e| {
+                    granted.contains(&e.id)
+                        && TopicName::validate(&message.topic).is_ok()
+                        && e.receives(&message)
+                })
                 .map(|e| e.id)
                 .collect();
             if matched.is_empty() {
@@ -312,6 +318,7 @@ impl SubscriptionEnd {
     }
 }
 
+/// `topic` was validated by the caller ([`TopicName::validate`]).
 fn matches(filter: &TopicFilter, topic: &str) -> bool {
-    TopicName::new(topic).is_ok_and(|topic| filter.matches(&topic))
+    filter.matches_str(topic)
 }

@@ -10,9 +10,8 @@ use std::time::Instant;
 use bytes::BytesMut;
 
 use super::{Client, LastError, RequestError};
-use crate::codec::EncodeError;
 use crate::packet::Packet;
-use crate::session::{aged, Request, Sent};
+use crate::session::{age, aged, Request, Sent};
 
 impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
@@ -87,40 +86,58 @@ impl Client {
             }
             let alias_max = self.limits.topic_alias_maximum;
             let room = self.max_outgoing.saturating_sub(size);
-            match self.session.next_to_send(self.max_in_flight) {
+            // Without topic aliases the packet only borrows the request's topic (no copy).
+            let aliasing = self.config.auto_topic_alias && alias_max > 0;
+            let result = match self.session.next_to_send(self.max_in_flight) {
                 None => return,
+                Some(Sent::InFlight { pkid, body }) if !aliasing => {
+                    let codec = &self.codec;
+                    body.lend(pkid, false, alias_max, |packet| {
+                        age(packet, waited);
+                        codec.encode(packet, out)
+                    })
+                    .map(|_| ())
+                    .map_err(|e| (pkid, e))
+                }
                 Some(Sent::InFlight { pkid, body }) => {
-                    let packet = aged(body.packet(pkid, false, alias_max), waited);
-                    if let Err(error) = self.encode_request(packet, room, out) {
-                        if let Some(token) = self.session.abandon(pkid) {
-                            self.fail(token, RequestError::Unencodable(error));
+                    let mut packet = aged(body.packet(pkid, false, alias_max), waited);
+                    self.alias_outgoing(&mut packet, room);
+                    self.codec
+                        .encode(&packet, out)
+                        .map(|_| ())
+                        .map_err(|e| (pkid, e))
+                }
+                Some(Sent::AtMostOnce(mut request)) => {
+                    let encoded = if aliasing {
+                        let mut packet = aged(request.body.packet(0, false, alias_max), waited);
+                        self.alias_outgoing(&mut packet, room);
+                        self.codec.encode(&packet, out)
+                    } else {
+                        let codec = &self.codec;
+                        request.body.lend(0, false, alias_max, |packet| {
+                            age(packet, waited);
+                            codec.encode(packet, out)
+                        })
+                    };
+                    match encoded {
+                        Ok(_) => {
+                            let pending = self.flow.buffered() + out.len() - start;
+                            self.flow.track_qos0(pending, request);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            self.fail(request.token, RequestError::Unencodable(e));
+                            Ok(())
                         }
                     }
                 }
-                Some(Sent::AtMostOnce(request)) => {
-                    let packet = aged(request.body.packet(0, false, alias_max), waited);
-                    match self.encode_request(packet, room, out) {
-                        Ok(()) => {
-                            let pending = self.flow.buffered() + out.len() - start;
-                            self.flow.track_qos0(pending, request);
-                        }
-                        Err(error) => self.fail(request.token, RequestError::Unencodable(error)),
-                    }
+            };
+            if let Err((pkid, error)) = result {
+                if let Some(token) = self.session.abandon(pkid) {
+                    self.fail(token, RequestError::Unencodable(error));
                 }
             }
         }
-    }
-
-    /// Encodes a request's packet into `out` (nothing is written on error), with a topic alias
-    /// when `auto_topic_alias` gives it one. `room`: what the maximum packet size leaves.
-    fn encode_request(
-        &mut self,
-        mut packet: Packet,
-        room: usize,
-        out: &mut BytesMut,
-    ) -> Result<(), EncodeError> {
-        self.alias_outgoing(&mut packet, room);
-        self.codec.encode(&packet, out).map(|_| ())
     }
 
     /// With `auto_topic_alias`, a PUBLISH goes out with an alias (see `aliases.rs`).

@@ -9,8 +9,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use jamey_mqtt_tests::Broker;
 use jamey_mqtt_tokio::{Client, ClientConfig, Config, ProtocolVersion, QoS};
 
-use crate::cpu::{Meter, Sample};
-use crate::{spawn_mosquitto_pub, TOPIC};
+use crate::{spawn_mosquitto_pub, Subscriber, TOPIC};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 
 async fn connect(port: u16, id: &str) -> Client {
     let config = Config::new("127.0.0.1", port).mqtt(ClientConfig {
@@ -23,8 +23,15 @@ async fn connect(port: u16, id: &str) -> Client {
 }
 
 /// Publishes `n` messages, at most `window` outstanding, and waits until all completed (QoS 0:
-/// followed by one QoS 1 publish whose PUBACK proves the broker has read them all).
-pub async fn publish(broker: &Broker, n: usize, qos: QoS, payload: Bytes, window: usize) -> Sample {
+/// until `subscriber` has them all).
+pub async fn publish(
+    broker: &Broker,
+    n: usize,
+    qos: QoS,
+    payload: Bytes,
+    window: usize,
+    subscriber: Option<Subscriber>,
+) -> Sample {
     let client = connect(broker.port(), "jamey-pub").await;
     let meter = Meter::start(broker.pid().expect("broker running"));
     let mut outstanding: FuturesUnordered<_> = FuturesUnordered::new();
@@ -38,11 +45,8 @@ pub async fn publish(broker: &Broker, n: usize, qos: QoS, payload: Bytes, window
     while let Some(result) = outstanding.next().await {
         result.expect("publish");
     }
-    if qos == QoS::AtMostOnce {
-        client
-            .publish(TOPIC, payload, QoS::AtLeastOnce)
-            .await
-            .expect("sync publish");
+    if let Some(subscriber) = subscriber {
+        subscriber.done().await;
     }
     let sample = meter.stop();
     client.disconnect().await.expect("disconnect");

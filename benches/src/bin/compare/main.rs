@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release -p jamey-mqtt-benches --bin compare -- 20000
-//! cargo run --release -p jamey-mqtt-benches --bin compare -- 20000 --payload 64 --rounds 3 \
+//! cargo run --release -p jamey-mqtt-benches --bin compare -- 20000 --payload 64 --rounds 5 \
 //!     --window 500 --runtime current   # or --runtime multi (tokio's multi-thread runtime)
 //! ```
 //!
@@ -10,18 +10,18 @@
 //! the integration-test harness), same message count, payload, topic and protocol (MQTT 3.1.1),
 //! 100 publishes in flight for both, TCP_NODELAY for both, one client at a time:
 //! - **publish QoS n**: one client publishes `n` messages; the clock stops when every publish
-//!   completed (QoS 1: PUBACK, QoS 2: PUBCOMP; QoS 0: written, then one QoS 1 publish whose
-//!   PUBACK proves the broker read them all). jamey awaits its publish futures, `window` at a
-//!   time; rumqttc queues requests and its event loop counts the acks.
+//!   completed (QoS 1: PUBACK, QoS 2: PUBCOMP; QoS 0: when a `mosquitto_sub` process,
+//!   subscribed before the run, has received all `n`). jamey awaits its publish futures,
+//!   `window` at a time; rumqttc queues requests and its event loop counts the acks.
 //! - **subscribe QoS n**: a subscribed client receives `n` messages that `mosquitto_pub -l`
 //!   (a separate process, not billed to the client's CPU) publishes at that QoS; the clock
 //!   stops at the last message. `mosquitto_pub` may be the bottleneck: compare the CPU columns.
 //!
-//! Each figure is the median of `rounds` runs, the two clients alternating who goes first.
+//! Each figure is the median (and min..max) of `rounds` runs (default 5), the two clients
+//! alternating who goes first; the header gives the load average at the start.
 //! "CPU/msg" is this process's user + system time (every thread) over the measured part,
 //! divided by `n`; "broker CPU/msg" is Mosquitto's, from `/proc` (10 ms ticks).
 
-mod cpu;
 mod jamey;
 mod rumqtt;
 
@@ -35,7 +35,7 @@ use jamey_mqtt_benches::peer::Peer;
 use jamey_mqtt_tests::{Broker, BrokerOptions};
 use jamey_mqtt_tokio::QoS;
 
-use cpu::Sample;
+use jamey_mqtt_benches::cpu::Sample;
 
 /// The topic of every run.
 pub const TOPIC: &str = "bench/compare";
@@ -56,7 +56,7 @@ fn parse_args() -> Args {
     let mut args = Args {
         messages: 20_000,
         payload: 64,
-        rounds: 3,
+        rounds: 5,
         window: 500,
         multi_thread: false,
         only: Vec::new(),
@@ -95,10 +95,61 @@ fn usage(error: &str) -> ! {
         eprintln!("error: {error}");
     }
     eprintln!(
-        "usage: compare [MESSAGES=20000] [--payload BYTES=64] [--rounds 3] [--window 500] \
+        "usage: compare [MESSAGES=20000] [--payload BYTES=64] [--rounds 5] [--window 500] \
          [--runtime current|multi] [--only pub0|pub1|pub2|sub0|sub1|jamey|rumqttc]..."
     );
     std::process::exit(2)
+}
+
+/// A `mosquitto_sub` process that exits once it received `n` messages on [`TOPIC`]: the end of a
+/// QoS 0 publish run is when the subscriber has every message (not billed to the client's CPU).
+pub struct Subscriber {
+    child: Child,
+}
+
+impl Subscriber {
+    /// Started and subscribed (its SUBACK seen) before it returns.
+    pub fn start(broker: &Broker, n: usize) -> Subscriber {
+        use std::io::BufRead;
+        // `stdbuf -oL`: its output is a pipe here, which stdio would buffer whole, hiding the
+        // SUBACK line until the buffer fills.
+        let sub = broker.mosquitto_sub();
+        let mut child = std::process::Command::new("stdbuf")
+            .arg("-oL")
+            .arg(sub.get_program())
+            .args(sub.get_args())
+            .args(["-t", TOPIC, "-q", "0", "-C", &n.to_string(), "-d"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn stdbuf mosquitto_sub");
+        let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        for line in lines.by_ref() {
+            if line.expect("mosquitto_sub output").contains("SUBACK") {
+                break;
+            }
+        }
+        // The rest (one debug line and one payload line per message) is drained and dropped.
+        std::thread::spawn(move || lines.for_each(drop));
+        Subscriber { child }
+    }
+
+    /// Waits (polling every millisecond) until the subscriber has all its messages.
+    pub async fn done(mut self) {
+        loop {
+            if let Some(status) = self.child.try_wait().expect("mosquitto_sub") {
+                assert!(status.success(), "mosquitto_sub failed: {status}");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// `mosquitto_pub -l` reading `lines` (one message per line) at `qos` to [`TOPIC`].
@@ -161,18 +212,23 @@ fn run_once(args: &Args, peer: Peer, scenario: Scenario) -> Sample {
     .build()
     .expect("tokio runtime");
     let n = args.messages;
+    // QoS 0: the run ends when this subscriber has every message.
+    let subscriber = match scenario {
+        Scenario::Publish(0) => Some(Subscriber::start(&broker, n)),
+        _ => None,
+    };
     runtime.block_on(async {
         let work = async {
             match (peer, scenario) {
                 (Peer::Jamey, Scenario::Publish(q)) => {
                     let qos = QoS::from_u8(q).expect("qos");
-                    jamey::publish(&broker, n, qos, payload, args.window).await
+                    jamey::publish(&broker, n, qos, payload, args.window, subscriber).await
                 }
                 (Peer::Jamey, Scenario::Subscribe(q)) => {
                     jamey::subscribe(&broker, n, QoS::from_u8(q).expect("qos"), &lines).await
                 }
                 (Peer::Rumqttc, Scenario::Publish(q)) => {
-                    rumqtt::publish(&broker, n, q, payload).await
+                    rumqtt::publish(&broker, n, q, payload, subscriber).await
                 }
                 (Peer::Rumqttc, Scenario::Subscribe(q)) => {
                     rumqtt::subscribe(&broker, n, q, &lines).await
@@ -185,9 +241,21 @@ fn run_once(args: &Args, peer: Peer, scenario: Scenario) -> Sample {
     })
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
+/// Median and min..max, in `unit`s per message.
+fn spread(mut values: Vec<Duration>, per: f64) -> (f64, f64, f64) {
     values.sort();
-    values[values.len() / 2]
+    let v = |d: Duration| d.as_secs_f64() * per;
+    (
+        v(values[values.len() / 2]),
+        v(values[0]),
+        v(values[values.len() - 1]),
+    )
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn mosquitto_version() -> String {
@@ -211,7 +279,7 @@ fn main() {
     ];
     println!(
         "{} messages of {} B, MQTT 3.1.1, plain TCP on 127.0.0.1, {}; {} cores; tokio {} runtime; \
-         median of {} rounds; jamey publish window {}",
+         median (min..max) of {} interleaved rounds; jamey publish window {}; load average {}",
         args.messages,
         args.payload,
         mosquitto_version(),
@@ -223,14 +291,15 @@ fn main() {
         },
         args.rounds,
         args.window,
+        load_average(),
     );
     println!();
     println!(
-        "| {:<16} | {:<10} | {:>9} | {:>9} | {:>13} | {:>20} |",
+        "| {:<16} | {:<10} | {:>22} | {:>9} | {:>19} | {:>17} |",
         "scenario", "client", "wall ms", "msg/s", "CPU µs/msg", "broker CPU µs/msg"
     );
     println!(
-        "|{:-<18}|{:-<12}|{:->11}|{:->11}|{:->15}|{:->22}|",
+        "|{:-<18}|{:-<12}|{:->24}|{:->11}|{:->21}|{:->19}|",
         "", "", "", "", "", ""
     );
     let scenario_keys: Vec<String> = scenarios.iter().map(|s| s.key()).collect();
@@ -256,18 +325,18 @@ fn main() {
             if samples.is_empty() {
                 continue;
             }
-            let wall = median(samples.iter().map(|s| s.wall).collect());
-            let cpu = median(samples.iter().map(|s| s.cpu).collect());
-            let broker = median(samples.iter().map(|s| s.broker_cpu).collect());
-            let per_msg = |d: Duration| d.as_secs_f64() * 1e6 / args.messages as f64;
+            let n = args.messages as f64;
+            let wall = spread(samples.iter().map(|s| s.wall).collect(), 1e3);
+            let cpu = spread(samples.iter().map(|s| s.cpu).collect(), 1e6 / n);
+            let broker = spread(samples.iter().map(|s| s.broker_cpu).collect(), 1e6 / n);
             println!(
-                "| {:<16} | {:<10} | {:>9.1} | {:>9.0} | {:>13.2} | {:>20.2} |",
+                "| {:<16} | {:<10} | {:>22} | {:>9.0} | {:>19} | {:>17.2} |",
                 scenario.name(),
                 peer.name(),
-                wall.as_secs_f64() * 1e3,
-                args.messages as f64 / wall.as_secs_f64(),
-                per_msg(cpu),
-                per_msg(broker),
+                format!("{:.1} ({:.1}..{:.1})", wall.0, wall.1, wall.2),
+                n * 1e3 / wall.0,
+                format!("{:.2} ({:.2}..{:.2})", cpu.0, cpu.1, cpu.2),
+                broker.0,
             );
         }
     }

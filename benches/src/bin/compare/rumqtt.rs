@@ -8,8 +8,8 @@ use bytes::Bytes;
 use jamey_mqtt_tests::Broker;
 use rumqttc::{AsyncClient, Event, EventLoop, Packet, QoS};
 
-use crate::cpu::{Meter, Sample};
-use crate::{spawn_mosquitto_pub, TOPIC};
+use crate::{spawn_mosquitto_pub, Subscriber, TOPIC};
+use jamey_mqtt_benches::cpu::{Meter, Sample};
 
 /// Capacity of rumqttc's request channel, like jamey's command channel (64).
 const REQUEST_CAPACITY: usize = 64;
@@ -26,17 +26,27 @@ fn qos_of(qos: u8) -> QoS {
     }
 }
 
-/// Publishes `n` messages and waits until all completed (QoS 0: followed by one QoS 1 publish
-/// whose PUBACK proves the broker has read them all).
-pub async fn publish(broker: &Broker, n: usize, qos: u8, payload: Bytes) -> Sample {
+/// Publishes `n` messages and waits until all completed (QoS 0: until `subscriber` has them
+/// all, the event loop polled meanwhile).
+pub async fn publish(
+    broker: &Broker,
+    n: usize,
+    qos: u8,
+    payload: Bytes,
+    subscriber: Option<Subscriber>,
+) -> Sample {
     let (client, mut eventloop) = connect(broker.port(), "rumqttc-pub").await;
     let meter = Meter::start(broker.pid().expect("broker running"));
-    let target = if qos == 0 { 1 } else { n };
+    let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
     let counter = tokio::spawn(async move {
         let mut done = 0;
-        while done < target {
-            match eventloop.poll().await.expect("rumqttc event loop") {
-                Event::Incoming(Packet::PubAck(_)) if qos <= 1 => done += 1,
+        while qos == 0 || done < n {
+            let event = tokio::select! {
+                event = eventloop.poll() => event.expect("rumqttc event loop"),
+                _ = &mut stop => break,
+            };
+            match event {
+                Event::Incoming(Packet::PubAck(_)) if qos == 1 => done += 1,
                 Event::Incoming(Packet::PubComp(_)) if qos == 2 => done += 1,
                 _ => {}
             }
@@ -49,11 +59,9 @@ pub async fn publish(broker: &Broker, n: usize, qos: u8, payload: Bytes) -> Samp
             .await
             .expect("publish");
     }
-    if qos == 0 {
-        client
-            .publish_bytes(TOPIC, QoS::AtLeastOnce, false, payload)
-            .await
-            .expect("sync publish");
+    if let Some(subscriber) = subscriber {
+        subscriber.done().await;
+        let _ = stop_tx.send(());
     }
     let eventloop = counter.await.expect("counter task");
     let sample = meter.stop();
