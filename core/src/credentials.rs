@@ -133,11 +133,23 @@ impl fmt::Debug for AuthToken {
 }
 
 /// Why the adapter could not get a token: its token source's error, kept as the source.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("could not get a token: {source}")]
+#[derive(Debug, Clone)]
 pub struct TokenError {
-    #[source]
     source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "could not get a token: {}", self.source)
+    }
+}
+
+/// The source is the token source's own error (not the `Arc` around it), so that
+/// `source().downcast_ref::<AuthError>()` works.
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl TokenError {
@@ -474,6 +486,19 @@ mod tests {
         assert!(!c.request_for_connect(now));
         c.rejected();
         assert!(c.request_for_connect(now), "a refused token is replaced");
+    }
+
+    #[test]
+    fn a_token_error_chains_to_the_source_error_itself() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "identity service timed out");
+        let error = TokenError::new(io);
+        let source = error.source().expect("a source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the io::Error itself");
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+        assert!(error.to_string().contains("identity service timed out"));
     }
 
     #[test]

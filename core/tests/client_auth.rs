@@ -307,9 +307,11 @@ impl TokenProvider for FlakyProvider {
     }
 }
 
+/// The token source's `AuthError::Provider`, reached through the standard error chain.
 fn is_provider_error(error: &TokenError) -> bool {
+    let source = std::error::Error::source(error);
     matches!(
-        error.source_error().downcast_ref::<AuthError>(),
+        source.and_then(|s| s.downcast_ref::<AuthError>()),
         Some(AuthError::Provider(_))
     )
 }
