@@ -32,6 +32,7 @@
 //! What it does not do: fetch tokens over the network (a [`TokenProvider`] does that), JWKS key
 //! discovery, or encrypted tokens (JWE).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod b64;
 mod claims;
