@@ -468,7 +468,7 @@ mod tests {
 
     #[test]
     fn connect_waits_for_a_token_and_asks_once() {
-        let now = Instant::now();
+        let now = jamey_mqtt_sim::origin();
         let mut c = Credentials::new(Some(TokenAuth::default()));
         c.set_wall_clock(now, at(1000));
         assert!(c.request_for_connect(now));

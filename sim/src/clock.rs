@@ -20,9 +20,15 @@ pub(crate) struct Clock {
     next_id: u64,
 }
 
+/// The instant virtual time starts from: the one read of the real clock. Also the origin for
+/// tests of the sans-IO core, which never reads a clock itself.
+pub fn origin() -> Instant {
+    Instant::now()
+}
+
 impl Clock {
     pub fn new() -> Clock {
-        let start = Instant::now();
+        let start = origin();
         Clock {
             start,
             now: start,

@@ -27,7 +27,7 @@ pub mod seeds;
 mod stream;
 pub mod whole;
 
-pub use clock::Sleep;
+pub use clock::{origin, Sleep};
 pub use faults::Fault;
 pub use net::{IoProfile, NetStats, Network};
 pub use runtime::{SimError, SimRuntime};

@@ -1,11 +1,11 @@
 //! The `MQTT_JWT_*` variables: every source, every claim, every combination that cannot be
 //! right, and no secret in any error.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use jamey_mqtt_core::config::env::EnvVars;
 use jamey_mqtt_core::config::ConfigError;
+use jamey_mqtt_core::testing::{assert_config_error, env_lookup};
 
 use super::*;
 use crate::{Algorithm, Audience, TokenSource};
@@ -15,18 +15,10 @@ const EC_KEY: &[u8] = include_bytes!("../../tests/keys/ec_p256_private.pem");
 /// A JWT whose payload is `{"sub":"dev-1","exp":4102444800}` (no signature check here).
 const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJkZXYtMSIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
 
-fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (format!("MQTT_{k}"), v.to_string()))
-        .collect()
-}
-
 /// Loads with a fake file system holding the test EC key at `/keys/ec.pem`.
 fn load_with_files(pairs: &[(&str, &str)]) -> Result<Option<AuthConfig>, ConfigError> {
-    let map = vars(pairs);
     let env =
-        EnvVars::new("MQTT_", |name| map.get(name).cloned()).with_file_reader(|path| match path {
+        EnvVars::new("MQTT_", env_lookup("MQTT_", pairs)).with_file_reader(|path| match path {
             "/keys/ec.pem" => Ok(EC_KEY.to_vec()),
             "/keys/garbage.pem" => Ok(b"not a key".to_vec()),
             _ => Err("No such file or directory".into()),
@@ -35,9 +27,7 @@ fn load_with_files(pairs: &[(&str, &str)]) -> Result<Option<AuthConfig>, ConfigE
 }
 
 fn load(pairs: &[(&str, &str)]) -> Result<Option<AuthConfig>, ConfigError> {
-    let map = vars(pairs);
-    let env = EnvVars::new("MQTT_", |name| map.get(name).cloned());
-    from_env(&env)
+    from_env(&EnvVars::new("MQTT_", env_lookup("MQTT_", pairs)))
 }
 
 #[track_caller]
@@ -50,13 +40,7 @@ fn err(pairs: &[(&str, &str)]) -> ConfigError {
 
 #[track_caller]
 fn assert_err(pairs: &[(&str, &str)], variable: &str, reason_contains: &str) {
-    let e = err(pairs);
-    assert_eq!(e.field, variable, "{e}");
-    assert!(
-        e.reason.contains(reason_contains),
-        "reason {:?} lacks {reason_contains:?}",
-        e.reason
-    );
+    assert_config_error(load_with_files(pairs), variable, reason_contains);
 }
 
 #[test]
