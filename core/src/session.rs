@@ -359,6 +359,14 @@ impl Session {
         self.queue.len()
     }
 
+    /// The packet id of `token`'s request, while it is in flight.
+    pub(crate) fn packet_id(&self, token: Token) -> Option<u16> {
+        self.in_flight
+            .iter()
+            .find(|entry| entry.token == token)
+            .map(|entry| entry.pkid)
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

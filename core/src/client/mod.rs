@@ -224,6 +224,12 @@ impl Client {
         self.rotation.stats()
     }
 
+    /// The packet id the request of `token` was sent under, while it is in flight (`None`
+    /// while it waits in the queue, once it completed or failed, and for a QoS 0 publish).
+    pub fn packet_id(&self, token: Token) -> Option<u16> {
+        self.session.packet_id(token)
+    }
+
     /// A health snapshot: state, liveness, queue and buffer sizes, the last error.
     pub fn health(&self) -> Health {
         let state = self.state();

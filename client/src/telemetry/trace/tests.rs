@@ -94,15 +94,73 @@ fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
     assert!(has("INFO", "token refreshed"), "{out}");
 }
 
+/// Steady-state traffic at `info`: no line. The connection span is live (its "connecting"
+/// line is written first), then messages arrive, publishes and a SUBSCRIBE complete; nothing
+/// after the marker may be written.
 #[test]
 fn steady_state_traffic_is_silent_at_info() {
+    use jamey_mqtt_core::{
+        ClientConfig, Message, PublishProperties, PublishRequest, QoS, SubscribeFilter,
+        SubscriptionId, SubscriptionIds,
+    };
+    let now = Instant::now();
+    let mut core = jamey_mqtt_core::Client::new(
+        ClientConfig {
+            client_id: "quiet".into(),
+            ..ClientConfig::default()
+        },
+        now,
+    )
+    .expect("core");
+    core.connect(now);
+    let published = core
+        .publish(now, PublishRequest::new("a/b", "x", QoS::AtLeastOnce))
+        .expect("publish token");
+    let subscribed = core
+        .subscribe(now, vec![SubscribeFilter::new("a/#", QoS::AtLeastOnce)])
+        .expect("subscribe token");
+    let mut subscriptions = SubscriptionIds::new();
+    subscriptions.push(SubscriptionId::new(subscribed, 0));
+
+    const MARKER: &str = "steady state from here";
     let out = captured(tracing::Level::INFO, || {
-        let tracer = Tracer::new(ProtocolVersion::V311);
+        let mut tracer = Tracer::new(ProtocolVersion::V311);
+        tracer.connect_started(&jamey_mqtt_core::Endpoint::new("broker.example", 1883));
+        tracing::info!("{MARKER}");
         let span = tracer.publish_span("a/b", 1);
         assert!(span.is_disabled(), "publish spans are debug");
-        let span = tracer.subscribe_span(&[]);
+        tracer.started(published, span);
+        let span = tracer.subscribe_span(&[SubscribeFilter::new("a/#", QoS::AtLeastOnce)]);
         assert!(span.is_disabled(), "subscribe spans are debug");
+        tracer.started(subscribed, span);
+        tracer.record_packet_ids(|_| Some(7));
+        tracer.event(&Event::Subscribed {
+            token: subscribed,
+            results: vec![Ok(QoS::AtLeastOnce)],
+        });
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            tracer.event(&Event::Message {
+                message: Message {
+                    topic: "a/b".into(),
+                    payload: "payload".into(),
+                    qos,
+                    retain: false,
+                    dup: false,
+                    properties: PublishProperties::default(),
+                    ack: None,
+                },
+                subscriptions: subscriptions.clone(),
+            });
+        }
+        tracer.event(&Event::Published {
+            token: published,
+            pkid: 7,
+        });
         tracer.refused("publish", &"queue full");
     });
-    assert!(out.is_empty(), "{out}");
+    let (before, after) = out
+        .split_once(MARKER)
+        .unwrap_or_else(|| panic!("no marker in {out:?}"));
+    assert!(before.contains("connecting"), "the capture works: {out}");
+    assert!(after.trim().is_empty(), "written at info: {after}");
 }
