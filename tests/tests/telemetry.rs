@@ -107,5 +107,7 @@ fn tokio_token_expiry_metric_is_the_tokens_exp() {
 #[test]
 fn smol_token_expiry_metric_is_the_tokens_exp() {
     capture();
-    smol::block_on(token_expiry_metric_is_the_tokens_exp::<jamey_mqtt_smol::SmolRuntime>());
+    smol::block_on(token_expiry_metric_is_the_tokens_exp::<
+        jamey_mqtt_smol::SmolRuntime,
+    >());
 }

@@ -347,16 +347,19 @@ async fn sse_subscription_ends_when_the_http_client_leaves() {
 
     // The HTTP client leaves (its connection closes).
     drop(events);
-    wait_for("a message for the filter to match no subscription", || async {
-        assert_eq!(
-            service.publish("leave/x", "after").await,
-            StatusCode::ACCEPTED
-        );
-        let text = service.metrics().await;
-        sample(&text, unmatched)
-            .is_some_and(|count| count > 0.0)
-            .then_some(())
-    })
+    wait_for(
+        "a message for the filter to match no subscription",
+        || async {
+            assert_eq!(
+                service.publish("leave/x", "after").await,
+                StatusCode::ACCEPTED
+            );
+            let text = service.metrics().await;
+            sample(&text, unmatched)
+                .is_some_and(|count| count > 0.0)
+                .then_some(())
+        },
+    )
     .await;
     running.stop().await;
 }
@@ -396,7 +399,10 @@ password = "{password}"
     let (status, body) = service.publish_answer("secret/x", "x").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(
-        body["error"].as_str().unwrap().contains("not authorized (0x87)"),
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not authorized (0x87)"),
         "{body}"
     );
 

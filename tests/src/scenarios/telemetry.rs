@@ -274,7 +274,11 @@ pub async fn metrics_pass_promtool<R: Runtime + Default>() {
     assert!(rtt > 0.0 && rtt < WAIT.as_secs_f64(), "{text}");
     let uptime = value("mqtt_connection_uptime_seconds");
     let since = value("mqtt_connected_since_timestamp_seconds");
-    let unix = |at: SystemTime| at.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs_f64();
+    let unix = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
     let now = unix(SystemTime::now());
     // The uptime is read on the runtime's monotonic clock, the bound on the wall clock: a
     // little slack for the two clocks' rates.
