@@ -359,12 +359,9 @@ impl Session {
         self.queue.len()
     }
 
-    /// The packet id of `token`'s request, while it is in flight.
-    pub(crate) fn packet_id(&self, token: Token) -> Option<u16> {
-        self.in_flight
-            .iter()
-            .find(|entry| entry.token == token)
-            .map(|entry| entry.pkid)
+    /// The token and packet id of each request in flight.
+    pub(crate) fn packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.in_flight.iter().map(|entry| (entry.token, entry.pkid))
     }
 
     pub(crate) fn in_flight(&self) -> usize {

@@ -110,13 +110,21 @@ impl Tracer {
         }
     }
 
-    /// Records the packet id of each request in progress that the core has sent since the last
-    /// call (`packet_id` asks the core). Called after each turn of the driver loop: an ack can
-    /// only arrive in a later turn than the packet it answers, so every request that was sent
-    /// has its id recorded before it completes or fails. Nothing to do when no span is enabled.
-    pub(crate) fn record_packet_ids(&mut self, packet_id: impl Fn(Token) -> Option<u16>) {
-        for (token, request) in &mut self.requests {
-            if let Some(pkid) = packet_id(*token) {
+    /// Records the packet id of each traced request the core has sent since the last call
+    /// (`in_flight` lists the core's requests in flight). Called after each turn of the driver
+    /// loop: an ack can only arrive in a later turn than the packet it answers, so every request
+    /// that was sent has its id recorded before it completes or fails. Costs nothing while no
+    /// request span is enabled (the list is not even asked for), one hash lookup per request in
+    /// flight otherwise.
+    pub(crate) fn record_packet_ids<I: Iterator<Item = (Token, u16)>>(
+        &mut self,
+        in_flight: impl FnOnce() -> I,
+    ) {
+        if self.requests.is_empty() {
+            return;
+        }
+        for (token, pkid) in in_flight() {
+            if let Some(request) = self.requests.get_mut(&token) {
                 request.record_pkid(pkid);
             }
         }

@@ -224,10 +224,11 @@ impl Client {
         self.rotation.stats()
     }
 
-    /// The packet id the request of `token` was sent under, while it is in flight (`None`
-    /// while it waits in the queue, once it completed or failed, and for a QoS 0 publish).
-    pub fn packet_id(&self, token: Token) -> Option<u16> {
-        self.session.packet_id(token)
+    /// The requests in flight (sent, not yet completely acknowledged): each one's token and
+    /// the packet id it was sent under. A queued request, a completed or failed one and a QoS 0
+    /// publish are not in it.
+    pub fn in_flight_packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.session.packet_ids()
     }
 
     /// A health snapshot: state, liveness, queue and buffer sizes, the last error.
