@@ -264,6 +264,11 @@ pub async fn metrics_pass_promtool<R: Runtime + Default>() {
             .all(|e| text.lines().any(|line| line == e.as_str()))
     })
     .await;
+    // Every help text is one sentence with one full stop.
+    assert!(
+        !text.contains(".."),
+        "a help text ends with two full stops:\n{text}"
+    );
     let value = |name: &str| {
         sample(&text, &series(name)).unwrap_or_else(|| panic!("no {name} in:\n{text}"))
     };
