@@ -99,7 +99,7 @@ fn reconnects_circuit_breaker_protocol_errors_and_refreshes_are_reported() {
 /// after the marker may be written.
 #[test]
 fn steady_state_traffic_is_silent_at_info() {
-    use jamey_mqtt_core::{Message, PublishProperties, QoS, SubscribeFilter};
+    use jamey_mqtt_core::{Message, QoS, SubscribeFilter};
     use jamey_mqtt_core::{SubscriptionId, SubscriptionIds};
     let (published, subscribed) = tokens();
     let mut subscriptions = SubscriptionIds::new();
@@ -129,7 +129,7 @@ fn steady_state_traffic_is_silent_at_info() {
                     qos,
                     retain: false,
                     dup: false,
-                    properties: PublishProperties::default(),
+                    properties: Default::default(),
                     ack: None,
                 },
                 subscriptions: subscriptions.clone(),
