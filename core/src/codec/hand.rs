@@ -130,7 +130,7 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
 pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
     let qos =
         QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
-    let topic = r.string()?;
+    let topic = r.shared_string()?;
     let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
     let mut properties = PublishProperties::default();
     if v == ProtocolVersion::V5 {
