@@ -16,6 +16,7 @@ use crate::packet::{
 };
 use crate::session::{Outgoing, Request, Stage};
 use crate::state::{ConnectionState, Input};
+use crate::topic::TopicFilter;
 
 impl Client {
     pub(super) fn handle_packet(
@@ -165,6 +166,7 @@ impl Client {
         } else {
             self.session_lost(now);
         }
+        self.refuse_beyond_limits();
         if !self.limits.subscription_identifiers_available {
             self.refuse_subscription_identifiers();
         }
@@ -211,7 +213,27 @@ impl Client {
         self.routing.session_lost();
         // One SUBSCRIBE per subscription identifier (a packet carries at most one).
         let mut resubscribes = Vec::with_capacity(groups.len());
-        for (identifier, filters) in groups {
+        for (identifier, mut filters) in groups {
+            // A filter the new broker's limits refuse (wildcards or shared subscriptions
+            // unavailable) is not sent: its subscriptions end with the reason it would give.
+            let limits = self.limits;
+            let mut refused = Vec::new();
+            filters.retain(|f| {
+                let refusal = TopicFilter::new(f.filter.as_str())
+                    .ok()
+                    .and_then(|filter| limits.refuses_filter(&filter));
+                if let Some(unsupported) = &refusal {
+                    refused.push((f.filter.clone(), unsupported.reason_code()));
+                }
+                refusal.is_none()
+            });
+            for (filter, reason) in refused {
+                let ended = self.routing.refused_again(&filter);
+                self.end_subscriptions(ended, SubscriptionEnd::ResubscribeRefused(reason));
+            }
+            if filters.is_empty() {
+                continue;
+            }
             let token = self.new_token();
             self.routing.add_resubscribe(token, &filters);
             let mut body = Outgoing::Subscribe {
