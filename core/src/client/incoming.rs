@@ -162,6 +162,15 @@ impl Client {
                 .packets_to_resume(now, self.limits.topic_alias_maximum)
                 .collect();
             self.stats.packets_replayed += replay.len() as u64;
+            // A replayed publish with an alias the application set maps it at the broker:
+            // the automatic aliases of this connection start from that mapping.
+            if self.config.auto_topic_alias {
+                for packet in &replay {
+                    if let Packet::Publish(publish) = packet {
+                        self.outgoing_aliases.record(publish);
+                    }
+                }
+            }
             self.control.extend(replay);
         } else {
             self.session_lost(now);
