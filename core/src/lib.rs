@@ -64,6 +64,7 @@ pub mod endpoints;
 mod envelope;
 mod error;
 pub mod permissions;
+pub mod request;
 mod session;
 mod state;
 mod stats;
