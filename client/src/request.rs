@@ -37,7 +37,8 @@ impl<R: Runtime> Client<R> {
         let n = self.inner.next_request.fetch_add(1, Ordering::Relaxed);
         let info = self.connection_info();
         let prefix = response_topic_prefix(
-            info.as_ref().and_then(|i| i.response_information.as_deref()),
+            info.as_ref()
+                .and_then(|i| i.response_information.as_deref()),
             info.as_ref()
                 .map_or(self.inner.client_id.as_str(), |i| i.client_id.as_str()),
         );

@@ -25,7 +25,13 @@ pub fn response_topic_prefix(response_information: Option<&str>, client_id: &str
     }
     let id: String = client_id
         .chars()
-        .map(|c| if matches!(c, '+' | '#' | '\0') { '_' } else { c })
+        .map(|c| {
+            if matches!(c, '+' | '#' | '\0') {
+                '_'
+            } else {
+                c
+            }
+        })
         .collect();
     format!("jamey/responses/{id}")
 }

@@ -226,7 +226,10 @@ fn session_expiry_and_will_properties_are_refused_on_3_1_1_naming_the_field() {
     };
     assert_eq!(ClientConfig::default().protocol, ProtocolVersion::V311);
     assert_eq!(
-        expiry.validate().expect_err("3.1.1 has no session expiry").field,
+        expiry
+            .validate()
+            .expect_err("3.1.1 has no session expiry")
+            .field,
         "session_expiry_interval"
     );
     ClientConfig {
@@ -249,7 +252,9 @@ fn session_expiry_and_will_properties_are_refused_on_3_1_1_naming_the_field() {
         ..ClientConfig::default()
     };
     assert_eq!(
-        will.validate().expect_err("3.1.1 has no will properties").field,
+        will.validate()
+            .expect_err("3.1.1 has no will properties")
+            .field,
         "will.properties"
     );
 }

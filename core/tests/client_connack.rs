@@ -356,7 +356,10 @@ fn a_queued_shared_subscribe_fails_when_the_connack_says_shared_subscriptions_ar
             RequestError::Unsupported(Unsupported::SharedSubscriptions)
         )]
     );
-    assert_eq!(subscribed_filters(pair.take_sent()), vec!["jobs".to_owned()]);
+    assert_eq!(
+        subscribed_filters(pair.take_sent()),
+        vec!["jobs".to_owned()]
+    );
 }
 
 #[test]

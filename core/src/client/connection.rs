@@ -103,9 +103,7 @@ impl Unsupported {
             Unsupported::SharedSubscriptions | Unsupported::SharedSubscriptionsDisabled => {
                 ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
             }
-            Unsupported::Mqtt5Request | Unsupported::Mqtt5Disconnect => {
-                ReasonCode::PROTOCOL_ERROR
-            }
+            Unsupported::Mqtt5Request | Unsupported::Mqtt5Disconnect => ReasonCode::PROTOCOL_ERROR,
         }
     }
 }

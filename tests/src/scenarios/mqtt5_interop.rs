@@ -29,9 +29,7 @@ fn text(payload: &Bytes) -> String {
 /// announces them in CONNACK; the client refuses a QoS 2 publish, a retained one and one
 /// larger than 2000 bytes locally with typed errors (nothing reaches the broker, which would
 /// end the connection), and what is within the limits goes through on the same connection.
-pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<
-    R: Runtime + Default,
->() {
+pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<R: Runtime + Default>() {
     let broker = Broker::start(
         BrokerOptions::plain()
             .config_line("max_qos 1")
@@ -44,7 +42,10 @@ pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<
     assert_eq!(limits.maximum_qos, QoS::AtLeastOnce);
     assert!(!limits.retain_available);
     assert_eq!(limits.maximum_packet_size, Some(2000));
-    let mut sub = client.subscribe("limits/#", QoS::AtLeastOnce).await.unwrap();
+    let mut sub = client
+        .subscribe("limits/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
 
     let qos2 = client.publish("limits/a", "x", QoS::ExactlyOnce).await;
     assert!(
@@ -65,7 +66,9 @@ pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<
     assert!(
         matches!(
             retained,
-            Err(Error::Request(ClientError::Unsupported(Unsupported::Retain)))
+            Err(Error::Request(ClientError::Unsupported(
+                Unsupported::Retain
+            )))
         ),
         "{retained:?}"
     );
@@ -75,7 +78,10 @@ pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<
     assert!(
         matches!(
             large,
-            Err(Error::Request(ClientError::PacketTooLarge { max: 2000, .. }))
+            Err(Error::Request(ClientError::PacketTooLarge {
+                max: 2000,
+                ..
+            }))
         ),
         "{large:?}"
     );
@@ -88,7 +94,10 @@ pub async fn mosquitto_max_qos_retain_and_packet_size_are_refused_locally<
     .unwrap();
     assert_eq!(next::<R>(&mut sub).await.payload, "fits".as_bytes());
     let stats = client.stats().await.unwrap();
-    assert_eq!(stats.core.connections, 1, "the broker never ended the connection");
+    assert_eq!(
+        stats.core.connections, 1,
+        "the broker never ended the connection"
+    );
     client.disconnect().await.unwrap();
 }
 
@@ -112,9 +121,9 @@ pub async fn mosquitto_receive_maximum_is_never_exceeded<R: Runtime + Default>()
     let outcomes = within::<R, _>(
         WAIT,
         "30 QoS 2 publishes",
-        join_all((0..30).map(|i| {
-            client.publish(format!("receive-max/{i}"), "x", QoS::ExactlyOnce)
-        })),
+        join_all(
+            (0..30).map(|i| client.publish(format!("receive-max/{i}"), "x", QoS::ExactlyOnce)),
+        ),
     )
     .await;
     for (i, outcome) in outcomes.into_iter().enumerate() {
@@ -124,7 +133,10 @@ pub async fn mosquitto_receive_maximum_is_never_exceeded<R: Runtime + Default>()
         next::<R>(&mut sub).await;
     }
     let stats = client.stats().await.unwrap();
-    assert_eq!(stats.core.connections, 1, "the broker never ended the connection");
+    assert_eq!(
+        stats.core.connections, 1,
+        "the broker never ended the connection"
+    );
     client.disconnect().await.unwrap();
 }
 
@@ -191,7 +203,11 @@ pub async fn request_correlation_ignores_a_wrong_answer_and_out_of_order_ones<
         held.sort_by_key(|m| m.payload.clone());
         let first = &held[0];
         let stray = PublishRequest::new(
-            first.properties.response_topic.clone().expect("a response topic"),
+            first
+                .properties
+                .response_topic
+                .clone()
+                .expect("a response topic"),
             "stray",
             QoS::AtLeastOnce,
         )
@@ -291,7 +307,10 @@ async fn retained_sent<R: Runtime + Default>(
         return false;
     }
     assert_eq!(text(&first.payload), "kept");
-    assert!(first.retain, "a retained message sent at subscribe has the flag");
+    assert!(
+        first.retain,
+        "a retained message sent at subscribe has the flag"
+    );
     assert_eq!(text(&next::<R>(&mut sub).await.payload), "marker");
     true
 }
@@ -313,12 +332,22 @@ pub async fn retain_handling_decides_when_retained_messages_are_sent<R: Runtime 
         "0: sent again when the subscription exists"
     );
     assert!(
-        !retained_sent(&subscriber, &publisher, RetainHandling::SendAtSubscribeIfNew).await,
+        !retained_sent(
+            &subscriber,
+            &publisher,
+            RetainHandling::SendAtSubscribeIfNew
+        )
+        .await,
         "1: not sent when the subscription exists"
     );
     subscriber.unsubscribe("retained/t").await.unwrap();
     assert!(
-        retained_sent(&subscriber, &publisher, RetainHandling::SendAtSubscribeIfNew).await,
+        retained_sent(
+            &subscriber,
+            &publisher,
+            RetainHandling::SendAtSubscribeIfNew
+        )
+        .await,
         "1: sent for a new subscription"
     );
     subscriber.unsubscribe("retained/t").await.unwrap();
@@ -385,7 +414,10 @@ pub async fn manual_ack_receive_maximum_holds_delivery_until_acked<R: Runtime + 
     config.mqtt.manual_ack = true;
     config.mqtt.receive_maximum = 3;
     let subscriber = connect::<R>(config).await;
-    let mut sub = subscriber.subscribe("held/#", QoS::AtLeastOnce).await.unwrap();
+    let mut sub = subscriber
+        .subscribe("held/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
     let publisher = connect::<R>(v5(&broker, "held-pub")).await;
     for i in 0..6 {
         publisher
@@ -406,7 +438,11 @@ pub async fn manual_ack_receive_maximum_holds_delivery_until_acked<R: Runtime + 
         before_marker.push(message);
     }
     let payloads: Vec<String> = before_marker.iter().map(|m| text(&m.payload)).collect();
-    assert_eq!(payloads, ["0", "1", "2"], "only the receive maximum arrives unacked");
+    assert_eq!(
+        payloads,
+        ["0", "1", "2"],
+        "only the receive maximum arrives unacked"
+    );
     for message in &before_marker {
         subscriber.ack(message).await.unwrap();
     }

@@ -394,5 +394,9 @@ fn session_expiry_never_and_mqtt5_only() {
         "MQTT_SESSION_EXPIRY",
         "MQTT 5 only",
     );
-    assert_err(&[("SESSION_EXPIRY", "60")], "MQTT_SESSION_EXPIRY", "MQTT 5 only");
+    assert_err(
+        &[("SESSION_EXPIRY", "60")],
+        "MQTT_SESSION_EXPIRY",
+        "MQTT 5 only",
+    );
 }
