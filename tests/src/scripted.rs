@@ -15,17 +15,17 @@ use jamey_mqtt_core::packet::{ConnAck, ConnAckProperties, Connect, Packet, Reaso
 
 use crate::scenarios::WAIT;
 
-/// The broker thread and the port it listens on.
-pub struct ScriptedBroker {
+/// The broker thread and the port it listens on; `T` is what the script reports.
+pub struct ScriptedBroker<T = ()> {
     port: u16,
-    thread: JoinHandle<Result<(), String>>,
+    thread: JoinHandle<Result<T, String>>,
 }
 
-impl ScriptedBroker {
+impl<T: Send + 'static> ScriptedBroker<T> {
     /// Listens on a free port of 127.0.0.1 and runs `script` on the first connection.
     pub fn start(
-        script: impl FnOnce(&mut ScriptLink) -> Result<(), String> + Send + 'static,
-    ) -> ScriptedBroker {
+        script: impl FnOnce(&mut ScriptLink) -> Result<T, String> + Send + 'static,
+    ) -> ScriptedBroker<T> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let thread = std::thread::spawn(move || {
@@ -47,10 +47,11 @@ impl ScriptedBroker {
         self.port
     }
 
-    /// Waits for the script to end; panics with its first mismatch.
-    pub fn finish(self) {
+    /// Waits for the script to end and returns what it reports; panics with its first
+    /// mismatch.
+    pub fn finish(self) -> T {
         match self.thread.join() {
-            Ok(Ok(())) => {}
+            Ok(Ok(report)) => report,
             Ok(Err(mismatch)) => panic!("scripted broker: {mismatch}"),
             Err(_) => panic!("scripted broker panicked"),
         }
