@@ -59,7 +59,7 @@ pub(crate) struct Inner {
     /// Numbers the requests of [`Client::request`] (response topics, correlation data).
     pub(crate) next_request: std::sync::atomic::AtomicU64,
     /// The client id sent in CONNECT: the `client_id` label of the metrics.
-    client_id: String,
+    pub(crate) client_id: String,
 }
 
 /// A handle to a connected MQTT client. Cheap to clone; the connection is shared. Dropping the

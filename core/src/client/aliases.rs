@@ -8,7 +8,8 @@
 //!   recently used". A topic sent before on this connection goes out as its alias alone (an
 //!   empty topic); a new topic takes a free alias, or, when all the broker allows are taken,
 //!   the one used least recently, and goes out with the topic and the alias (which sets the
-//!   broker's mapping). An alias the application set itself is recorded the same way.
+//!   broker's mapping). An alias the application set itself is recorded the same way, also
+//!   when its publish is replayed on a resumed session.
 
 use std::collections::HashMap;
 
@@ -72,9 +73,9 @@ impl Outgoing {
             return;
         }
         self.clock += 1;
-        if let Some(alias) = publish.properties.topic_alias {
+        if publish.properties.topic_alias.is_some() {
             // The application chose it (checked at admission): remember what it now means.
-            self.assign(alias, publish.topic.to_string());
+            self.record(publish);
             return;
         }
         if let Some(&alias) = self.by_topic.get(&*publish.topic) {
@@ -100,6 +101,16 @@ impl Outgoing {
         if let Some(alias) = alias {
             self.assign(alias, publish.topic.to_string());
             publish.properties.make_mut().topic_alias = Some(alias);
+        }
+    }
+
+    /// A PUBLISH that goes out with a topic and an alias the application set (sent now, or
+    /// replayed on a resumed session) sets the broker's mapping: recorded, so that no alias
+    /// this table hands out later means something else at the broker.
+    pub(crate) fn record(&mut self, publish: &Publish) {
+        if let (Some(alias), false) = (publish.properties.topic_alias, publish.topic.is_empty()) {
+            self.clock += 1;
+            self.assign(alias, publish.topic.to_string());
         }
     }
 

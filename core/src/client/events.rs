@@ -205,6 +205,12 @@ pub enum RequestError {
         /// The topic or filter refused.
         topic: String,
     },
+    /// A CONNACK that came after the request was queued (the first one, or one after a
+    /// reconnect or a failover to another broker) announced limits it is beyond (maximum QoS,
+    /// retain, wildcard or shared subscriptions): it was not sent. The same reasons admission
+    /// refuses a request with ([`ClientError::Unsupported`](crate::ClientError::Unsupported)).
+    #[error("beyond the broker's limits: {0}")]
+    Unsupported(crate::error::Unsupported),
     /// The request could not be encoded when it was due to be sent (admission makes this
     /// unreachable; it is reported rather than lost if it ever happens).
     #[error("cannot encode: {0}")]
