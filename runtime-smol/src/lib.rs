@@ -29,7 +29,10 @@ use std::time::Instant;
 
 use smol::net::TcpStream;
 
+mod tcp;
+
 pub use jamey_mqtt::*;
+pub use tcp::SmolTcp;
 
 /// The client on smol.
 pub type Client = jamey_mqtt::Client<SmolRuntime>;
@@ -50,13 +53,13 @@ impl Future for Sleep {
 }
 
 impl Runtime for SmolRuntime {
-    type Tcp = TcpStream;
+    type Tcp = SmolTcp;
     type Sleep = Sleep;
 
     async fn connect_tcp(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        Ok(stream)
+        Ok(SmolTcp::new(stream))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {
