@@ -15,9 +15,8 @@ use std::task::{Context, Poll};
 
 use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, SubscriptionIds, Token};
 use rustc_hash::FxHashMap as HashMap;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::Sender;
 
+use crate::inbox::{Sender, TrySendError};
 use crate::{Error, PublishOutcome};
 
 pub(crate) type Reply<T> = futures_channel::oneshot::Sender<Result<T, Error>>;
@@ -289,5 +288,5 @@ impl Handles {
 }
 
 async fn send(tx: Sender<StreamItem>, item: StreamItem) -> bool {
-    tx.send(item).await.is_ok()
+    tx.send(item).await
 }

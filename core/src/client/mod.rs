@@ -352,7 +352,7 @@ impl Client {
                 ..ConnectProperties::default()
             },
         };
-        let connect = Packet::Connect(Connect {
+        let connect = Packet::Connect(Box::new(Connect {
             client_id: self.client_id.clone(),
             clean_start,
             keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
@@ -360,7 +360,7 @@ impl Client {
             password,
             will: self.config.will.clone(),
             properties,
-        });
+        }));
         // The configuration was checked by `validate`; a minted token is only known now.
         if let Err(error) = self.codec.encoded_len(&connect) {
             self.attempt_failed(now, ConnectError::Unencodable(error), true, None);
