@@ -1,7 +1,8 @@
 //! # jamey-mqtt-smol
 //!
 //! The [`jamey_mqtt`] client on smol: [`SmolRuntime`] implements [`jamey_mqtt::Runtime`] with
-//! async-net's TCP, async-io's timers and smol's global executor; TLS, when configured, is the
+//! async-net's TCP (as [`SmolTcp`], which asks the reactor before reading a socket it found
+//! empty), async-io's timers and smol's global executor; TLS, when configured, is the
 //! client's own (feature `tls`, on by default: futures-rustls over this TCP stream, the policy,
 //! TLS 1.3 only, from `jamey_mqtt_core::tls`), and this crate re-exports the whole
 //! API with `Client` bound to it. Switching from tokio is a change of crate name:
