@@ -360,6 +360,11 @@ impl Session {
         self.queue.len()
     }
 
+    /// The token and packet id of each request in flight.
+    pub(crate) fn packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.in_flight.iter().map(|entry| (entry.token, entry.pkid))
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

@@ -273,7 +273,7 @@ impl Client {
             qos: publish.qos,
             retain: publish.retain,
             dup: publish.dup,
-            properties: publish.properties.into(),
+            properties: publish.properties,
             ack,
         };
         match self.routing.route(message) {

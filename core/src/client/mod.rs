@@ -224,6 +224,13 @@ impl Client {
         self.rotation.stats()
     }
 
+    /// The requests in flight (sent, not yet completely acknowledged): each one's token and
+    /// the packet id it was sent under. A queued request, a completed or failed one and a QoS 0
+    /// publish are not in it.
+    pub fn in_flight_packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.session.packet_ids()
+    }
+
     /// A health snapshot: state, liveness, queue and buffer sizes, the last error.
     pub fn health(&self) -> Health {
         let state = self.state();
