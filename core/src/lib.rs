@@ -65,6 +65,7 @@ mod envelope;
 mod error;
 pub mod permissions;
 mod session;
+mod shared_str;
 mod state;
 mod stats;
 #[cfg(any(test, feature = "internals"))]
@@ -95,5 +96,6 @@ pub use packet::{
     SubscribeFilter, SubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use reconnect::{Jitter, ReconnectConfig};
+pub use shared_str::SharedStr;
 pub use state::{ConnectionState, IllegalTransition};
 pub use stats::Stats;

@@ -58,7 +58,7 @@ fn sent_topics(pair: &mut Pair) -> Vec<(String, Option<u16>)> {
     pair.take_sent()
         .into_iter()
         .filter_map(|p| match p {
-            Packet::Publish(p) => Some((p.topic, p.properties.topic_alias)),
+            Packet::Publish(p) => Some((p.topic.into(), p.properties.topic_alias)),
             _ => None,
         })
         .collect()
@@ -86,7 +86,7 @@ fn the_brokers_aliases_resolve_within_what_we_announced_and_per_connection() {
         .take_events()
         .into_iter()
         .filter_map(|e| match e {
-            Event::Message { message, .. } => Some(message.topic),
+            Event::Message { message, .. } => Some(message.topic.into()),
             _ => None,
         })
         .collect();

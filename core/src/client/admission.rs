@@ -33,9 +33,9 @@ impl Client {
         let denial = |body: &Outgoing| -> Option<(PermissionAction, String)> {
             match body {
                 Outgoing::Publish { topic, .. } => {
-                    let allowed = TopicName::new(topic.as_str())
+                    let allowed = TopicName::new(&**topic)
                         .is_ok_and(|name| permissions.allows_publish(&name));
-                    (!allowed).then(|| (PermissionAction::Publish, topic.clone()))
+                    (!allowed).then(|| (PermissionAction::Publish, topic.to_string()))
                 }
                 Outgoing::Subscribe { filters, .. } => filters
                     .iter()

@@ -12,13 +12,15 @@
 
 use std::collections::HashMap;
 
+use crate::shared_str::SharedStr;
+
 use crate::error::ProtocolError;
 use crate::packet::Publish;
 
 /// The broker's aliases on this connection.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    topics: HashMap<u16, String>,
+    topics: HashMap<u16, SharedStr>,
 }
 
 impl Incoming {
@@ -72,15 +74,15 @@ impl Outgoing {
         self.clock += 1;
         if let Some(alias) = publish.properties.topic_alias {
             // The application chose it (checked at admission): remember what it now means.
-            self.assign(alias, publish.topic.clone());
+            self.assign(alias, publish.topic.to_string());
             return;
         }
-        if let Some(&alias) = self.by_topic.get(&publish.topic) {
+        if let Some(&alias) = self.by_topic.get(&*publish.topic) {
             if let Some(entry) = self.by_alias.get_mut(&alias) {
                 entry.1 = self.clock;
             }
             publish.properties.make_mut().topic_alias = Some(alias);
-            publish.topic.clear();
+            publish.topic = SharedStr::new();
             return;
         }
         // A first use is 3 bytes longer (the alias property): only if that still fits.
@@ -96,7 +98,7 @@ impl Outgoing {
                     .map(|(alias, _)| *alias)
             });
         if let Some(alias) = alias {
-            self.assign(alias, publish.topic.clone());
+            self.assign(alias, publish.topic.to_string());
             publish.properties.make_mut().topic_alias = Some(alias);
         }
     }
@@ -139,7 +141,7 @@ mod tests {
     fn send(aliases: &mut Outgoing, topic: &str) -> (String, Option<u16>) {
         let mut p = publish(topic);
         aliases.apply(&mut p, 2, usize::MAX);
-        (p.topic, p.properties.topic_alias)
+        (p.topic.into(), p.properties.topic_alias)
     }
 
     #[test]

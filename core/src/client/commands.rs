@@ -62,7 +62,7 @@ impl Client {
             Outgoing::Publish {
                 qos: request.qos,
                 retain: request.retain,
-                topic: topic.into_string(),
+                topic: topic.into_string().into(),
                 payload: request.payload,
                 properties: request.properties.into(),
             },

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::shared_str::SharedStr;
 use bytes::Bytes;
 
 use crate::credentials::TokenError;
@@ -100,7 +101,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The topic it was published to (resolved from a topic alias if the broker used one).
-    pub topic: String,
+    /// Reads as a `&str`; shares the memory it was read into, as the payload does.
+    pub topic: SharedStr,
     /// The payload, shared with the buffer it was read from (no copy).
     pub payload: Bytes,
     /// The QoS it was delivered with (at most the subscription's).
