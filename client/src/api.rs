@@ -189,7 +189,10 @@ impl<R: Runtime> Client<R> {
             auth: config.auth.clone(),
             telemetry: Telemetry::new(tracer, shared.metrics.clone()),
         });
-        runtime.spawn(driver.run());
+        // Boxed here: the task is several KiB, and handed by value through the runtime's spawn
+        // path it would be copied frame after frame, each copy a few more stack pages that
+        // stay resident for the life of the thread.
+        runtime.spawn(Box::pin(driver.run()));
         let client = Client {
             inner: Arc::new(Inner {
                 commands: commands_tx,
