@@ -44,8 +44,9 @@ fn the_whole_client_loses_nothing_under_faults() {
     eprintln!(
         "whole client: {} seeds from {} in {:.1?} ({} passed); {} publishes, {} \
          deliveries; {} connections, {} cuts, {} broker restarts, {} refused connects, {} hung \
-         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {:.0?} \
-         simulated",
+         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {} \
+         subscriber restarts ({} messages unmatched, {} of them dropped); {} publishers gone by \
+         dropping their handle; {:.0?} simulated",
         outcome.count,
         outcome.first,
         started.elapsed(),
@@ -61,6 +62,10 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.stalls,
         totals.resubscribe_refusals,
         totals.blind_resumes,
+        totals.subscriber_restarts,
+        totals.unmatched,
+        totals.unmatched_dropped,
+        totals.handles_dropped,
         totals.simulated,
     );
     outcome.assert_passed(replay_command);
