@@ -37,7 +37,7 @@ fn publish_packet(len: usize) -> Packet {
         topic: TOPIC.into(),
         pkid: 42,
         payload: payload(len),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     })
 }
 

@@ -60,14 +60,14 @@ pub fn connected_client_with_aliases(
         .expect("subscribe admitted");
     let mut answers = BytesMut::new();
     for packet in [
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             code: ReasonCode::SUCCESS,
             properties: ConnAckProperties {
                 topic_alias_maximum: Some(topic_alias_maximum).filter(|max| *max > 0),
                 ..ConnAckProperties::default()
             },
-        }),
+        })),
         Packet::SubAck(SubAck {
             pkid: 1,
             reasons: vec![ReasonCode::GRANTED_QOS_2],
@@ -201,7 +201,7 @@ pub fn incoming_stream(version: ProtocolVersion, n: u16, qos: QoS, payload: &Byt
             topic: TOPIC.into(),
             pkid: if qos == QoS::AtMostOnce { 0 } else { i },
             payload: payload.clone(),
-            properties: PublishProperties::default(),
+            properties: PublishProperties::default().into(),
         };
         codec
             .encode(&Packet::Publish(publish), &mut buf)

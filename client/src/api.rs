@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::driver::{Command, Driver, DriverParts, Shared};
 use crate::handles::StreamItem;
+use crate::inbox;
 use crate::telemetry::trace::Tracer;
 use crate::telemetry::{MetricsState, Telemetry};
 use crate::transport::TlsPolicy;
@@ -318,7 +319,7 @@ impl<R: Runtime> Client<R> {
     ) -> Result<Vec<Result<Subscription, Error>>, Error> {
         let capacity = self.inner.subscription_capacity;
         let (streams, receivers): (Vec<_>, Vec<_>) =
-            filters.iter().map(|_| mpsc::channel(capacity)).unzip();
+            filters.iter().map(|_| inbox::inbox(capacity)).unzip();
         let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
         let results = self
             .call(|reply| Command::Subscribe {
@@ -513,7 +514,7 @@ impl<R: Runtime> Client<R> {
 pub struct Subscription {
     filter: String,
     granted: QoS,
-    messages: mpsc::Receiver<StreamItem>,
+    messages: inbox::Receiver<StreamItem>,
 }
 
 impl Subscription {

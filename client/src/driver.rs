@@ -30,6 +30,7 @@ use jamey_mqtt_core::{SubscribeFilter, SubscribeProperties, UserProperties};
 use tokio::sync::mpsc;
 
 use crate::handles::{Handles, PerFilter, Reply, StreamItem};
+use crate::inbox;
 use crate::link::{Link, LinkEvent};
 use crate::telemetry::{MetricsState, Telemetry};
 use crate::transport::TlsPolicy;
@@ -46,7 +47,7 @@ pub(crate) enum Command {
     Subscribe {
         filters: Vec<SubscribeFilter>,
         properties: SubscribeProperties,
-        streams: Vec<mpsc::Sender<StreamItem>>,
+        streams: Vec<inbox::Sender<StreamItem>>,
         reply: Reply<PerFilter<jamey_mqtt_core::QoS>>,
     },
     /// One UNSUBSCRIBE.

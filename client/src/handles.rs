@@ -15,9 +15,8 @@ use std::task::{Context, Poll};
 
 use jamey_mqtt_core::{AckId, Event, Message, QoS, SubscriptionId, SubscriptionIds, Token};
 use rustc_hash::FxHashMap as HashMap;
-use tokio::sync::mpsc::error::TrySendError;
-use tokio::sync::mpsc::Sender;
 
+use crate::inbox::{Sender, TrySendError};
 use crate::{Error, PublishOutcome};
 
 pub(crate) type Reply<T> = futures_channel::oneshot::Sender<Result<T, Error>>;
@@ -65,6 +64,8 @@ pub(crate) struct Handles {
     unacked: Vec<AckId>,
     /// A send into a full stream: resolves `true` once delivered, `false` if it was dropped.
     blocked: Option<(SubscriptionId, Blocked)>,
+    /// Streams the application dropped, found while delivering (`deliver` reports them).
+    dropped: Vec<SubscriptionId>,
 }
 
 impl Handles {
@@ -102,6 +103,14 @@ impl Handles {
     /// Takes the events that concern handles; returns any other event (connection events).
     pub fn event(&mut self, event: Event) -> Option<Event> {
         match event {
+            // Straight into its streams when nothing waits before it (the common case: no
+            // queueing, no copy); behind the others otherwise, in order.
+            Event::Message {
+                message,
+                subscriptions,
+            } if self.deliveries.is_empty() && self.blocked.is_none() => {
+                self.deliver_message(message, subscriptions, false)
+            }
             Event::Message {
                 message,
                 subscriptions,
@@ -183,57 +192,14 @@ impl Handles {
     }
 
     /// Moves deliveries into their streams until one is full. Returns the ids of streams the
-    /// application dropped (the core stops routing to them). A message goes into its last
-    /// stream by move: only overlapping subscriptions cost a copy each.
+    /// application dropped (the core stops routing to them).
     pub fn deliver(&mut self) -> Vec<SubscriptionId> {
-        let mut dropped = Vec::new();
         while self.blocked.is_none() {
             let Some(delivery) = self.deliveries.pop_front() else {
                 break;
             };
             match delivery {
-                Delivery::Message(message, mut ids, mut taken) => {
-                    let mut message = Some(message);
-                    while let Some(id) = ids.pop() {
-                        let Some(stream) = self.streams.get(&id) else {
-                            continue;
-                        };
-                        let item = match (ids.is_empty(), message.take()) {
-                            (true, Some(last)) => last,
-                            (false, Some(m)) => {
-                                let copy = m.clone();
-                                message = Some(m);
-                                copy
-                            }
-                            (_, None) => break,
-                        };
-                        match stream.tx.try_send(Ok(item)) {
-                            Ok(()) => taken = true,
-                            Err(TrySendError::Closed(item)) => {
-                                self.streams.remove(&id);
-                                dropped.push(id);
-                                if message.is_none() {
-                                    message = item.ok();
-                                }
-                            }
-                            Err(TrySendError::Full(item)) => {
-                                taken = true;
-                                self.block(id, item);
-                                break;
-                            }
-                        }
-                    }
-                    match message {
-                        // Blocked with streams still to serve: the rest waits, in order.
-                        Some(message) if self.blocked.is_some() && !ids.is_empty() => self
-                            .deliveries
-                            .push_front(Delivery::Message(message, ids, taken)),
-                        // Manual acknowledgement: a message no stream took (its streams were
-                        // dropped or unsubscribed) will never be acked by the application.
-                        Some(message) if !taken => self.unacked.extend(message.ack),
-                        _ => {}
-                    }
-                }
+                Delivery::Message(message, ids, taken) => self.deliver_message(message, ids, taken),
                 Delivery::End(id, error) => {
                     // Removed now: the stream ends when its last sender (maybe a blocked send
                     // of the error item) is gone.
@@ -245,7 +211,53 @@ impl Handles {
                 }
             }
         }
-        dropped
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Puts one message into the streams of `ids` (`taken`: some stream already took it)
+    /// until one is full; what is left waits at the front of the deliveries. It goes into its
+    /// last stream by move: only overlapping subscriptions cost a copy each.
+    fn deliver_message(&mut self, message: Message, mut ids: SubscriptionIds, mut taken: bool) {
+        let mut message = Some(message);
+        while let Some(id) = ids.pop() {
+            let Some(stream) = self.streams.get(&id) else {
+                continue;
+            };
+            let item = match (ids.is_empty(), message.take()) {
+                (true, Some(last)) => last,
+                (false, Some(m)) => {
+                    let copy = m.clone();
+                    message = Some(m);
+                    copy
+                }
+                (_, None) => break,
+            };
+            match stream.tx.try_send(Ok(item)) {
+                Ok(()) => taken = true,
+                Err(TrySendError::Closed(item)) => {
+                    self.streams.remove(&id);
+                    self.dropped.push(id);
+                    if message.is_none() {
+                        message = item.ok();
+                    }
+                }
+                Err(TrySendError::Full(item)) => {
+                    taken = true;
+                    self.block(id, item);
+                    break;
+                }
+            }
+        }
+        match message {
+            // Blocked with streams still to serve: the rest waits, in order.
+            Some(message) if self.blocked.is_some() && !ids.is_empty() => self
+                .deliveries
+                .push_front(Delivery::Message(message, ids, taken)),
+            // Manual acknowledgement: a message no stream took (its streams were dropped or
+            // unsubscribed) will never be acked by the application.
+            Some(message) if !taken => self.unacked.extend(message.ack),
+            _ => {}
+        }
     }
 
     /// Ack handles of messages no stream took, for the driver to pass to the core.
@@ -289,5 +301,5 @@ impl Handles {
 }
 
 async fn send(tx: Sender<StreamItem>, item: StreamItem) -> bool {
-    tx.send(item).await.is_ok()
+    tx.send(item).await
 }

@@ -51,6 +51,7 @@ mod env;
 mod error;
 mod file;
 mod handles;
+mod inbox;
 mod link;
 mod request;
 mod runtime;

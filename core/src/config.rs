@@ -420,7 +420,7 @@ impl ClientConfig {
     fn check_connect_encodable(&self) -> Result<(), ConfigError> {
         use crate::codec::{Codec, EncodeError};
         use crate::packet::{Connect, ConnectProperties, Packet};
-        let connect = Packet::Connect(Connect {
+        let connect = Packet::Connect(Box::new(Connect {
             client_id: self.client_id.clone(),
             clean_start: self.clean_start,
             keep_alive: 0,
@@ -436,7 +436,7 @@ impl ClientConfig {
                     .and_then(|a| a.initial_data.clone()),
                 ..ConnectProperties::default()
             },
-        });
+        }));
         let codec = Codec::new(self.protocol, self.max_incoming_packet_size);
         match codec.encoded_len(&connect) {
             Ok(size) if size > self.max_outgoing_packet_size => Err(ConfigError::new(

@@ -91,8 +91,8 @@ pub use error::{
     Unsupported,
 };
 pub use packet::{
-    ProtocolVersion, PublishProperties, QoS, ReasonCode, RetainHandling, SubscribeFilter,
-    SubscribeProperties, UserProperties, Will, WillProperties,
+    MessageProperties, ProtocolVersion, PublishProperties, QoS, ReasonCode, RetainHandling,
+    SubscribeFilter, SubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use reconnect::{Jitter, ReconnectConfig};
 pub use state::{ConnectionState, IllegalTransition};

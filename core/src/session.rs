@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::packet::{
-    Ack, Packet, Publish, PublishProperties, QoS, Subscribe, SubscribeFilter, SubscribeProperties,
+    Ack, MessageProperties, Packet, Publish, QoS, Subscribe, SubscribeFilter, SubscribeProperties,
     Unsubscribe, UserProperties,
 };
 
@@ -42,7 +42,7 @@ pub(crate) enum Outgoing {
         topic: String,
         payload: Bytes,
         /// `None` for none at all (the common case): an entry stays small while in flight.
-        properties: Option<Box<PublishProperties>>,
+        properties: MessageProperties,
     },
     Subscribe {
         filters: Vec<SubscribeFilter>,
@@ -83,12 +83,14 @@ impl Outgoing {
                 payload,
                 properties,
             } => {
-                let mut properties = properties.as_deref().cloned().unwrap_or_default();
-                if properties
-                    .topic_alias
-                    .is_some_and(|alias| alias > alias_max)
-                {
-                    properties.topic_alias = None;
+                let mut properties = properties.clone();
+                if let Some(properties) = properties.get_mut() {
+                    if properties
+                        .topic_alias
+                        .is_some_and(|alias| alias > alias_max)
+                    {
+                        properties.topic_alias = None;
+                    }
                 }
                 let at_most_once = *qos == QoS::AtMostOnce;
                 Packet::Publish(Publish {
@@ -153,7 +155,8 @@ impl Outgoing {
 /// [`aged`] in place.
 pub(crate) fn age(packet: &mut Packet, waited: u32) {
     if let Packet::Publish(publish) = packet {
-        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+        let properties = publish.properties.get_mut();
+        if let Some(interval) = properties.and_then(|p| p.message_expiry_interval.as_mut()) {
             *interval = interval.saturating_sub(waited).max(1);
         }
     }
@@ -164,7 +167,8 @@ pub(crate) fn age(packet: &mut Packet, waited: u32) {
 /// is failed before it gets here, and one in flight was sent in time).
 pub(crate) fn aged(mut packet: Packet, waited: u32) -> Packet {
     if let Packet::Publish(publish) = &mut packet {
-        if let Some(interval) = publish.properties.message_expiry_interval.as_mut() {
+        let properties = publish.properties.get_mut();
+        if let Some(interval) = properties.and_then(|p| p.message_expiry_interval.as_mut()) {
             *interval = interval.saturating_sub(waited).max(1);
         }
     }
@@ -200,10 +204,7 @@ impl Request {
     /// When a publish with a message expiry interval expires, waiting here (`None`: never).
     pub(crate) fn expires_at(&self) -> Option<Instant> {
         match &self.body {
-            Outgoing::Publish {
-                properties: Some(properties),
-                ..
-            } => properties
+            Outgoing::Publish { properties, .. } => properties
                 .message_expiry_interval
                 .map(|secs| self.admitted_at + Duration::from_secs(u64::from(secs))),
             _ => None,
@@ -357,6 +358,11 @@ impl Session {
 
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// The token and packet id of each request in flight.
+    pub(crate) fn packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.in_flight.iter().map(|entry| (entry.token, entry.pkid))
     }
 
     pub(crate) fn in_flight(&self) -> usize {

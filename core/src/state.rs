@@ -308,10 +308,10 @@ mod tests {
     /// connection, never otherwise; whether it was expected is `auth_exchange.rs`'s call.
     #[test]
     fn auth_is_read_while_connecting_and_established() {
-        let auth = Packet::Auth(crate::packet::Auth {
+        let auth = Packet::Auth(Box::new(crate::packet::Auth {
             reason: crate::packet::ReasonCode::CONTINUE_AUTHENTICATION,
             properties: Default::default(),
-        });
+        }));
         use ConnectionState as S;
         for state in [
             S::Disconnected,

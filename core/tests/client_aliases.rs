@@ -27,14 +27,14 @@ fn v5(config: ClientConfig) -> Pair {
 }
 
 fn connack(pair: &mut Pair, topic_alias_maximum: u16) {
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             topic_alias_maximum: Some(topic_alias_maximum),
             ..ConnAckProperties::default()
         },
-    }));
+    })));
     pair.take_events();
 }
 
@@ -49,7 +49,8 @@ fn incoming(topic: &str, alias: u16, payload: &'static [u8]) -> Packet {
         properties: PublishProperties {
             topic_alias: Some(alias),
             ..PublishProperties::default()
-        },
+        }
+        .into(),
     })
 }
 

@@ -22,11 +22,11 @@ fn v5(client_id: &str) -> ClientConfig {
 }
 
 fn connack(properties: ConnAckProperties) -> Packet {
-    Packet::ConnAck(ConnAck {
+    Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties,
-    })
+    }))
 }
 
 fn subscribe(pair: &mut Pair, filter: &str) -> Result<jamey_mqtt_core::Token, ClientError> {
@@ -192,7 +192,8 @@ fn response_information_is_requested_when_asked_and_a_response_carries_the_corre
             response_topic: Some("replies/7".into()),
             correlation_data: Some(bytes::Bytes::from_static(b"c7")),
             ..Default::default()
-        },
+        }
+        .into(),
         ack: None,
     };
     let response = request.response("a", QoS::AtMostOnce).unwrap();

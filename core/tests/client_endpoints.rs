@@ -185,14 +185,14 @@ fn the_session_resumes_on_another_node_with_in_flight_replayed() {
 }
 
 fn connack_redirect(code: ReasonCode, reference: &str) -> Packet {
-    Packet::ConnAck(ConnAck {
+    Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code,
         properties: ConnAckProperties {
             server_reference: Some(reference.into()),
             ..ConnAckProperties::default()
         },
-    })
+    }))
 }
 
 fn disconnect_redirect(code: ReasonCode, reference: &str) -> Packet {

@@ -29,7 +29,7 @@ fn config() -> ClientConfig {
 }
 
 fn auth(reason: ReasonCode, method: &str, data: &str) -> Packet {
-    Packet::Auth(Auth {
+    Packet::Auth(Box::new(Auth {
         reason,
         properties: AuthProperties {
             authentication_method: Some(method.into()),
@@ -37,18 +37,18 @@ fn auth(reason: ReasonCode, method: &str, data: &str) -> Packet {
             reason_string: None,
             user_properties: Vec::new(),
         },
-    })
+    }))
 }
 
 fn connack_ok() -> Packet {
-    Packet::ConnAck(ConnAck {
+    Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             authentication_method: Some(METHOD.into()),
             ..ConnAckProperties::default()
         },
-    })
+    }))
 }
 
 fn challenge(pair: &mut Pair) -> AuthChallenge {
@@ -60,7 +60,7 @@ fn challenge(pair: &mut Pair) -> AuthChallenge {
 
 fn expect_auth(pair: &mut Pair) -> Auth {
     match pair.take_sent().as_slice() {
-        [Packet::Auth(auth)] => auth.clone(),
+        [Packet::Auth(auth)] => *auth.clone(),
         other => panic!("expected one AUTH, got {other:?}"),
     }
 }
@@ -418,14 +418,14 @@ fn enhanced_auth_is_refused_on_mqtt_3_1_1() {
 #[test]
 fn a_connack_naming_another_method_is_a_protocol_error() {
     let mut pair = connecting();
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             authentication_method: Some("OTHER".into()),
             ..ConnAckProperties::default()
         },
-    }));
+    })));
     let events = pair.take_events();
     assert!(
         matches!(

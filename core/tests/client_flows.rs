@@ -43,7 +43,7 @@ fn incoming(topic: &str, qos: QoS, pkid: u16, payload: &'static [u8]) -> Packet 
         topic: topic.into(),
         pkid,
         payload: Bytes::from_static(payload),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     })
 }
 
@@ -535,7 +535,7 @@ fn oversized_incoming_packet_is_a_protocol_error_and_the_client_recovers() {
         topic: "big".into(),
         pkid: 0,
         payload: Bytes::from(vec![0u8; 2000]),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     });
     let bytes = pair.encode(&big);
     pair.send_bytes(&bytes[..10]);
@@ -791,7 +791,7 @@ fn v5_protocol_error_sends_disconnect_with_reason_before_closing() {
     let mut pair = Pair::connected(v5_config());
     let mut aliased = incoming("t", QoS::AtMostOnce, 0, b"x");
     if let Packet::Publish(p) = &mut aliased {
-        p.properties.topic_alias = Some(3);
+        p.properties.make_mut().topic_alias = Some(3);
     }
     pair.send(aliased);
     match pair.take_sent().as_slice() {
@@ -835,7 +835,7 @@ fn v5_connack_limits_are_applied() {
     pair.drive();
     let connect = pair.expect_connect();
     assert_eq!(connect.properties.receive_maximum, Some(100));
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
@@ -846,7 +846,7 @@ fn v5_connack_limits_are_applied() {
             maximum_packet_size: Some(64),
             ..Default::default()
         },
-    }));
+    })));
     let qos2 = pair
         .client
         .publish(pair.now, PublishRequest::new("t", "x", QoS::ExactlyOnce));

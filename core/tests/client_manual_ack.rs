@@ -30,7 +30,7 @@ fn incoming(qos: QoS, pkid: u16, dup: bool) -> Packet {
         topic: "jobs/1".into(),
         pkid,
         payload: Bytes::from_static(b"work"),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     })
 }
 

@@ -113,7 +113,7 @@ fn received_publish_properties_reach_the_message_unchanged() {
         topic: "t".into(),
         pkid: 7,
         payload: Bytes::from_static(b"{}"),
-        properties: every_property(),
+        properties: every_property().into(),
     }));
     let message = pair
         .take_events()

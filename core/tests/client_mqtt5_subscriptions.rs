@@ -67,7 +67,8 @@ fn message(topic: &str, payload: &'static [u8], identifiers: &[usize]) -> Packet
         properties: PublishProperties {
             subscription_identifiers: identifiers.to_vec(),
             ..PublishProperties::default()
-        },
+        }
+        .into(),
     })
 }
 
@@ -266,14 +267,14 @@ fn identifiers_outside_the_range_are_refused() {
 }
 
 fn connack_without_identifiers(pair: &mut Pair) {
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             subscription_identifiers_available: Some(0),
             ..ConnAckProperties::default()
         },
-    }));
+    })));
 }
 
 #[test]

@@ -293,14 +293,14 @@ fn topic_aliases_are_checked_against_the_broker_maximum() {
     pair.client.connect(pair.now);
     pair.drive();
     pair.expect_connect();
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             topic_alias_maximum: Some(2),
             ..ConnAckProperties::default()
         },
-    }));
+    })));
     pair.take_events();
     let with_alias = |alias| {
         PublishRequest::new("a/b", "x", QoS::AtLeastOnce).properties(PublishProperties {
@@ -326,11 +326,11 @@ fn topic_aliases_are_checked_against_the_broker_maximum() {
     // Lost before PUBACK; the broker resumes the session but allows no aliases now.
     pair.cut();
     pair.reconnect_transport();
-    pair.send(Packet::ConnAck(ConnAck {
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
         session_present: true,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties::default(),
-    }));
+    })));
     let sent = pair.take_sent();
     assert!(
         matches!(&sent[..], [Packet::Publish(p)] if p.dup && p.topic == "a/b" && p.properties.topic_alias.is_none()),

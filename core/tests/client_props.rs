@@ -27,7 +27,7 @@ fn broker_packet() -> impl Strategy<Value = Packet> {
                     topic,
                     pkid: if qos == QoS::AtMostOnce { 0 } else { pkid },
                     payload: Bytes::from(payload),
-                    properties: PublishProperties::default(),
+                    properties: PublishProperties::default().into(),
                 })
             }),
         (1u16..20).prop_map(|pkid| Packet::PubRel(Ack::success(pkid))),

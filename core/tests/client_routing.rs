@@ -29,7 +29,7 @@ fn message(topic: &str, payload: &'static [u8]) -> Packet {
         topic: topic.into(),
         pkid: 0,
         payload: Bytes::from_static(payload),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     })
 }
 

@@ -54,11 +54,11 @@ fn v5_empty_disconnect_is_normal_disconnection() {
 
 #[test]
 fn v5_connack_and_disconnect_without_properties_encode_in_decodable_form() {
-    let connack = Packet::ConnAck(ConnAck {
+    let connack = Packet::ConnAck(Box::new(ConnAck {
         session_present: true,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties::default(),
-    });
+    }));
     assert_eq!(encode(V5, &connack), Ok(vec![0x20, 0x03, 0x01, 0x00, 0x00]));
     let d = Packet::Disconnect(Disconnect {
         reason: ReasonCode::SERVER_SHUTTING_DOWN,
@@ -119,7 +119,10 @@ fn reserved_packet_types_are_unknown_except_auth_on_v5() {
         reason: ReasonCode::SUCCESS,
         properties: AuthProperties::default(),
     };
-    assert_eq!(decode(V5, &[0xF0, 0x00]), Ok(Some(Packet::Auth(auth))));
+    assert_eq!(
+        decode(V5, &[0xF0, 0x00]),
+        Ok(Some(Packet::Auth(Box::new(auth))))
+    );
     // AUTH with reason "continue authentication" and a method property.
     let bytes = [0xF0, 0x08, 0x18, 0x06, 0x15, 0x00, 0x03, b'J', b'W', b'T'];
     let want = Auth {
@@ -129,10 +132,16 @@ fn reserved_packet_types_are_unknown_except_auth_on_v5() {
             ..Default::default()
         },
     };
-    assert_eq!(decode(V5, &bytes), Ok(Some(Packet::Auth(want.clone()))));
-    assert_eq!(encode(V5, &Packet::Auth(want.clone())), Ok(bytes.to_vec()));
+    assert_eq!(
+        decode(V5, &bytes),
+        Ok(Some(Packet::Auth(Box::new(want.clone()))))
+    );
+    assert_eq!(
+        encode(V5, &Packet::Auth(Box::new(want.clone()))),
+        Ok(bytes.to_vec())
+    );
     assert!(matches!(
-        encode(V4, &Packet::Auth(want)),
+        encode(V4, &Packet::Auth(Box::new(want))),
         Err(EncodeError::NotInVersion { what: "AUTH", .. })
     ));
 }
@@ -306,12 +315,12 @@ fn trailing_garbage_inside_a_frame_is_malformed() {
 
 #[test]
 fn v5_connect_fed_to_the_v4_codec_is_rejected() {
-    let connect = Packet::Connect(Connect {
+    let connect = Packet::Connect(Box::new(Connect {
         client_id: "c".into(),
         clean_start: true,
         keep_alive: 30,
         ..Default::default()
-    });
+    }));
     let bytes = encode(V5, &connect).unwrap();
     let want = malformed(M::ProtocolLevel {
         level: 5,
@@ -374,11 +383,11 @@ fn property_not_allowed_in_the_packet_is_malformed() {
 #[test]
 fn v311_reason_codes_map_to_mqtt5_form() {
     let connack = |code| {
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: false,
             code,
             properties: ConnAckProperties::default(),
-        })
+        }))
     };
     let table = [
         (0u8, ReasonCode::SUCCESS),
@@ -441,7 +450,8 @@ fn every_strict_prefix_of_a_packet_is_incomplete_and_untouched() {
         properties: PublishProperties {
             user_properties: vec![("k".into(), "v".into())],
             ..Default::default()
-        },
+        }
+        .into(),
     });
     let bytes = encode(V5, &publish).unwrap();
     let codec = Codec::new(V5, 1024);
@@ -575,7 +585,7 @@ fn fields_over_65535_bytes_are_an_encode_error_not_a_truncation() {
         topic: "a".repeat(65_536),
         pkid: 0,
         payload: Bytes::new(),
-        properties: PublishProperties::default(),
+        properties: PublishProperties::default().into(),
     });
     for v in [V4, V5] {
         let codec = Codec::new(v, 1024);
@@ -653,7 +663,7 @@ fn mqtt5_only_content_is_an_encode_error_on_v311() {
 fn connect_keeps_empty_user_name_and_binary_password() {
     // mqttbytes drops an empty user name and requires the password to be UTF-8.
     for v in [V4, V5] {
-        let c = Packet::Connect(Connect {
+        let c = Packet::Connect(Box::new(Connect {
             client_id: String::new(),
             clean_start: true,
             keep_alive: 0,
@@ -661,7 +671,7 @@ fn connect_keeps_empty_user_name_and_binary_password() {
             password: Some(Bytes::from_static(&[0xFF, 0x00, 0xC3])),
             will: None,
             properties: ConnectProperties::default(),
-        });
+        }));
         let bytes = encode(v, &c).unwrap();
         assert_eq!(decode(v, &bytes), Ok(Some(c)));
     }

@@ -148,7 +148,7 @@ fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
                 if v == V4 && password.is_some() && username.is_none() {
                     username = Some(String::new());
                 }
-                Packet::Connect(Connect {
+                Packet::Connect(Box::new(Connect {
                     client_id,
                     clean_start,
                     keep_alive,
@@ -160,7 +160,7 @@ fn connect(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     } else {
                         ConnectProperties::default()
                     },
-                })
+                }))
             },
         )
 }
@@ -214,7 +214,7 @@ fn connack(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
         &[0x00, 0x84, 0x85, 0x88, 0x86, 0x87]
     };
     (any::<bool>(), reason(codes), props).prop_map(move |(sp, code, props)| {
-        Packet::ConnAck(ConnAck {
+        Packet::ConnAck(Box::new(ConnAck {
             session_present: sp && code == ReasonCode::SUCCESS,
             code,
             properties: if v == V5 {
@@ -222,7 +222,7 @@ fn connack(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
             } else {
                 ConnAckProperties::default()
             },
-        })
+        }))
     })
 }
 
@@ -272,7 +272,7 @@ fn publish(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     topic,
                     pkid: if qos0 { 0 } else { pkid },
                     payload,
-                    properties: props,
+                    properties: props.into(),
                 })
             },
         )
@@ -398,7 +398,7 @@ fn auth() -> impl Strategy<Value = Packet> {
             user_properties: d,
         });
     (reason(&[0x00, 0x18, 0x19]), props)
-        .prop_map(|(reason, properties)| Packet::Auth(Auth { reason, properties }))
+        .prop_map(|(reason, properties)| Packet::Auth(Box::new(Auth { reason, properties })))
 }
 
 /// Any packet the version can carry.

@@ -110,7 +110,8 @@ fn publish_with_three_subscription_identifiers_decodes() {
         properties: PublishProperties {
             subscription_identifiers: vec![1, 2, 3],
             ..PublishProperties::default()
-        },
+        }
+        .into(),
     });
     let mut bytes = BytesMut::new();
     codec.encode(&publish, &mut bytes).expect("encodes");

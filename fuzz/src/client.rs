@@ -303,11 +303,11 @@ impl Harness {
                         properties.subscription_identifiers_available = Some(0);
                     }
                 }
-                Packet::ConnAck(ConnAck {
+                Packet::ConnAck(Box::new(ConnAck {
                     session_present: *session_present,
                     code: CONNACK_CODES[usize::from(*code) % CONNACK_CODES.len()],
                     properties,
-                })
+                }))
             }
             In::Publish {
                 qos,
@@ -345,7 +345,7 @@ impl Harness {
                     topic: TOPICS[usize::from(*topic) % TOPICS.len()].into(),
                     pkid,
                     payload: Bytes::from(payload.clone()),
-                    properties,
+                    properties: properties.into(),
                 })
             }
             In::PubAck(id, code) => Packet::PubAck(self.ack(id, *code)),

@@ -38,7 +38,7 @@ use bytes::{Bytes, BytesMut};
 use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{
     Ack, AckProperties, ConnAck, ConnAckProperties, Connect, Disconnect, Packet, ProtocolVersion,
-    Publish, PublishProperties, QoS, ReasonCode, SubAck, UnsubAck,
+    Publish, QoS, ReasonCode, SubAck, UnsubAck,
 };
 use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
@@ -438,7 +438,7 @@ impl Broker {
         let client_id = self.conns[&conn].client_id.clone();
         let Some(id) = client_id else {
             match packet {
-                Packet::Connect(connect) => self.handle_connect(conn, connect),
+                Packet::Connect(connect) => self.handle_connect(conn, *connect),
                 other => self.violation(conn, format!("{} before CONNECT", other.name())),
             }
             return;
@@ -571,11 +571,11 @@ impl Broker {
             self.refuse_connects -= 1;
             self.send(
                 conn,
-                &Packet::ConnAck(ConnAck {
+                &Packet::ConnAck(Box::new(ConnAck {
                     session_present: false,
                     code: ReasonCode::SERVER_UNAVAILABLE,
                     properties: ConnAckProperties::default(),
-                }),
+                })),
             );
             self.close(conn);
             return;
@@ -623,7 +623,7 @@ impl Broker {
         self.conns.get_mut(&conn).expect("open").client_id = Some(id.clone());
         self.send(
             conn,
-            &Packet::ConnAck(ConnAck {
+            &Packet::ConnAck(Box::new(ConnAck {
                 session_present: present,
                 code: ReasonCode::SUCCESS,
                 properties: ConnAckProperties {
@@ -632,7 +632,7 @@ impl Broker {
                     topic_alias_maximum: limits.topic_alias_maximum,
                     ..ConnAckProperties::default()
                 },
-            }),
+            })),
         );
         // Resume: what was in flight goes again first, in order.
         let resend: Vec<Packet> = self.sessions[&id]
@@ -839,6 +839,6 @@ fn publish_packet(message: &Message, pkid: u16, dup: bool) -> Publish {
         topic: message.topic.clone(),
         pkid,
         payload: message.payload.clone(),
-        properties: PublishProperties::default(),
+        properties: Default::default(),
     }
 }

@@ -93,7 +93,7 @@ fn exchange(limits: Limits, publishes: Vec<Publish>) -> (Packet, Vec<String>) {
             async move {
                 let codec = Codec::new(ProtocolVersion::V5, 1 << 20);
                 let mut stream = r.connect_tcp("broker.sim", 1883).await.expect("connects");
-                let connect = Packet::Connect(Connect {
+                let connect = Packet::Connect(Box::new(Connect {
                     client_id: "raw".into(),
                     clean_start: true,
                     keep_alive: 0,
@@ -101,7 +101,7 @@ fn exchange(limits: Limits, publishes: Vec<Publish>) -> (Packet, Vec<String>) {
                     password: None,
                     will: None,
                     properties: ConnectProperties::default(),
-                });
+                }));
                 let mut out = BytesMut::new();
                 codec.encode(&connect, &mut out).expect("encodes");
                 for publish in publishes {
@@ -141,7 +141,8 @@ fn publish(pkid: u16, payload: &str, alias: Option<u16>) -> Publish {
         properties: PublishProperties {
             topic_alias: alias,
             ..PublishProperties::default()
-        },
+        }
+        .into(),
     }
 }
 
@@ -196,7 +197,7 @@ fn the_broker_counts_unacknowledged_publishes_against_its_receive_maximum() {
             let codec = Codec::new(ProtocolVersion::V5, 1 << 20);
             let mut stream = r.connect_tcp("broker.sim", 1883).await.expect("connects");
             let mut out = BytesMut::new();
-            let connect = Packet::Connect(Connect {
+            let connect = Packet::Connect(Box::new(Connect {
                 client_id: "raw".into(),
                 clean_start: true,
                 keep_alive: 0,
@@ -204,7 +205,7 @@ fn the_broker_counts_unacknowledged_publishes_against_its_receive_maximum() {
                 password: None,
                 will: None,
                 properties: ConnectProperties::default(),
-            });
+            }));
             codec.encode(&connect, &mut out).expect("encodes");
             for (pkid, payload) in [(1, "a"), (2, "b")] {
                 codec

@@ -432,7 +432,8 @@ impl Drop for Broker {
 }
 
 /// Sends a signal by pid with the `kill` utility (no libc binding needed).
-fn signal(pid: u32, name: &str) {
+/// Sends signal `name` (`TERM`, `STOP`, ...) to process `pid` with `kill`; panics if it fails.
+pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .arg(format!("-{name}"))
         .arg(pid.to_string())

@@ -995,6 +995,7 @@ macro_rules! suite {
         $crate::suite!(@tests $runtime, $block_on;
             pubsub_qos0_qos1_qos2_over_tls13,
             start_without_a_broker_publishes_once_it_is_up,
+            start_without_a_broker_bounds_its_queue,
             start_without_reconnect_fails_requests_when_the_attempt_fails,
             overlapping_subscriptions_each_get_a_copy,
             retained_message_reaches_late_subscriber,

@@ -6,7 +6,8 @@ use std::io;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jamey_mqtt_tests::scenarios::{
-    metrics_pass_promtool, tracing_names_requests_and_hides_secrets,
+    metrics_pass_promtool, token_expiry_metric_is_the_tokens_exp,
+    tracing_names_requests_and_hides_secrets,
 };
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::fmt::MakeWriter;
@@ -93,4 +94,20 @@ fn tokio_metrics_pass_promtool() {
 fn smol_metrics_pass_promtool() {
     capture();
     smol::block_on(metrics_pass_promtool::<jamey_mqtt_smol::SmolRuntime>());
+}
+
+#[test]
+fn tokio_token_expiry_metric_is_the_tokens_exp() {
+    capture();
+    tokio_block_on(token_expiry_metric_is_the_tokens_exp::<
+        jamey_mqtt_tokio::TokioRuntime,
+    >());
+}
+
+#[test]
+fn smol_token_expiry_metric_is_the_tokens_exp() {
+    capture();
+    smol::block_on(token_expiry_metric_is_the_tokens_exp::<
+        jamey_mqtt_smol::SmolRuntime,
+    >());
 }

@@ -76,7 +76,8 @@ impl MetricsState {
             .sub_registry_with_label(("client_id".into(), client_id.to_owned().into()));
         sub.register_with_unit(
             "publish_ack_latency",
-            "Time from a publish admitted to its QoS flow completed (written, PUBACK, PUBCOMP).",
+            // `register` appends the full stop itself.
+            "Time from a publish admitted to its QoS flow completed (written, PUBACK, PUBCOMP)",
             Unit::Seconds,
             self.publish_latency.clone(),
         );

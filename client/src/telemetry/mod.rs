@@ -91,8 +91,11 @@ impl Telemetry {
         }
     }
 
-    /// After each turn of the driver loop: the snapshot the metrics collector renders.
-    pub(crate) fn update(&self, core: &jamey_mqtt_core::Client) {
+    /// After each turn of the driver loop: the packet ids of the requests the core sent (for
+    /// their spans) and the snapshot the metrics collector renders.
+    pub(crate) fn update(&mut self, core: &jamey_mqtt_core::Client) {
+        self.tracer
+            .record_packet_ids(|| core.in_flight_packet_ids());
         if !self.metrics.enabled() {
             return;
         }

@@ -3,8 +3,9 @@
 //!
 //! - one `mqtt.connection` span per connection attempt (the `host` and `port` of the endpoint
 //!   the core chose, `protocol`, `attempt`), closed when that attempt's connection ends;
-//! - one `mqtt.publish` span per publish (`topic`, `qos`, then `pkid` and `outcome`) and one
-//!   `mqtt.subscribe` span per SUBSCRIBE (`topic`, `qos`, then `outcome`);
+//! - one `mqtt.publish` span per publish and one `mqtt.subscribe` span per SUBSCRIBE (`topic`,
+//!   `qos`, then `pkid` once the request is sent, and `outcome` when it completes or fails: a
+//!   failed request carries the packet id it was sent under, if it was sent);
 //! - events for state changes, reconnects (with their delay), the circuit breaker, token
 //!   refreshes and every protocol error.
 //!
@@ -24,7 +25,24 @@ pub(crate) struct Tracer {
     protocol: &'static str,
     attempt: u64,
     connection: Span,
-    requests: HashMap<Token, Span>,
+    requests: HashMap<Token, Request>,
+}
+
+/// The span of a request in progress, and the packet id recorded in it so far.
+struct Request {
+    span: Span,
+    pkid: Option<u16>,
+}
+
+impl Request {
+    /// Records `pkid` unless that one is recorded already (a resend after a session loss may
+    /// use another id: the span then names the last one).
+    fn record_pkid(&mut self, pkid: u16) {
+        if self.pkid != Some(pkid) {
+            self.pkid = Some(pkid);
+            self.span.record("pkid", pkid);
+        }
+    }
 }
 
 impl Tracer {
@@ -73,6 +91,7 @@ impl Tracer {
             "mqtt.subscribe",
             topic = Empty,
             qos = Empty,
+            pkid = Empty,
             outcome = Empty,
         );
         if !span.is_disabled() {
@@ -87,7 +106,27 @@ impl Tracer {
     /// The core admitted the request of `span` as `token`: the span lasts until it completes.
     pub(crate) fn started(&mut self, token: Token, span: Span) {
         if !span.is_disabled() {
-            self.requests.insert(token, span);
+            self.requests.insert(token, Request { span, pkid: None });
+        }
+    }
+
+    /// Records the packet id of each traced request the core has sent since the last call
+    /// (`in_flight` lists the core's requests in flight). Called after each turn of the driver
+    /// loop: an ack can only arrive in a later turn than the packet it answers, so every request
+    /// that was sent has its id recorded before it completes or fails. Costs nothing while no
+    /// request span is enabled (the list is not even asked for), one hash lookup per request in
+    /// flight otherwise.
+    pub(crate) fn record_packet_ids<I: Iterator<Item = (Token, u16)>>(
+        &mut self,
+        in_flight: impl FnOnce() -> I,
+    ) {
+        if self.requests.is_empty() {
+            return;
+        }
+        for (token, pkid) in in_flight() {
+            if let Some(request) = self.requests.get_mut(&token) {
+                request.record_pkid(pkid);
+            }
         }
     }
 
@@ -184,25 +223,25 @@ impl Tracer {
                 "message received"
             ),
             Event::Published { token, pkid } => {
-                if let Some(span) = self.requests.remove(token) {
-                    span.record("pkid", pkid);
-                    span.record("outcome", "completed");
-                    debug!(parent: &span, pkid, "publish completed");
+                if let Some(mut request) = self.requests.remove(token) {
+                    request.record_pkid(*pkid);
+                    request.span.record("outcome", "completed");
+                    debug!(parent: &request.span, pkid, "publish completed");
                 }
             }
             Event::Subscribed { token, results } => {
-                if let Some(span) = self.requests.remove(token) {
+                if let Some(request) = self.requests.remove(token) {
                     let refused = results.iter().filter(|r| r.is_err()).count();
                     let outcome = if refused == 0 { "granted" } else { "refused" };
-                    span.record("outcome", outcome);
-                    debug!(parent: &span, ?results, "subscribe answered");
+                    request.span.record("outcome", outcome);
+                    debug!(parent: &request.span, ?results, "subscribe answered");
                 }
             }
             Event::Unsubscribed { .. } => debug!(parent: conn, "unsubscribed"),
             Event::RequestFailed { token, error } => {
-                if let Some(span) = self.requests.remove(token) {
-                    span.record("outcome", "failed");
-                    debug!(parent: &span, %error, "request failed");
+                if let Some(request) = self.requests.remove(token) {
+                    request.span.record("outcome", "failed");
+                    debug!(parent: &request.span, %error, "request failed");
                 }
             }
             _ => {}

@@ -79,7 +79,7 @@ impl Outgoing {
             if let Some(entry) = self.by_alias.get_mut(&alias) {
                 entry.1 = self.clock;
             }
-            publish.properties.topic_alias = Some(alias);
+            publish.properties.make_mut().topic_alias = Some(alias);
             publish.topic.clear();
             return;
         }
@@ -97,7 +97,7 @@ impl Outgoing {
             });
         if let Some(alias) = alias {
             self.assign(alias, publish.topic.clone());
-            publish.properties.topic_alias = Some(alias);
+            publish.properties.make_mut().topic_alias = Some(alias);
         }
     }
 
@@ -132,7 +132,7 @@ mod tests {
             topic: topic.into(),
             pkid: 0,
             payload: Default::default(),
-            properties: PublishProperties::default(),
+            properties: PublishProperties::default().into(),
         }
     }
 
@@ -160,17 +160,17 @@ mod tests {
     fn incoming_aliases_set_and_use_the_mapping_within_the_maximum() {
         let mut aliases = Incoming::default();
         let mut set = publish("t/x");
-        set.properties.topic_alias = Some(3);
+        set.properties.make_mut().topic_alias = Some(3);
         aliases.resolve(&mut set, 5).unwrap();
         let mut used = publish("");
-        used.properties.topic_alias = Some(3);
+        used.properties.make_mut().topic_alias = Some(3);
         aliases.resolve(&mut used, 5).unwrap();
         assert_eq!(used.topic, "t/x");
         let mut unknown = publish("");
-        unknown.properties.topic_alias = Some(4);
+        unknown.properties.make_mut().topic_alias = Some(4);
         assert!(aliases.resolve(&mut unknown, 5).is_err());
         let mut too_high = publish("t");
-        too_high.properties.topic_alias = Some(6);
+        too_high.properties.make_mut().topic_alias = Some(6);
         assert!(aliases.resolve(&mut too_high, 5).is_err());
     }
 }

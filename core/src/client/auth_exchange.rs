@@ -371,14 +371,14 @@ impl Client {
     /// An AUTH with our method, checked to be sendable (field and packet size).
     fn auth_packet(&self, reason: ReasonCode, data: Option<Bytes>) -> Result<Packet, ClientError> {
         let method = self.auth_method().ok_or(ClientError::NoEnhancedAuth)?;
-        let packet = Packet::Auth(Auth {
+        let packet = Packet::Auth(Box::new(Auth {
             reason,
             properties: AuthProperties {
                 authentication_method: Some(method),
                 authentication_data: data,
                 ..AuthProperties::default()
             },
-        });
+        }));
         let size = self
             .codec
             .encoded_len(&packet)

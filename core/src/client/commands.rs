@@ -9,7 +9,7 @@ use super::{
     MAX_SUBSCRIPTION_IDENTIFIER,
 };
 use crate::error::Unsupported;
-use crate::packet::{PublishProperties, SubscribeFilter, SubscribeProperties, UserProperties};
+use crate::packet::{SubscribeFilter, SubscribeProperties, UserProperties};
 use crate::permissions::Action as PermissionAction;
 use crate::session::Outgoing;
 use crate::state::{ConnectionState, Input};
@@ -39,7 +39,7 @@ impl Client {
                 return Err(self.denied(PermissionAction::Publish, topic.as_str()));
             }
         }
-        self.check_properties_allowed(request.properties != PublishProperties::default())?;
+        self.check_properties_allowed(!request.properties.is_empty())?;
         if request.qos > self.limits.maximum_qos {
             return Err(ClientError::Unsupported(Unsupported::QoSAboveMaximum {
                 requested: request.qos,
@@ -64,8 +64,7 @@ impl Client {
                 retain: request.retain,
                 topic: topic.into_string(),
                 payload: request.payload,
-                properties: (request.properties != PublishProperties::default())
-                    .then(|| Box::new(request.properties)),
+                properties: request.properties.into(),
             },
         )
     }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::credentials::TokenError;
 use crate::endpoints::{Endpoint, RedirectRefused};
 use crate::error::{ConnectError, ProtocolError, TransportError};
-use crate::packet::{PublishProperties, QoS, ReasonCode, UserProperties};
+use crate::packet::{MessageProperties, PublishProperties, QoS, ReasonCode, UserProperties};
 use crate::session::Token;
 
 /// Identifies one subscription: filter `index` of the SUBSCRIBE request `request`. An incoming
@@ -111,8 +111,9 @@ pub struct Message {
     pub dup: bool,
     /// MQTT 5: as the broker sent them (content type, payload format indicator, message
     /// expiry interval, response topic, correlation data, user properties in order,
-    /// subscription identifiers). Always empty on 3.1.1.
-    pub properties: PublishProperties,
+    /// subscription identifiers). Always empty on 3.1.1. Reads as a [`PublishProperties`]
+    /// (`message.properties.content_type`); kept out of line, see [`MessageProperties`].
+    pub properties: MessageProperties,
     /// Under `ClientConfig::manual_ack`, the handle to acknowledge this QoS 1/2 message with
     /// `Client::ack` once it was processed; `None` for QoS 0 and in automatic mode. Every
     /// subscription's copy carries the same handle: acking one acks the message.

@@ -41,8 +41,8 @@ impl Client {
             });
         }
         match packet {
-            Packet::ConnAck(connack) => return self.handle_connack(now, connack),
-            Packet::Auth(auth) => return self.handle_auth(auth),
+            Packet::ConnAck(connack) => return self.handle_connack(now, *connack),
+            Packet::Auth(auth) => return self.handle_auth(*auth),
             Packet::Publish(publish) => return self.handle_publish(publish),
             Packet::PubAck(ack) => self.handle_puback(ack),
             Packet::PubRec(ack) => self.handle_pubrec(ack),

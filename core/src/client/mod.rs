@@ -224,6 +224,13 @@ impl Client {
         self.rotation.stats()
     }
 
+    /// The requests in flight (sent, not yet completely acknowledged): each one's token and
+    /// the packet id it was sent under. A queued request, a completed or failed one and a QoS 0
+    /// publish are not in it.
+    pub fn in_flight_packet_ids(&self) -> impl Iterator<Item = (Token, u16)> + '_ {
+        self.session.packet_ids()
+    }
+
     /// A health snapshot: state, liveness, queue and buffer sizes, the last error.
     pub fn health(&self) -> Health {
         let state = self.state();
@@ -352,7 +359,7 @@ impl Client {
                 ..ConnectProperties::default()
             },
         };
-        let connect = Packet::Connect(Connect {
+        let connect = Packet::Connect(Box::new(Connect {
             client_id: self.client_id.clone(),
             clean_start,
             keep_alive: u16::try_from(self.config.keep_alive.as_secs()).unwrap_or(u16::MAX),
@@ -360,7 +367,7 @@ impl Client {
             password,
             will: self.config.will.clone(),
             properties,
-        });
+        }));
         // The configuration was checked by `validate`; a minted token is only known now.
         if let Err(error) = self.codec.encoded_len(&connect) {
             self.attempt_failed(now, ConnectError::Unencodable(error), true, None);

@@ -1,12 +1,13 @@
 //! The decoder: turns exactly one complete frame into a validated [`Packet`].
 //!
-//! The packets a client receives in bulk (CONNACK, PUBLISH, the four publish acks, SUBACK,
-//! UNSUBACK) are parsed by mqttbytes and then held to the frame: the declared property length
-//! must equal the properties actually read, and the packet must account for every byte of the
-//! frame. Then every packet is checked against the specification ([`validate`]). The other
-//! packets are parsed by hand in [`hand`](super::hand).
+//! PUBLISH, the packet a client receives most, is parsed by hand in one pass
+//! ([`hand::publish`](super::hand)). The other packets a client receives in bulk (CONNACK, the
+//! four publish acks, SUBACK, UNSUBACK) are parsed by mqttbytes and then held to the frame: the
+//! declared property length must equal the properties actually read, and the packet must
+//! account for every byte of the frame. Then every packet is checked against the specification
+//! ([`validate`]). The other packets are parsed by hand in [`hand`](super::hand) too.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use mqttbytes::{v4, v5, FixedHeader};
 
 use super::encode;
@@ -58,6 +59,15 @@ pub(crate) fn frame(
     header_len: usize,
 ) -> Result<Packet, ProtocolError> {
     let byte1 = frame[0];
+    if byte1 >> 4 == 3 {
+        // The packet a client receives in bulk: parsed in one pass, consuming the frame
+        // exactly, so there is nothing to hold it to.
+        let mut body = frame;
+        body.advance(header_len);
+        let packet = hand::publish(v, byte1, Reader::new(body))?;
+        validate(v, &packet)?;
+        return Ok(packet);
+    }
     let remaining = frame.len() - header_len;
     let fh = FixedHeader::new(byte1, header_len - 1, remaining);
     let body = frame.slice(header_len..);
@@ -66,9 +76,6 @@ pub(crate) fn frame(
         1 => return hand::connect(v, Reader::new(body)),
         2 if v5 => conv_connack_v5(v5::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?),
         2 => conv_connack_v4(v4::ConnAck::read(fh, frame).map_err(mb("CONNACK"))?, &body)?,
-        // mqttbytes miscounts repeated subscription identifiers in MQTT 5 PUBLISH.
-        3 if v5 => hand::publish_v5(byte1, Reader::new(body.clone()))?,
-        3 => conv_publish_v4(v4::Publish::read(fh, frame).map_err(mb("PUBLISH"))?),
         4 if v5 => Packet::PubAck(v5_ack!(v5::PubAck, fh, frame, "PUBACK")),
         5 if v5 => Packet::PubRec(v5_ack!(v5::PubRec, fh, frame, "PUBREC")),
         6 if v5 => Packet::PubRel(v5_ack!(v5::PubRel, fh, frame, "PUBREL")),
@@ -219,11 +226,11 @@ fn conv_connack_v4(c: v4::ConnAck, body: &[u8]) -> Result<Packet, ProtocolError>
             packet: "CONNACK",
         })
     })?;
-    Ok(Packet::ConnAck(ConnAck {
+    Ok(Packet::ConnAck(Box::new(ConnAck {
         session_present: c.session_present,
         code,
         properties: ConnAckProperties::default(),
-    }))
+    })))
 }
 
 fn conv_connack_v5(c: v5::ConnAck) -> Packet {
@@ -246,31 +253,11 @@ fn conv_connack_v5(c: v5::ConnAck) -> Packet {
         authentication_method: p.authentication_method,
         authentication_data: p.authentication_data,
     });
-    Packet::ConnAck(ConnAck {
+    Packet::ConnAck(Box::new(ConnAck {
         session_present: c.session_present,
         code: ReasonCode(c.code as u8),
         properties: p.unwrap_or_default(),
-    })
-}
-
-fn qos(q: mqttbytes::QoS) -> QoS {
-    match q {
-        mqttbytes::QoS::AtMostOnce => QoS::AtMostOnce,
-        mqttbytes::QoS::AtLeastOnce => QoS::AtLeastOnce,
-        mqttbytes::QoS::ExactlyOnce => QoS::ExactlyOnce,
-    }
-}
-
-fn conv_publish_v4(p: v4::Publish) -> Packet {
-    Packet::Publish(Publish {
-        dup: p.dup,
-        qos: qos(p.qos),
-        retain: p.retain,
-        topic: p.topic,
-        pkid: p.pkid,
-        payload: p.payload,
-        properties: PublishProperties::default(),
-    })
+    }))
 }
 
 /// Holds a packet parsed by mqttbytes to its frame: the declared property length must equal the
@@ -289,7 +276,7 @@ fn held_to_frame(v: ProtocolVersion, packet: &Packet, body: &[u8]) -> Result<(),
             Packet::ConnAck(c) => declared(2, p::content_len(&c.properties))?,
             Packet::Publish(x) => {
                 let at = 2 + x.topic.len() + if x.qos == QoS::AtMostOnce { 0 } else { 2 };
-                declared(at, p::content_len(&x.properties))?;
+                declared(at, p::content_len(&*x.properties))?;
             }
             Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
                 // 2 bytes: packet id; 3: plus reason; both read exactly by mqttbytes.

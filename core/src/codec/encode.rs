@@ -304,7 +304,7 @@ pub(crate) fn body<S: Sink>(v: ProtocolVersion, packet: &Packet, s: &mut S) {
                 s.u16(p.pkid);
             }
             if is_v5(v) {
-                props::block(s, &p.properties);
+                props::block(s, &*p.properties);
             }
             s.raw(&p.payload);
         }

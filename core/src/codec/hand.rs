@@ -1,5 +1,5 @@
 //! The packets decoded by hand rather than by mqttbytes, each checked as it is read:
-//! CONNECT (mqttbytes drops an empty user name, requires a UTF-8 password, ignores the reserved
+//! PUBLISH (the hot path; see [`publish`]), CONNECT (mqttbytes drops an empty user name, requires a UTF-8 password, ignores the reserved
 //! flag), SUBSCRIBE (it discards the reserved option bits), UNSUBSCRIBE (its MQTT 5 parser
 //! prints a `dbg!` line on every packet), DISCONNECT (its MQTT 5 parser rejects the short forms
 //! brokers send) and AUTH (absent from mqttbytes). Each must consume its frame exactly.
@@ -109,7 +109,7 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
     };
     let password = if has_password { Some(r.bin()?) } else { None };
     end(&r, "CONNECT")?;
-    Ok(Packet::Connect(Connect {
+    Ok(Packet::Connect(Box::new(Connect {
         client_id,
         clean_start: flags & 0x02 != 0,
         keep_alive,
@@ -117,45 +117,51 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
         password,
         will,
         properties,
-    }))
+    })))
 }
 
 /// MQTT 5 PUBLISH. mqttbytes adds the identifier byte twice when it counts a subscription
 /// identifier, so a PUBLISH carrying several of them (a broker sends one per matching
 /// subscription) would be cut short. The payload is a slice of the frame, not a copy.
-pub(super) fn publish_v5(byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
+/// PUBLISH, both versions (the packet a client receives in bulk: one pass, the topic copied
+/// once, the payload shared with the frame). mqttbytes miscounts repeated subscription
+/// identifiers in MQTT 5 PUBLISH, and its 3.1.1 parser builds a packet of its own that would
+/// only be converted.
+pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
     let qos =
         QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
     let topic = r.string()?;
     let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
     let mut properties = PublishProperties::default();
-    let x = &mut properties;
-    read_block(&mut r, |id, r| match id {
-        p::PAYLOAD_FORMAT_INDICATOR => once(&mut x.payload_format_indicator, r.u8()?, id),
-        p::MESSAGE_EXPIRY_INTERVAL => once(&mut x.message_expiry_interval, r.u32()?, id),
-        p::TOPIC_ALIAS => once(&mut x.topic_alias, r.u16()?, id),
-        p::RESPONSE_TOPIC => once(&mut x.response_topic, r.string()?, id),
-        p::CORRELATION_DATA => once(&mut x.correlation_data, r.bin()?, id),
-        p::USER_PROPERTY => read_user(r, &mut x.user_properties),
-        p::SUBSCRIPTION_IDENTIFIER => match r.varint()? {
-            0 => Err(malformed(M::SubscriptionIdentifierZero)),
-            identifier => {
-                x.subscription_identifiers.push(identifier);
-                Ok(())
-            }
-        },
-        p::CONTENT_TYPE => once(&mut x.content_type, r.string()?, id),
-        _ => Err(not_allowed(id, "PUBLISH")),
-    })?;
-    let payload = r.take(r.remaining())?;
+    if v == ProtocolVersion::V5 {
+        let x = &mut properties;
+        read_block(&mut r, |id, r| match id {
+            p::PAYLOAD_FORMAT_INDICATOR => once(&mut x.payload_format_indicator, r.u8()?, id),
+            p::MESSAGE_EXPIRY_INTERVAL => once(&mut x.message_expiry_interval, r.u32()?, id),
+            p::TOPIC_ALIAS => once(&mut x.topic_alias, r.u16()?, id),
+            p::RESPONSE_TOPIC => once(&mut x.response_topic, r.string()?, id),
+            p::CORRELATION_DATA => once(&mut x.correlation_data, r.bin()?, id),
+            p::USER_PROPERTY => read_user(r, &mut x.user_properties),
+            p::SUBSCRIPTION_IDENTIFIER => match r.varint()? {
+                0 => Err(malformed(M::SubscriptionIdentifierZero)),
+                identifier => {
+                    x.subscription_identifiers.push(identifier);
+                    Ok(())
+                }
+            },
+            p::CONTENT_TYPE => once(&mut x.content_type, r.string()?, id),
+            _ => Err(not_allowed(id, "PUBLISH")),
+        })?;
+    }
     Ok(Packet::Publish(Publish {
         dup: byte1 & 0x08 != 0,
         qos,
         retain: byte1 & 0x01 != 0,
         topic,
         pkid,
-        payload,
-        properties,
+        // Whatever follows is the payload: the frame is consumed exactly.
+        payload: r.rest(),
+        properties: properties.into(),
     }))
 }
 
@@ -298,8 +304,8 @@ pub(super) fn auth(mut r: Reader) -> Result<Packet, ProtocolError> {
         })?;
     }
     end(&r, "AUTH")?;
-    Ok(Packet::Auth(Auth {
+    Ok(Packet::Auth(Box::new(Auth {
         reason: code,
         properties,
-    }))
+    })))
 }

@@ -141,12 +141,21 @@ impl Reader {
         self.take(len)
     }
 
-    /// A UTF-8 string: two-byte length, then valid UTF-8 without U+0000.
+    /// A UTF-8 string: two-byte length, then valid UTF-8 without U+0000. Copied straight out
+    /// of the frame (no shared slice is made for it).
     pub(crate) fn string(&mut self) -> Result<String, ProtocolError> {
-        let bytes = self.bin()?;
-        let s = std::str::from_utf8(&bytes).map_err(|_| malformed(M::InvalidUtf8))?;
+        let len = usize::from(self.u16()?);
+        let bytes = self.buf.get(..len).ok_or_else(|| malformed(M::Truncated))?;
+        let s = std::str::from_utf8(bytes).map_err(|_| malformed(M::InvalidUtf8))?;
         check_no_nul(s)?;
-        Ok(s.to_owned())
+        let s = s.to_owned();
+        self.buf.advance(len);
+        Ok(s)
+    }
+
+    /// Everything left, sharing the frame's memory (the reader is used up).
+    pub(crate) fn rest(self) -> Bytes {
+        self.buf
     }
 }
 

@@ -177,11 +177,11 @@ impl Pair {
     }
 
     pub fn connack_with(&mut self, session_present: bool, code: ReasonCode) {
-        self.send(Packet::ConnAck(ConnAck {
+        self.send(Packet::ConnAck(Box::new(ConnAck {
             session_present,
             code,
             properties: ConnAckProperties::default(),
-        }));
+        })));
     }
 
     /// The transport breaks (as an adapter reports an EOF).
@@ -234,7 +234,7 @@ impl Pair {
     pub fn expect_connect(&mut self) -> jamey_mqtt_core::packet::Connect {
         let sent = self.take_sent();
         match sent.as_slice() {
-            [Packet::Connect(connect)] => connect.clone(),
+            [Packet::Connect(connect)] => *connect.clone(),
             other => panic!("expected one CONNECT, got {other:?}"),
         }
     }

@@ -8,6 +8,10 @@
 //! | `POST /publish/{*topic}` | publishes the body (`?qos=0|1|2`, default 1); 202 after the broker's ack |
 //! | `GET /subscribe/{*filter}` | server-sent events, one per message, until the HTTP client leaves |
 //!
+//! While the client is not connected, `/publish` and `/subscribe` answer 503 at once rather than
+//! hold the HTTP request for an outage of unknown length (the caller retries; `/health/mqtt`
+//! says when).
+//!
 //! The service makes no MQTT decision: topic validity, permissions, sizes and the queue bound
 //! are the client's answers, mapped to HTTP statuses in [`publish`].
 //!

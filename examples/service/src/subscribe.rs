@@ -2,7 +2,9 @@
 //! message (data: `{"topic": .., "payload": ..}`, the payload as UTF-8 with invalid bytes
 //! replaced), until the HTTP client leaves or the service stops. The response starts once the
 //! broker granted the subscription, so a message published after the headers arrived is
-//! delivered. Errors before that: 400 invalid filter, 403 denied, 503 client down.
+//! delivered. Errors before that: 400 invalid filter or QoS, 403 denied (client-side
+//! permissions, or the broker's SUBACK refusal), 503 while not connected (as `/publish`: the
+//! HTTP request is not held while the client waits for the broker) or once the client is down.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -35,6 +37,13 @@ pub async fn subscribe(
     let Some(qos) = QoS::from_u8(query.qos.unwrap_or(1)) else {
         return (StatusCode::BAD_REQUEST, "qos must be 0, 1 or 2\n").into_response();
     };
+    if state.client.connection_info().is_none() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not connected to the broker\n",
+        )
+            .into_response();
+    }
     let subscription = match state.client.subscribe(filter, qos).await {
         Ok(subscription) => subscription,
         Err(error) => return (status_of(&error), format!("{error}\n")).into_response(),

@@ -2,79 +2,63 @@
 //! port, and a real HTTP client (reqwest) for every route and status: health 200/503/200 across
 //! a broker stop and restart, metrics, publish 202/400/403/413/503 (queue full and client
 //! down), an SSE subscriber receiving what `/publish` sent, and a graceful shutdown that ends
-//! the SSE stream and disconnects the client. Every wait polls a condition with a deadline.
+//! the SSE stream and disconnects the client; an SSE subscription that ends when its HTTP client
+//! leaves; the broker's own refusals (the project's JWT plugin, MQTT 5) mapped to 403 for a
+//! publish and a subscribe, and `/subscribe`'s 400 and 503. Every wait polls a condition with a
+//! deadline. (The stop on SIGTERM of the service binary itself: `process.rs`.)
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use jamey_mqtt_service::config::ServiceConfig;
+use jamey_mqtt_tests::scenarios::jwt_signer;
 use jamey_mqtt_tests::{Broker, BrokerOptions};
 use jamey_mqtt_tokio::permissions::Permissions;
 use jamey_mqtt_tokio::topic::TopicFilter;
 use jamey_mqtt_tokio::Client;
 use reqwest::StatusCode;
-use serde_json::Value;
 
-const WAIT: Duration = Duration::from_secs(20);
+mod common;
+use common::{http_client, sample, wait_for, Service, WAIT};
 
-/// The two tests run one after the other: the first stops its broker and starts it again on
-/// the same port, and a broker the other test starts meanwhile could take that port (the
-/// client would then reconnect to the wrong broker, and freezing its own would change nothing).
+/// The tests run one after the other: one stops its broker and starts it again on the same
+/// port, and a broker another test starts meanwhile could take that port (the client would
+/// then reconnect to the wrong broker, and freezing its own would change nothing).
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Polls `check` every 20 ms until it returns `Some`, panicking after [`WAIT`].
-async fn wait_for<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+/// The service in this process on an ephemeral port, serving `client` until `stop` is sent.
+struct Running {
+    service: Service,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn serve(client: Client) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(jamey_mqtt_service::serve(listener, client, async {
+        let _ = stop_rx.await;
+    }));
+    Running {
+        service: Service {
+            base,
+            http: http_client(),
+        },
+        stop,
+        server,
     }
 }
 
-/// A reqwest client; it needs a process-wide rustls provider even for plain HTTP.
-fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-struct Service {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Service {
-    async fn health(&self) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}/health/mqtt", self.base))
-            .send()
+impl Running {
+    /// Stops the service and waits for `serve` to return (after the client's disconnect).
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(WAIT, self.server)
             .await
-            .expect("GET /health/mqtt");
-        let status = response.status();
-        let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
-        (status, body)
-    }
-
-    async fn wait_health(&self, wanted: StatusCode) -> Value {
-        wait_for(&format!("/health/mqtt {wanted}"), || async {
-            let (status, body) = self.health().await;
-            (status == wanted).then_some(body)
-        })
-        .await
-    }
-
-    async fn publish(&self, path_and_query: &str, body: impl Into<reqwest::Body>) -> StatusCode {
-        self.http
-            .post(format!("{}/publish/{path_and_query}", self.base))
-            .body(body)
-            .send()
-            .await
-            .expect("POST /publish")
-            .status()
+            .expect("serve returns")
+            .unwrap()
+            .expect("serve ok");
     }
 }
 
@@ -309,4 +293,139 @@ async fn shutdown_completes_an_accepted_publish() {
         .expect("serve returns")
         .unwrap()
         .expect("serve ok");
+}
+
+/// Reads `events` until `wanted` appears in what arrived, within [`WAIT`].
+async fn read_until(
+    events: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    wanted: &str,
+) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + WAIT;
+    while !seen.contains(wanted) {
+        let chunk = tokio::time::timeout_at(deadline.into(), events.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {wanted:?} in the SSE stream in time: {seen}"))
+            .expect("SSE stream open")
+            .expect("SSE chunk");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    seen
+}
+
+/// `GET /subscribe` lasts until the HTTP client leaves: once it left, the client's subscription
+/// ends, so what the broker sends for the filter matches no subscription any more
+/// (`mqtt_messages_unmatched_total` in `/metrics` counts it); before that nothing was unmatched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_subscription_ends_when_the_http_client_leaves() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let broker = Broker::start(BrokerOptions::plain(), None);
+    let toml = format!(
+        "[mqtt]\nhost = \"127.0.0.1\"\nport = {}\nclient_id = \"service-sse\"\n",
+        broker.port()
+    );
+    let config = ServiceConfig::from_toml(&toml, |_| None).expect("config");
+    let running = serve(Client::start(config.mqtt).expect("start")).await;
+    let service = &running.service;
+    service.wait_health(StatusCode::OK).await;
+    let unmatched = "mqtt_messages_unmatched_total{client_id=\"service-sse\"} ";
+
+    // A separate HTTP client, so that leaving closes its connection.
+    let sse = http_client()
+        .get(format!("{}/subscribe/leave/%23", service.base))
+        .send()
+        .await
+        .expect("GET /subscribe");
+    assert_eq!(sse.status(), StatusCode::OK);
+    let mut events = sse.bytes_stream();
+    assert_eq!(
+        service.publish("leave/x", "while-here").await,
+        StatusCode::ACCEPTED
+    );
+    read_until(&mut events, "while-here").await;
+    assert_eq!(sample(&service.metrics().await, unmatched), Some(0.0));
+
+    // The HTTP client leaves (its connection closes).
+    drop(events);
+    wait_for(
+        "a message for the filter to match no subscription",
+        || async {
+            assert_eq!(
+                service.publish("leave/x", "after").await,
+                StatusCode::ACCEPTED
+            );
+            let text = service.metrics().await;
+            sample(&text, unmatched)
+                .is_some_and(|count| count > 0.0)
+                .then_some(())
+        },
+    )
+    .await;
+    running.stop().await;
+}
+
+/// The broker's own refusals (its JWT plugin, MQTT 5, no client-side permissions): a publish
+/// outside the token's grants gets PUBACK "not authorized", answered 403; a subscribe outside
+/// them gets a SUBACK refusal, answered 403. `/subscribe`'s other errors: 400 for an invalid
+/// filter or QoS, 503 while the client is not connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_refusals_are_403_and_subscribe_errors_have_their_status() {
+    let _one_at_a_time = ONE_AT_A_TIME.lock().await;
+    let mut broker = jamey_mqtt_tests::scenarios::jwt_broker();
+    const ID: &str = "service-jwt";
+    let token = jwt_signer(ID, Duration::from_secs(3600), &["svc/#"], &["svc/#"])
+        .sign(std::time::SystemTime::now())
+        .expect("sign");
+    let toml = format!(
+        r#"
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+client_id = "{ID}"
+protocol = "5"
+username = "{ID}"
+password = "{password}"
+"#,
+        port = broker.port(),
+        password = token.expose(),
+    );
+    let config = ServiceConfig::from_toml(&toml, |_| None).expect("config");
+    let running = serve(Client::start(config.mqtt).expect("start")).await;
+    let service = &running.service;
+    service.wait_health(StatusCode::OK).await;
+
+    // Inside the grants: accepted; outside: the broker says "not authorized".
+    assert_eq!(service.publish("svc/ok", "x").await, StatusCode::ACCEPTED);
+    let (status, body) = service.publish_answer("secret/x", "x").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not authorized (0x87)"),
+        "{body}"
+    );
+
+    let granted = service.subscribe("svc/%23").await;
+    assert_eq!(granted.status(), StatusCode::OK);
+    drop(granted);
+    let refused = service.subscribe("secret/%23").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // `+` must be a whole level in a filter; QoS 3 does not exist.
+    assert_eq!(
+        service.subscribe("svc/a%2Bb").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        service.subscribe("svc/%23?qos=3").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+
+    broker.stop();
+    service.wait_health(StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(
+        service.subscribe("svc/%23").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    running.stop().await;
 }

@@ -131,14 +131,14 @@ fn text(data: Option<Bytes>) -> String {
 }
 
 fn auth(reason: ReasonCode, data: &str) -> Packet {
-    Packet::Auth(Auth {
+    Packet::Auth(Box::new(Auth {
         reason,
         properties: AuthProperties {
             authentication_method: Some(METHOD.into()),
             authentication_data: Some(Bytes::copy_from_slice(data.as_bytes())),
             ..AuthProperties::default()
         },
-    })
+    }))
 }
 
 fn script(link: &mut Link) -> Result<Vec<String>, String> {
@@ -159,14 +159,14 @@ fn script(link: &mut Link) -> Result<Vec<String>, String> {
         "AUTH {}",
         link.expect_auth(ReasonCode::CONTINUE_AUTHENTICATION)?
     ));
-    link.send(&Packet::ConnAck(ConnAck {
+    link.send(&Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
         code: ReasonCode::SUCCESS,
         properties: ConnAckProperties {
             authentication_method: Some(METHOD.into()),
             ..ConnAckProperties::default()
         },
-    }))?;
+    })))?;
     seen.push(format!(
         "REAUTH {}",
         link.expect_auth(ReasonCode::RE_AUTHENTICATE)?

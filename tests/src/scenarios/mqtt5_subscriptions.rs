@@ -54,7 +54,7 @@ async fn next_identified<R: Runtime + Default>(sub: &mut Subscription) -> (Strin
     let message: Message = next::<R>(sub).await;
     (
         String::from_utf8_lossy(&message.payload).into_owned(),
-        message.properties.subscription_identifiers,
+        message.properties.into_inner().subscription_identifiers,
     )
 }
 
