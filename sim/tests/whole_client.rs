@@ -9,7 +9,11 @@
 //! packet size and a topic alias maximum; faults for a while, then settling, a final burst of
 //! publishes and a graceful `disconnect()`. On some seeds the broker refuses some long-lived
 //! filters on SUBSCRIBE after its first restart (a policy change), so a subscriber that lost
-//! its session is refused them when it re-subscribes. The invariants are in `sim/src/whole/checks.rs`.
+//! its session is refused them when it re-subscribes. On some seeds the subscriber restarts as
+//! a fresh process that resumes its session (what the session delivers first waits in its
+//! unmatched buffer), the publisher ends by dropping its last handle instead of
+//! `disconnect()`, and writes stall right before the final burst. The invariants are in
+//! `sim/src/whole/checks.rs`.
 //!
 //! `SIM_SEEDS=n` (default 1000) sets how many seeds run, `SIM_FIRST_SEED` the first; a failing
 //! seed prints the command that replays it alone with a trace:

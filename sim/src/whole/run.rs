@@ -321,6 +321,12 @@ pub async fn run(app: &App, scenario: &Scenario) -> Finish {
 
     // A burst of publishes, then a graceful disconnect: everything accepted before it must
     // reach the broker, QoS 0 included.
+    if let Some(span) = scenario.burst_stall {
+        // Both connections (publisher and subscriber) are the live ones now.
+        for pick in 0..2 {
+            rt.inject(Fault::Stall { pick, span });
+        }
+    }
     let step = rt.now() + STEP;
     if scenario.publisher_drops_handle {
         // Handed over unawaited, then the last handle goes: the client disconnects on its own

@@ -103,6 +103,10 @@ pub struct Scenario {
     /// after handing the final burst to the client without awaiting it (the `HandlesGone`
     /// path: a background flush must still deliver every publish the client took).
     pub publisher_drops_handle: bool,
+    /// Writes on every connection stall this long right before the final burst (a slow but
+    /// healthy link): the burst piles up in the publisher's buffer against
+    /// `max_buffered_bytes`, and the rest waits in its queue.
+    pub burst_stall: Option<Duration>,
 }
 
 /// See [`Scenario::subscriber_restart`].
@@ -263,6 +267,7 @@ impl Scenario {
             script: None,
             subscriber_restart: None,
             publisher_drops_handle: false,
+            burst_stall: None,
         }
         .draw_endings(&mut rng)
     }
@@ -291,6 +296,9 @@ impl Scenario {
             });
         }
         self.publisher_drops_handle = rng.bool();
+        self.burst_stall = rng
+            .bool()
+            .then(|| Duration::from_millis(rng.u64(200..=3_000)));
         if self.publisher_drops_handle {
             // Every publish of the burst is taken (nothing awaits a refusal): small payloads,
             // no alias, no more than the queue and the command channel hold.
@@ -324,25 +332,33 @@ impl Scenario {
 
     /// The bound on bytes buffered documented at `ClientConfig::max_buffered_bytes`:
     /// `max(max_buffered_bytes, one packet, the requests resent on a resumed session)` plus the
-    /// small packets owed to the broker. Here one packet is the largest this run can make (not
-    /// the configured maximum, which is far bigger than any packet here and would make the
-    /// bound toothless): its payload plus [`PACKET_OVERHEAD`]. The resent requests are at most
-    /// `max_inflight` such packets. The owed packets are at most one ack (PUBACK, PUBREC,
-    /// PUBCOMP) per message the broker has in flight to the client (its window), one PUBREL per
-    /// request in flight, one PINGREQ and the DISCONNECT.
+    /// small packets owed to the broker. Here a packet is at most its payload plus
+    /// [`PACKET_OVERHEAD`] (SUBSCRIBE and UNSUBSCRIBE: the overhead alone); one packet is the
+    /// largest this run can make (not the configured maximum, which is far bigger than any
+    /// packet here and would make the bound toothless). The resent requests are at most
+    /// `max_inflight` of the run's QoS 1/2 publishes and subscription requests, so at most the
+    /// `max_inflight` largest. The owed packets are at most one ack (PUBACK, PUBREC, PUBCOMP)
+    /// per message the broker has in flight to the client (its window), one PUBREL per request
+    /// in flight, one PINGREQ and the DISCONNECT.
     pub fn buffer_bound(&self, config: &ClientConfig) -> u64 {
-        let biggest_payload = self
-            .publishers
-            .iter()
-            .flat_map(|p| &p.publishes)
-            .chain(&self.burst)
-            .chain(self.restart().into_iter().flat_map(|r| &r.absent))
-            .map(|p| p.payload.len())
-            .max()
-            .unwrap_or(0);
-        let packet = biggest_payload + PACKET_OVERHEAD;
+        let publishes = || {
+            self.publishers
+                .iter()
+                .flat_map(|p| &p.publishes)
+                .chain(&self.burst)
+                .chain(self.restart().into_iter().flat_map(|r| &r.absent))
+        };
+        let packet = publishes().map(|p| p.payload.len()).max().unwrap_or(0) + PACKET_OVERHEAD;
         let inflight = usize::from(config.max_inflight);
-        let resent = inflight * packet;
+        let mut resendable: Vec<usize> = publishes()
+            .filter(|p| p.qos != QoS::AtMostOnce)
+            .map(|p| p.payload.len() + PACKET_OVERHEAD)
+            .collect();
+        resendable.sort_unstable_by(|a, b| b.cmp(a));
+        // Subscription requests (the readers', the churn's, re-subscriptions) are smaller than
+        // any publish here: they fill what the publishes leave of the window.
+        let resent = resendable.iter().take(inflight).sum::<usize>()
+            + inflight.saturating_sub(resendable.len()) * PACKET_OVERHEAD;
         let owed = (self.window + inflight) * ACK + PINGREQ + DISCONNECT;
         (config.max_buffered_bytes.max(packet).max(resent) + owed) as u64
     }
