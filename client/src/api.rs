@@ -59,7 +59,7 @@ pub(crate) struct Inner {
     /// Numbers the requests of [`Client::request`] (response topics, correlation data).
     pub(crate) next_request: std::sync::atomic::AtomicU64,
     /// The client id sent in CONNECT: the `client_id` label of the metrics.
-    client_id: String,
+    pub(crate) client_id: String,
 }
 
 /// A handle to a connected MQTT client. Cheap to clone; the connection is shared. Dropping the
@@ -189,7 +189,10 @@ impl<R: Runtime> Client<R> {
             auth: config.auth.clone(),
             telemetry: Telemetry::new(tracer, shared.metrics.clone()),
         });
-        runtime.spawn(driver.run());
+        // Boxed here: the task is several KiB, and handed by value through the runtime's spawn
+        // path it would be copied frame after frame, each copy a few more stack pages that
+        // stay resident for the life of the thread.
+        runtime.spawn(Box::pin(driver.run()));
         let client = Client {
             inner: Arc::new(Inner {
                 commands: commands_tx,

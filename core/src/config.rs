@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::credentials::TokenAuth;
 use crate::endpoints::Brokers;
-use crate::packet::{ProtocolVersion, QoS, UserProperties, Will};
+use crate::packet::{ProtocolVersion, QoS, UserProperties, Will, WillProperties};
 use crate::permissions::Permissions;
 use crate::reconnect::ReconnectConfig;
 
@@ -64,7 +64,8 @@ pub struct ClientConfig {
     /// The brokers to connect to, the order they are tried in and which MQTT 5 redirects are
     /// followed (see [`crate::endpoints`]). Default: `localhost:1883`.
     pub brokers: Brokers,
-    /// The MQTT version spoken (default: 5).
+    /// The MQTT version spoken (default: 3.1.1). Options that exist only in MQTT 5 are refused
+    /// by [`ClientConfig::validate`] on 3.1.1, each error naming its field.
     pub protocol: ProtocolVersion,
     /// Empty: one is generated from `seed` ("jamey-" and 16 hex digits), or, with
     /// `broker_assigns_client_id`, the broker assigns one.
@@ -306,6 +307,16 @@ impl ClientConfig {
             }
             if self.authentication.is_some() {
                 return Err(ConfigError::new("authentication", "MQTT 5 only"));
+            }
+            if self.session_expiry_interval.is_some() {
+                return Err(ConfigError::new("session_expiry_interval", "MQTT 5 only"));
+            }
+            if self
+                .will
+                .as_ref()
+                .is_some_and(|will| will.properties != WillProperties::default())
+            {
+                return Err(ConfigError::new("will.properties", "MQTT 5 only"));
             }
             if self.request_response_information {
                 return Err(ConfigError::new(

@@ -37,7 +37,8 @@
 //! ```
 //!
 //! Public modules: [`config`] (the configuration and the environment reader an application can
-//! reuse), [`permissions`], [`tls`] (default feature `tls`: the TLS 1.3 policy an adapter
+//! reuse), [`permissions`], [`request`] (the requester's side of MQTT 5 request/response: which
+//! response topic and correlation data a request carries), [`tls`] (default feature `tls`: the TLS 1.3 policy an adapter
 //! applies) and [`topic`] (topic name and filter rules). Everything else is re-exported here
 //! by name. The codec, the wire packets and the reconnect policy's internals are reachable only
 //! with the `internals` feature, for this workspace's tests, simulation, fuzzing and benchmarks:
@@ -64,7 +65,9 @@ pub mod endpoints;
 mod envelope;
 mod error;
 pub mod permissions;
+pub mod request;
 mod session;
+mod shared_str;
 mod state;
 mod stats;
 #[cfg(any(test, feature = "internals"))]
@@ -95,5 +98,6 @@ pub use packet::{
     SubscribeFilter, SubscribeProperties, UserProperties, Will, WillProperties,
 };
 pub use reconnect::{Jitter, ReconnectConfig};
+pub use shared_str::SharedStr;
 pub use state::{ConnectionState, IllegalTransition};
 pub use stats::Stats;

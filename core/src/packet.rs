@@ -6,6 +6,7 @@
 //! on a 3.1.1 connection they are always empty (the codec rejects encoding non-empty ones).
 
 use bytes::Bytes;
+use crate::shared_str::SharedStr;
 
 /// The protocol version spoken on the wire. A configuration choice; the state machine is shared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -366,7 +367,7 @@ pub struct Publish {
     pub dup: bool,
     pub qos: QoS,
     pub retain: bool,
-    pub topic: String,
+    pub topic: SharedStr,
     pub pkid: u16,
     pub payload: Bytes,
     pub properties: MessageProperties,

@@ -14,6 +14,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::shared_str::SharedStr;
 use bytes::Bytes;
 
 use crate::packet::{
@@ -39,9 +40,11 @@ pub(crate) enum Outgoing {
     Publish {
         qos: QoS,
         retain: bool,
-        topic: String,
+        /// Made from the application's `String` without a copy (and without an allocation
+        /// when the string has no spare capacity).
+        topic: SharedStr,
         payload: Bytes,
-        /// `None` for none at all (the common case): an entry stays small while in flight.
+        /// Empty (no allocation) in the common case: an entry stays small while in flight.
         properties: MessageProperties,
     },
     Subscribe {

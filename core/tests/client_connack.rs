@@ -9,7 +9,9 @@ use std::time::Duration;
 use jamey_mqtt_core::packet::{
     ConnAck, ConnAckProperties, Packet, ProtocolVersion, QoS, ReasonCode, SubscribeFilter,
 };
-use jamey_mqtt_core::{ClientConfig, ClientError, Event};
+use jamey_mqtt_core::{
+    ClientConfig, ClientError, Event, PublishRequest, RequestError, SubscriptionEnd, Unsupported,
+};
 use support::Pair;
 
 fn v5(client_id: &str) -> ClientConfig {
@@ -213,4 +215,218 @@ fn response_information_is_requested_when_asked_and_a_response_carries_the_corre
     }
     .validate()
     .is_err());
+}
+
+/// Requests made before the CONNACK that announces the limits (the first one, or after a
+/// failover to a stricter broker) are checked again when it comes: each one beyond the limits
+/// fails with the error admission gives, and none of them is sent.
+fn failures(events: &[Event]) -> Vec<(jamey_mqtt_core::Token, RequestError)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::RequestFailed { token, error } => Some((*token, error.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn publish(pair: &mut Pair, topic: &str, qos: QoS, retain: bool) -> jamey_mqtt_core::Token {
+    let request = PublishRequest::new(topic, "x", qos).retain(retain);
+    pair.client.publish(pair.now, request).expect("admitted")
+}
+
+#[test]
+fn a_queued_publish_above_the_maximum_qos_fails_when_the_connack_announces_it() {
+    let mut pair = Pair::new(v5("max-qos"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    // Before the CONNACK the limits are not known: admitted.
+    let qos2 = publish(&mut pair, "t/2", QoS::ExactlyOnce, false);
+    let qos1 = publish(&mut pair, "t/1", QoS::AtLeastOnce, false);
+    pair.send(connack(ConnAckProperties {
+        maximum_qos: Some(1),
+        ..ConnAckProperties::default()
+    }));
+    let events = pair.take_events();
+    assert_eq!(
+        failures(&events),
+        vec![(
+            qos2,
+            RequestError::Unsupported(Unsupported::QoSAboveMaximum {
+                requested: QoS::ExactlyOnce,
+                maximum: QoS::AtLeastOnce,
+            })
+        )]
+    );
+    let topics: Vec<(String, QoS)> = pair
+        .take_sent()
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some((p.topic.into(), p.qos)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(topics, vec![("t/1".to_owned(), QoS::AtLeastOnce)]);
+    let _ = qos1;
+}
+
+#[test]
+fn a_queued_retained_publish_fails_when_the_connack_says_retain_is_unavailable() {
+    let mut pair = Pair::new(v5("no-retain"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    let retained = publish(&mut pair, "t/r", QoS::AtLeastOnce, true);
+    publish(&mut pair, "t/plain", QoS::AtLeastOnce, false);
+    pair.send(connack(ConnAckProperties {
+        retain_available: Some(0),
+        ..ConnAckProperties::default()
+    }));
+    assert_eq!(
+        failures(&pair.take_events()),
+        vec![(retained, RequestError::Unsupported(Unsupported::Retain))]
+    );
+    let sent: Vec<(String, bool)> = pair
+        .take_sent()
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some((p.topic.into(), p.retain)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, vec![("t/plain".to_owned(), false)]);
+}
+
+fn subscribed_filters(sent: Vec<Packet>) -> Vec<String> {
+    sent.into_iter()
+        .flat_map(|p| match p {
+            Packet::Subscribe(s) => s.filters.into_iter().map(|f| f.filter).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn a_queued_wildcard_subscribe_fails_when_the_connack_says_wildcards_are_unavailable() {
+    let mut pair = Pair::new(v5("no-wildcards"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    let wildcard = subscribe(&mut pair, "a/+").expect("admitted before the CONNACK");
+    // One wildcard among several filters refuses the whole request, as admission does.
+    let mixed = pair
+        .client
+        .subscribe(
+            pair.now,
+            vec![
+                SubscribeFilter::new("b/c", QoS::AtLeastOnce),
+                SubscribeFilter::new("b/#", QoS::AtLeastOnce),
+            ],
+        )
+        .expect("admitted before the CONNACK");
+    subscribe(&mut pair, "a/b").expect("admitted");
+    pair.send(connack(ConnAckProperties {
+        wildcard_subscription_available: Some(0),
+        ..ConnAckProperties::default()
+    }));
+    let unsupported = RequestError::Unsupported(Unsupported::WildcardSubscriptions);
+    assert_eq!(
+        failures(&pair.take_events()),
+        vec![(wildcard, unsupported.clone()), (mixed, unsupported)]
+    );
+    assert_eq!(subscribed_filters(pair.take_sent()), vec!["a/b".to_owned()]);
+}
+
+#[test]
+fn a_queued_shared_subscribe_fails_when_the_connack_says_shared_subscriptions_are_unavailable() {
+    let mut pair = Pair::new(v5("no-shared"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    let shared = subscribe(&mut pair, "$share/g/jobs").expect("admitted before the CONNACK");
+    subscribe(&mut pair, "jobs").expect("admitted");
+    pair.send(connack(ConnAckProperties {
+        shared_subscription_available: Some(0),
+        ..ConnAckProperties::default()
+    }));
+    assert_eq!(
+        failures(&pair.take_events()),
+        vec![(
+            shared,
+            RequestError::Unsupported(Unsupported::SharedSubscriptions)
+        )]
+    );
+    assert_eq!(
+        subscribed_filters(pair.take_sent()),
+        vec!["jobs".to_owned()]
+    );
+}
+
+#[test]
+fn after_a_failover_to_a_stricter_broker_queued_requests_and_resubscriptions_obey_it() {
+    let mut pair = Pair::new(v5("failover"));
+    pair.client.connect(pair.now);
+    pair.drive();
+    pair.expect_connect();
+    pair.send(connack(ConnAckProperties::default()));
+    pair.take_events();
+    let wildcard = subscribe(&mut pair, "a/#").expect("the first broker takes wildcards");
+    let plain = subscribe(&mut pair, "a/b").expect("admitted");
+    pair.drive();
+    let sent = pair.take_sent();
+    let pkids: Vec<u16> = sent
+        .iter()
+        .filter_map(|p| match p {
+            Packet::Subscribe(s) => Some(s.pkid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pkids.len(), 2);
+    for pkid in pkids {
+        pair.suback(pkid, vec![ReasonCode::GRANTED_QOS_1]);
+    }
+    pair.take_events();
+    // The connection is lost; meanwhile a QoS 2 publish waits in the queue.
+    pair.cut();
+    let queued = publish(&mut pair, "t/2", QoS::ExactlyOnce, false);
+    pair.reconnect_transport();
+    // The new broker has no session, no wildcards and QoS 1 at most.
+    pair.send(connack(ConnAckProperties {
+        maximum_qos: Some(1),
+        wildcard_subscription_available: Some(0),
+        ..ConnAckProperties::default()
+    }));
+    let events = pair.take_events();
+    assert_eq!(
+        failures(&events),
+        vec![(
+            queued,
+            RequestError::Unsupported(Unsupported::QoSAboveMaximum {
+                requested: QoS::ExactlyOnce,
+                maximum: QoS::AtLeastOnce,
+            })
+        )]
+    );
+    let ended: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SubscriptionEnded { id, end } => Some((id.request(), end.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ended,
+        vec![(
+            wildcard,
+            SubscriptionEnd::ResubscribeRefused(ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED)
+        )]
+    );
+    let sent = pair.take_sent();
+    assert!(
+        !sent.iter().any(|p| matches!(p, Packet::Publish(_))),
+        "nothing beyond the limits is sent: {sent:?}"
+    );
+    assert_eq!(subscribed_filters(sent), vec!["a/b".to_owned()]);
+    let _ = plain;
 }

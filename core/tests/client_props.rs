@@ -24,7 +24,7 @@ fn broker_packet() -> impl Strategy<Value = Packet> {
                     dup: false,
                     qos,
                     retain: false,
-                    topic,
+                    topic: topic.into(),
                     pkid: if qos == QoS::AtMostOnce { 0 } else { pkid },
                     payload: Bytes::from(payload),
                     properties: PublishProperties::default().into(),

@@ -269,7 +269,7 @@ fn publish(v: ProtocolVersion) -> impl Strategy<Value = Packet> {
                     dup: dup && !qos0,
                     qos,
                     retain,
-                    topic,
+                    topic: topic.into(),
                     pkid: if qos0 { 0 } else { pkid },
                     payload,
                     properties: props.into(),

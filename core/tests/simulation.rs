@@ -521,7 +521,7 @@ impl Sim {
             Event::Message { message: m, .. } => {
                 node.received.push(Received {
                     payload: m.payload.clone(),
-                    topic: m.topic.clone(),
+                    topic: m.topic.to_string(),
                     qos: m.qos,
                     retain: m.retain,
                 });

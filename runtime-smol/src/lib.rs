@@ -1,7 +1,8 @@
 //! # jamey-mqtt-smol
 //!
 //! The [`jamey_mqtt`] client on smol: [`SmolRuntime`] implements [`jamey_mqtt::Runtime`] with
-//! async-net's TCP, async-io's timers and smol's global executor; TLS, when configured, is the
+//! async-net's TCP (as [`SmolTcp`], which asks the reactor before reading a socket it found
+//! empty), async-io's timers and smol's global executor; TLS, when configured, is the
 //! client's own (feature `tls`, on by default: futures-rustls over this TCP stream, the policy,
 //! TLS 1.3 only, from `jamey_mqtt_core::tls`), and this crate re-exports the whole
 //! API with `Client` bound to it. Switching from tokio is a change of crate name:
@@ -29,7 +30,10 @@ use std::time::Instant;
 
 use smol::net::TcpStream;
 
+mod tcp;
+
 pub use jamey_mqtt::*;
+pub use tcp::SmolTcp;
 
 /// The client on smol.
 pub type Client = jamey_mqtt::Client<SmolRuntime>;
@@ -50,13 +54,13 @@ impl Future for Sleep {
 }
 
 impl Runtime for SmolRuntime {
-    type Tcp = TcpStream;
+    type Tcp = SmolTcp;
     type Sleep = Sleep;
 
     async fn connect_tcp(&self, host: &str, port: u16) -> io::Result<Self::Tcp> {
         let stream = TcpStream::connect((host, port)).await?;
         stream.set_nodelay(true)?;
-        Ok(stream)
+        Ok(SmolTcp::new(stream))
     }
 
     fn sleep_until(&self, deadline: Instant) -> Sleep {

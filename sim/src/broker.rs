@@ -663,14 +663,14 @@ impl Broker {
             }
             if publish.topic.is_empty() {
                 match c.aliases.get(&alias) {
-                    Some(topic) => publish.topic.clone_from(topic),
+                    Some(topic) => publish.topic = topic.as_str().into(),
                     None => {
                         self.violation(conn, format!("unknown topic alias {alias}"));
                         return;
                     }
                 }
             } else {
-                c.aliases.insert(alias, publish.topic.clone());
+                c.aliases.insert(alias, publish.topic.to_string());
             }
         }
         if publish.qos != QoS::AtMostOnce {
@@ -687,7 +687,7 @@ impl Broker {
                 }
             }
         }
-        if TopicName::new(publish.topic.as_str()).is_err() {
+        if TopicName::new(&*publish.topic).is_err() {
             self.violation(
                 conn,
                 format!("PUBLISH to invalid topic {:?}", publish.topic),
@@ -695,7 +695,7 @@ impl Broker {
             return;
         }
         if publish.qos != QoS::AtMostOnce {
-            let message = (publish.topic.clone(), publish.payload.clone());
+            let message = (publish.topic.to_string(), publish.payload.clone());
             let resend = self.sessions.get_mut(id).is_some_and(|s| {
                 s.incoming_seen.insert(publish.pkid, message.clone()) == Some(message)
             });
@@ -711,7 +711,7 @@ impl Broker {
             }
         }
         let message = Message {
-            topic: publish.topic,
+            topic: publish.topic.into(),
             payload: publish.payload,
             qos: publish.qos,
             retain: publish.retain,
@@ -836,7 +836,7 @@ fn publish_packet(message: &Message, pkid: u16, dup: bool) -> Publish {
         dup,
         qos: message.qos,
         retain: message.retain,
-        topic: message.topic.clone(),
+        topic: message.topic.clone().into(),
         pkid,
         payload: message.payload.clone(),
         properties: Default::default(),

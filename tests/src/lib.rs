@@ -17,6 +17,8 @@
 //! - [`rabbitmq`]: a three-node RabbitMQ cluster on loopback for `tests/cluster.rs` (run by
 //!   `scripts/test-cluster`, not by `cargo test --workspace`: it needs the `cluster` feature).
 //!
+//! - [`scripted`]: a scripted MQTT 5 broker on a loopback socket, for what Mosquitto cannot do.
+//!
 //! The harness fails loudly (panics), never skips, when `mosquitto` or `openssl` is missing.
 
 pub mod broker;
@@ -24,6 +26,7 @@ pub mod pki;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod scenarios;
+pub mod scripted;
 pub mod tempdir;
 
 pub use broker::{Broker, BrokerOptions, Tls12Server};

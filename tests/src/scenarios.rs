@@ -25,8 +25,10 @@ mod cluster;
 mod jwt_plugin;
 mod mqtt5_auth;
 mod mqtt5_connection;
+mod mqtt5_interop;
 mod mqtt5_manual_ack;
 mod mqtt5_messages;
+mod mqtt5_scripted;
 mod mqtt5_subscriptions;
 mod robustness;
 mod start;
@@ -35,8 +37,10 @@ pub use cluster::*;
 pub use jwt_plugin::*;
 pub use mqtt5_auth::*;
 pub use mqtt5_connection::*;
+pub use mqtt5_interop::*;
 pub use mqtt5_manual_ack::*;
 pub use mqtt5_messages::*;
+pub use mqtt5_scripted::*;
 pub use mqtt5_subscriptions::*;
 pub use robustness::*;
 pub use start::*;
@@ -1049,6 +1053,19 @@ macro_rules! suite {
             shared_subscriber_leaving_mid_stream_loses_nothing_mqtt311,
             shared_subscription_names_and_configuration_are_checked,
             tls_per_endpoint_server_name_after_a_failed_endpoint,
+            request_uses_the_brokers_response_information,
+            request_timeout_covers_an_unanswered_subscribe,
+            unsubscribe_refused_for_one_filter_is_typed,
+            request_correlation_ignores_a_wrong_answer_and_out_of_order_ones,
+            mosquitto_max_qos_retain_and_packet_size_are_refused_locally,
+            mosquitto_receive_maximum_is_never_exceeded,
+            session_takeover_ends_the_first_connection_with_its_reason,
+            no_local_subscription_gets_only_the_others_publishes,
+            retain_as_published_keeps_the_flag_on_forwarded_messages,
+            retain_handling_decides_when_retained_messages_are_sent,
+            will_delay_interval_holds_the_will_back,
+            manual_ack_qos1_unacked_is_redelivered_after_a_cut_mqtt311,
+            manual_ack_receive_maximum_holds_delivery_until_acked,
         );
         $crate::suite!(@ignored $runtime, $block_on;
             broker_restart_mid_stream_qos2_exactly_once,

@@ -8,7 +8,7 @@
 //! the metric list is in the README ("Tracing and metrics").
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use jamey_mqtt_core::{ConnectionState, Health, Stats};
@@ -34,8 +34,10 @@ pub(crate) struct Snapshot {
 pub(crate) struct MetricsState {
     enabled: AtomicBool,
     snapshot: Mutex<Snapshot>,
-    /// Publish admitted to QoS flow completed (written, PUBACK, PUBCOMP), in seconds.
-    pub publish_latency: Histogram,
+    /// Publish admitted to QoS flow completed (written, PUBACK, PUBCOMP), in seconds. Made
+    /// when metrics are registered: its buckets are computed with `powf`, and a client without
+    /// metrics should not pay for libm's tables in its resident memory.
+    publish_latency: OnceLock<Histogram>,
     /// The runtime's clock, for the uptime at scrape time.
     clock: Box<dyn Fn() -> Instant + Send + Sync>,
 }
@@ -53,8 +55,7 @@ impl MetricsState {
         MetricsState {
             enabled: AtomicBool::new(false),
             snapshot: Mutex::new(Snapshot::default()),
-            // 0.5 ms .. ~16 s.
-            publish_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            publish_latency: OnceLock::new(),
             clock,
         }
     }
@@ -69,6 +70,13 @@ impl MetricsState {
         apply(&mut self.snapshot.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Records one publish's latency (only once metrics are registered).
+    pub(crate) fn observe_publish_latency(&self, seconds: f64) {
+        if let Some(histogram) = self.publish_latency.get() {
+            histogram.observe(seconds);
+        }
+    }
+
     /// Registers the client's metrics under `mqtt_`, labelled `client_id`.
     pub(crate) fn register(self: &Arc<Self>, registry: &mut Registry, client_id: &str) {
         let sub = registry
@@ -79,7 +87,10 @@ impl MetricsState {
             // `register` appends the full stop itself.
             "Time from a publish admitted to its QoS flow completed (written, PUBACK, PUBCOMP)",
             Unit::Seconds,
-            self.publish_latency.clone(),
+            self.publish_latency
+                // 0.5 ms .. ~16 s.
+                .get_or_init(|| Histogram::new(exponential_buckets(0.0005, 2.0, 16)))
+                .clone(),
         );
         sub.register_collector(Box::new(ClientCollector(self.clone())));
         self.enabled.store(true, Ordering::Relaxed);

@@ -77,7 +77,7 @@ impl Telemetry {
             Event::Published { token, .. } => {
                 if let Some(started) = self.publish_started.remove(token) {
                     let latency = now().saturating_duration_since(started);
-                    self.metrics.publish_latency.observe(latency.as_secs_f64());
+                    self.metrics.observe_publish_latency(latency.as_secs_f64());
                 }
             }
             Event::RequestFailed { token, .. } => {

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{Client, RequestError, Token};
+use super::{Client, RequestError, SubscriptionEnd, Token};
 use crate::error::{ClientError, Unsupported};
 use crate::packet::ProtocolVersion;
 use crate::permissions::{Action as PermissionAction, Permissions};
@@ -33,9 +33,9 @@ impl Client {
         let denial = |body: &Outgoing| -> Option<(PermissionAction, String)> {
             match body {
                 Outgoing::Publish { topic, .. } => {
-                    let allowed = TopicName::new(topic.as_str())
+                    let allowed = TopicName::new(&**topic)
                         .is_ok_and(|name| permissions.allows_publish(&name));
-                    (!allowed).then(|| (PermissionAction::Publish, topic.clone()))
+                    (!allowed).then(|| (PermissionAction::Publish, topic.to_string()))
                 }
                 Outgoing::Subscribe { filters, .. } => filters
                     .iter()
@@ -61,6 +61,42 @@ impl Client {
             );
         }
         self.permissions = Some(permissions);
+    }
+
+    /// A CONNACK brought new limits (`self.limits`): the queued requests beyond them fail with
+    /// the error admission gives ([`RequestError::Unsupported`]) and are never sent. A queued
+    /// re-subscription (the client's own) beyond them ends its subscriptions instead
+    /// ([`SubscriptionEnd::ResubscribeRefused`] with the reason code a broker would use); the
+    /// re-subscriptions made for this very CONNACK already left such filters out
+    /// (`session_lost`).
+    pub(super) fn refuse_beyond_limits(&mut self) {
+        let limits = self.limits;
+        let refusal = move |body: &Outgoing| -> Option<Unsupported> {
+            match body {
+                Outgoing::Publish { qos, retain, .. } => limits.refuses_publish(*qos, *retain),
+                Outgoing::Subscribe { filters, .. } => filters.iter().find_map(|f| {
+                    TopicFilter::new(f.filter.as_str())
+                        .ok()
+                        .and_then(|filter| limits.refuses_filter(&filter))
+                }),
+                Outgoing::Unsubscribe { .. } => None,
+            }
+        };
+        let refused = self
+            .session
+            .take_queued_where(|body| refusal(body).is_some());
+        for request in refused {
+            let Some(unsupported) = refusal(&request.body) else {
+                continue;
+            };
+            if self.routing.is_resubscribe(request.token) {
+                let ended = self.routing.remove_regranting(request.token);
+                let reason = unsupported.reason_code();
+                self.end_subscriptions(ended, SubscriptionEnd::ResubscribeRefused(reason));
+            } else {
+                self.fail(request.token, RequestError::Unsupported(unsupported));
+            }
+        }
     }
 
     pub(super) fn check_properties_allowed(

@@ -8,9 +8,12 @@
 //!   recently used". A topic sent before on this connection goes out as its alias alone (an
 //!   empty topic); a new topic takes a free alias, or, when all the broker allows are taken,
 //!   the one used least recently, and goes out with the topic and the alias (which sets the
-//!   broker's mapping). An alias the application set itself is recorded the same way.
+//!   broker's mapping). An alias the application set itself is recorded the same way, also
+//!   when its publish is replayed on a resumed session.
 
 use std::collections::HashMap;
+
+use crate::shared_str::SharedStr;
 
 use crate::error::ProtocolError;
 use crate::packet::Publish;
@@ -18,7 +21,7 @@ use crate::packet::Publish;
 /// The broker's aliases on this connection.
 #[derive(Debug, Default)]
 pub(crate) struct Incoming {
-    topics: HashMap<u16, String>,
+    topics: HashMap<u16, SharedStr>,
 }
 
 impl Incoming {
@@ -70,17 +73,17 @@ impl Outgoing {
             return;
         }
         self.clock += 1;
-        if let Some(alias) = publish.properties.topic_alias {
+        if publish.properties.topic_alias.is_some() {
             // The application chose it (checked at admission): remember what it now means.
-            self.assign(alias, publish.topic.clone());
+            self.record(publish);
             return;
         }
-        if let Some(&alias) = self.by_topic.get(&publish.topic) {
+        if let Some(&alias) = self.by_topic.get(&*publish.topic) {
             if let Some(entry) = self.by_alias.get_mut(&alias) {
                 entry.1 = self.clock;
             }
             publish.properties.make_mut().topic_alias = Some(alias);
-            publish.topic.clear();
+            publish.topic = SharedStr::new();
             return;
         }
         // A first use is 3 bytes longer (the alias property): only if that still fits.
@@ -96,8 +99,18 @@ impl Outgoing {
                     .map(|(alias, _)| *alias)
             });
         if let Some(alias) = alias {
-            self.assign(alias, publish.topic.clone());
+            self.assign(alias, publish.topic.to_string());
             publish.properties.make_mut().topic_alias = Some(alias);
+        }
+    }
+
+    /// A PUBLISH that goes out with a topic and an alias the application set (sent now, or
+    /// replayed on a resumed session) sets the broker's mapping: recorded, so that no alias
+    /// this table hands out later means something else at the broker.
+    pub(crate) fn record(&mut self, publish: &Publish) {
+        if let (Some(alias), false) = (publish.properties.topic_alias, publish.topic.is_empty()) {
+            self.clock += 1;
+            self.assign(alias, publish.topic.to_string());
         }
     }
 
@@ -139,7 +152,7 @@ mod tests {
     fn send(aliases: &mut Outgoing, topic: &str) -> (String, Option<u16>) {
         let mut p = publish(topic);
         aliases.apply(&mut p, 2, usize::MAX);
-        (p.topic, p.properties.topic_alias)
+        (p.topic.into(), p.properties.topic_alias)
     }
 
     #[test]

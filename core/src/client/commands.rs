@@ -40,14 +40,8 @@ impl Client {
             }
         }
         self.check_properties_allowed(!request.properties.is_empty())?;
-        if request.qos > self.limits.maximum_qos {
-            return Err(ClientError::Unsupported(Unsupported::QoSAboveMaximum {
-                requested: request.qos,
-                maximum: self.limits.maximum_qos,
-            }));
-        }
-        if request.retain && !self.limits.retain_available {
-            return Err(ClientError::Unsupported(Unsupported::Retain));
+        if let Some(unsupported) = self.limits.refuses_publish(request.qos, request.retain) {
+            return Err(ClientError::Unsupported(unsupported));
         }
         if let Some(alias) = request.properties.topic_alias {
             if alias == 0 || alias > self.limits.topic_alias_maximum {
@@ -62,7 +56,7 @@ impl Client {
             Outgoing::Publish {
                 qos: request.qos,
                 retain: request.retain,
-                topic: topic.into_string(),
+                topic: topic.into_string().into(),
                 payload: request.payload,
                 properties: request.properties.into(),
             },
@@ -103,11 +97,8 @@ impl Client {
         for filter in &filters {
             let valid = TopicFilter::new(filter.filter.as_str())?;
             // What the broker said it cannot serve is refused here, not sent to be refused.
-            if valid.has_wildcards() && !self.limits.wildcard_subscription_available {
-                return Err(ClientError::Unsupported(Unsupported::WildcardSubscriptions));
-            }
-            if valid.is_shared() && !self.limits.shared_subscription_available {
-                return Err(ClientError::Unsupported(Unsupported::SharedSubscriptions));
+            if let Some(unsupported) = self.limits.refuses_filter(&valid) {
+                return Err(ClientError::Unsupported(unsupported));
             }
             if valid.is_shared() && !self.config.shared_subscriptions {
                 return Err(ClientError::Unsupported(

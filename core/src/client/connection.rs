@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use crate::endpoints::Endpoint;
-use crate::packet::{ConnAck, QoS, UserProperties};
+use crate::error::Unsupported;
+use crate::packet::{ConnAck, QoS, ReasonCode, UserProperties};
+use crate::topic::TopicFilter;
 
 /// What the broker allows on this connection (MQTT 5 CONNACK; absent properties mean the
 /// specification's defaults).
@@ -64,6 +66,44 @@ impl BrokerLimits {
             wildcard_subscription_available: flag(p.wildcard_subscription_available),
             subscription_identifiers_available: flag(p.subscription_identifiers_available),
             shared_subscription_available: flag(p.shared_subscription_available),
+        }
+    }
+
+    /// Why a publish with this QoS and retain flag is beyond these limits (`None`: within).
+    /// The one check, made at admission and again for what is queued when a CONNACK brings
+    /// new limits.
+    pub(crate) fn refuses_publish(&self, qos: QoS, retain: bool) -> Option<Unsupported> {
+        if qos > self.maximum_qos {
+            return Some(Unsupported::QoSAboveMaximum {
+                requested: qos,
+                maximum: self.maximum_qos,
+            });
+        }
+        (retain && !self.retain_available).then_some(Unsupported::Retain)
+    }
+
+    /// Why a subscription to `filter` is beyond these limits (`None`: within).
+    pub(crate) fn refuses_filter(&self, filter: &TopicFilter) -> Option<Unsupported> {
+        if filter.has_wildcards() && !self.wildcard_subscription_available {
+            return Some(Unsupported::WildcardSubscriptions);
+        }
+        (filter.is_shared() && !self.shared_subscription_available)
+            .then_some(Unsupported::SharedSubscriptions)
+    }
+}
+
+impl Unsupported {
+    /// The MQTT 5 reason code a broker would refuse the same request with (what a
+    /// re-subscription refused locally ends with).
+    pub(crate) fn reason_code(&self) -> ReasonCode {
+        match self {
+            Unsupported::QoSAboveMaximum { .. } => ReasonCode::QOS_NOT_SUPPORTED,
+            Unsupported::Retain => ReasonCode::RETAIN_NOT_SUPPORTED,
+            Unsupported::WildcardSubscriptions => ReasonCode::WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED,
+            Unsupported::SharedSubscriptions | Unsupported::SharedSubscriptionsDisabled => {
+                ReasonCode::SHARED_SUBSCRIPTIONS_NOT_SUPPORTED
+            }
+            Unsupported::Mqtt5Request | Unsupported::Mqtt5Disconnect => ReasonCode::PROTOCOL_ERROR,
         }
     }
 }

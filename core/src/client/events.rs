@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::shared_str::SharedStr;
 use bytes::Bytes;
 
 use crate::credentials::TokenError;
@@ -100,7 +101,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     /// The topic it was published to (resolved from a topic alias if the broker used one).
-    pub topic: String,
+    /// Reads as a `&str`; shares the memory it was read into, as the payload does.
+    pub topic: SharedStr,
     /// The payload, shared with the buffer it was read from (no copy).
     pub payload: Bytes,
     /// The QoS it was delivered with (at most the subscription's).
@@ -203,6 +205,12 @@ pub enum RequestError {
         /// The topic or filter refused.
         topic: String,
     },
+    /// A CONNACK that came after the request was queued (the first one, or one after a
+    /// reconnect or a failover to another broker) announced limits it is beyond (maximum QoS,
+    /// retain, wildcard or shared subscriptions): it was not sent. The same reasons admission
+    /// refuses a request with ([`ClientError::Unsupported`](crate::ClientError::Unsupported)).
+    #[error("beyond the broker's limits: {0}")]
+    Unsupported(crate::error::Unsupported),
     /// The request could not be encoded when it was due to be sent (admission makes this
     /// unreachable; it is reported rather than lost if it ever happens).
     #[error("cannot encode: {0}")]

@@ -16,6 +16,7 @@ use crate::packet::{
 };
 use crate::session::{Outgoing, Request, Stage};
 use crate::state::{ConnectionState, Input};
+use crate::topic::TopicFilter;
 
 impl Client {
     pub(super) fn handle_packet(
@@ -161,10 +162,20 @@ impl Client {
                 .packets_to_resume(now, self.limits.topic_alias_maximum)
                 .collect();
             self.stats.packets_replayed += replay.len() as u64;
+            // A replayed publish with an alias the application set maps it at the broker:
+            // the automatic aliases of this connection start from that mapping.
+            if self.config.auto_topic_alias {
+                for packet in &replay {
+                    if let Packet::Publish(publish) = packet {
+                        self.outgoing_aliases.record(publish);
+                    }
+                }
+            }
             self.control.extend(replay);
         } else {
             self.session_lost(now);
         }
+        self.refuse_beyond_limits();
         if !self.limits.subscription_identifiers_available {
             self.refuse_subscription_identifiers();
         }
@@ -211,7 +222,27 @@ impl Client {
         self.routing.session_lost();
         // One SUBSCRIBE per subscription identifier (a packet carries at most one).
         let mut resubscribes = Vec::with_capacity(groups.len());
-        for (identifier, filters) in groups {
+        for (identifier, mut filters) in groups {
+            // A filter the new broker's limits refuse (wildcards or shared subscriptions
+            // unavailable) is not sent: its subscriptions end with the reason it would give.
+            let limits = self.limits;
+            let mut refused = Vec::new();
+            filters.retain(|f| {
+                let refusal = TopicFilter::new(f.filter.as_str())
+                    .ok()
+                    .and_then(|filter| limits.refuses_filter(&filter));
+                if let Some(unsupported) = &refusal {
+                    refused.push((f.filter.clone(), unsupported.reason_code()));
+                }
+                refusal.is_none()
+            });
+            for (filter, reason) in refused {
+                let ended = self.routing.refused_again(&filter);
+                self.end_subscriptions(ended, SubscriptionEnd::ResubscribeRefused(reason));
+            }
+            if filters.is_empty() {
+                continue;
+            }
             let token = self.new_token();
             self.routing.add_resubscribe(token, &filters);
             let mut body = Outgoing::Subscribe {

@@ -117,12 +117,11 @@ impl Routing {
 
     /// The subscriptions `message` goes to, or what happened to it when it goes to none.
     pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
-        // Validated once here, not per entry (a name no filter can match goes nowhere).
-        let valid = TopicName::validate(&message.topic).is_ok();
+        // The topic is a valid name: the decoder checked it (or, for an alias, its first use).
         let ids: SubscriptionIds = self
             .entries
             .iter()
-            .filter(|e| valid && e.grant == Grant::Granted && e.receives(&message))
+            .filter(|e| e.grant == Grant::Granted && e.receives(&message))
             .map(|e| e.id)
             .collect();
         if !ids.is_empty() {

@@ -354,8 +354,8 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
                 return Err(ProtocolError::InvalidTopicAlias(0));
             }
             let aliased = v == ProtocolVersion::V5 && p.topic_alias.is_some();
+            // The reader refused U+0000 in the topic already.
             if !(x.topic.is_empty() && aliased) {
-                check_no_nul(&x.topic)?;
                 TopicName::validate(&x.topic)?;
             }
             if p.subscription_identifiers.contains(&0) {

@@ -130,11 +130,12 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
 pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
     let qos =
         QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
-    let topic = r.string()?;
+    let topic = r.shared_string()?;
     let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
-    let mut properties = PublishProperties::default();
+    let mut properties = MessageProperties::default();
     if v == ProtocolVersion::V5 {
-        let x = &mut properties;
+        let mut read = PublishProperties::default();
+        let x = &mut read;
         read_block(&mut r, |id, r| match id {
             p::PAYLOAD_FORMAT_INDICATOR => once(&mut x.payload_format_indicator, r.u8()?, id),
             p::MESSAGE_EXPIRY_INTERVAL => once(&mut x.message_expiry_interval, r.u32()?, id),
@@ -152,6 +153,7 @@ pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Pa
             p::CONTENT_TYPE => once(&mut x.content_type, r.string()?, id),
             _ => Err(not_allowed(id, "PUBLISH")),
         })?;
+        properties = read.into();
     }
     Ok(Packet::Publish(Publish {
         dup: byte1 & 0x08 != 0,
@@ -161,7 +163,7 @@ pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Pa
         pkid,
         // Whatever follows is the payload: the frame is consumed exactly.
         payload: r.rest(),
-        properties: properties.into(),
+        properties,
     }))
 }
 

@@ -7,6 +7,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use super::EncodeError;
 use crate::error::{Malformed as M, ProtocolError};
+use crate::shared_str::SharedStr;
 
 /// The largest value a variable byte integer can carry (four bytes).
 pub(crate) const MAX_VARINT: usize = 268_435_455;
@@ -151,6 +152,14 @@ impl Reader {
         let s = s.to_owned();
         self.buf.advance(len);
         Ok(s)
+    }
+
+    /// A UTF-8 string without U+0000, as a view of the frame (no copy): a PUBLISH topic.
+    pub(crate) fn shared_string(&mut self) -> Result<SharedStr, ProtocolError> {
+        let bytes = self.bin()?;
+        let string = SharedStr::from_utf8(bytes).ok_or_else(|| malformed(M::InvalidUtf8))?;
+        check_no_nul(&string)?;
+        Ok(string)
     }
 
     /// Everything left, sharing the frame's memory (the reader is used up).

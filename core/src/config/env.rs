@@ -124,6 +124,7 @@ const FIELD_KEYS: &[(&str, &str)] = &[
     ("broker_assigns_client_id", "BROKER_ASSIGNS_CLIENT_ID"),
     ("topic_alias_maximum", "TOPIC_ALIAS_MAXIMUM"),
     ("auto_topic_alias", "AUTO_TOPIC_ALIAS"),
+    ("session_expiry_interval", "SESSION_EXPIRY"),
     ("keep_alive", "KEEP_ALIVE"),
     ("ping_timeout", "PING_TIMEOUT"),
     ("password", "PASSWORD"),

@@ -186,7 +186,7 @@ pub async fn reader(app: App, mut sub: Subscription, index: usize, pause: Option
             Ok(message) => {
                 app.record().received[index].push(Received {
                     payload: message.payload,
-                    topic: message.topic,
+                    topic: message.topic.into(),
                     qos: message.qos,
                 });
                 if let Some(pause) = pause {

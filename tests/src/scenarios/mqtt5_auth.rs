@@ -1,19 +1,15 @@
 //! MQTT 5 enhanced authentication (AUTH) end to end through the async client: Mosquitto 2.0.11
 //! refuses a method it has no plugin for with reason 0x8C, and a scripted broker on a loopback
-//! socket (`ScriptedAuthBroker`, speaking only CONNECT/AUTH/CONNACK with the core's codec)
+//! socket (`crate::scripted::ScriptedBroker`, speaking only CONNECT/AUTH/CONNACK with the core's codec)
 //! plays two challenge rounds so the [`Authenticator`](jamey_mqtt::Authenticator) plumbing
 //! and `Client::reauthenticate` are exercised on each runtime.
 
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::thread::JoinHandle;
-
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use jamey_mqtt::{ConnectError, EnhancedAuth, Error, ProtocolVersion, ReasonCode, Runtime};
-use jamey_mqtt_core::codec::Codec;
 use jamey_mqtt_core::packet::{Auth, AuthProperties, ConnAck, ConnAckProperties, Packet};
 
 use super::{connect, connect_err, within, WAIT};
+use crate::scripted::{ScriptLink, ScriptedBroker};
 use crate::{Broker, BrokerOptions};
 
 const METHOD: &str = "JAMEY-TEST";
@@ -45,84 +41,16 @@ pub async fn unsupported_authentication_method_is_refused<R: Runtime + Default>(
     );
 }
 
-/// A broker thread that accepts one connection and plays: CONNECT (with our method and
-/// initial data) -> AUTH 0x18 "challenge-1" -> the client's AUTH 0x18 "answer-1" -> CONNACK;
-/// then AUTH 0x19 from the client -> AUTH 0x18 "challenge-2" -> AUTH 0x18 "answer-2" -> AUTH
-/// 0x00 "welcome back". Returns what it saw, in order, or the first mismatch.
-struct ScriptedAuthBroker {
-    port: u16,
-    thread: JoinHandle<Result<Vec<String>, String>>,
-}
-
-impl ScriptedAuthBroker {
-    fn start() -> ScriptedAuthBroker {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let thread = std::thread::spawn(move || {
-            let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
-            stream
-                .set_read_timeout(Some(WAIT))
-                .map_err(|e| e.to_string())?;
-            let mut link = Link {
-                stream,
-                codec: Codec::new(ProtocolVersion::V5, 1 << 20),
-                buffer: BytesMut::new(),
-            };
-            script(&mut link)
-        });
-        ScriptedAuthBroker { port, thread }
-    }
-}
-
-struct Link {
-    stream: TcpStream,
-    codec: Codec,
-    buffer: BytesMut,
-}
-
-impl Link {
-    fn receive(&mut self) -> Result<Packet, String> {
-        loop {
-            if let Some(packet) = self
-                .codec
-                .decode(&mut self.buffer)
-                .map_err(|e| e.to_string())?
-            {
-                // Keep-alive traffic is not part of the script.
-                if packet == Packet::PingReq {
-                    self.send(&Packet::PingResp)?;
-                    continue;
-                }
-                return Ok(packet);
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("client closed the connection".into());
-            }
-            self.buffer.extend_from_slice(&chunk[..n]);
+/// Receives an AUTH with our method and `reason`; returns its data as text.
+fn expect_auth(link: &mut ScriptLink, reason: ReasonCode) -> Result<String, String> {
+    match link.receive()? {
+        Packet::Auth(auth)
+            if auth.reason == reason
+                && auth.properties.authentication_method.as_deref() == Some(METHOD) =>
+        {
+            Ok(text(auth.properties.authentication_data))
         }
-    }
-
-    fn send(&mut self, packet: &Packet) -> Result<(), String> {
-        let mut out = BytesMut::new();
-        self.codec
-            .encode(packet, &mut out)
-            .map_err(|e| e.to_string())?;
-        self.stream.write_all(&out).map_err(|e| e.to_string())
-    }
-
-    /// Receives an AUTH with our method and `reason`; returns its data as text.
-    fn expect_auth(&mut self, reason: ReasonCode) -> Result<String, String> {
-        match self.receive()? {
-            Packet::Auth(auth)
-                if auth.reason == reason
-                    && auth.properties.authentication_method.as_deref() == Some(METHOD) =>
-            {
-                Ok(text(auth.properties.authentication_data))
-            }
-            other => Err(format!("expected AUTH {reason}, got {other:?}")),
-        }
+        other => Err(format!("expected AUTH {reason}, got {other:?}")),
     }
 }
 
@@ -141,7 +69,11 @@ fn auth(reason: ReasonCode, data: &str) -> Packet {
     }))
 }
 
-fn script(link: &mut Link) -> Result<Vec<String>, String> {
+/// The scripted broker's part ([`ScriptedBroker`]): CONNECT (with our method and initial
+/// data) -> AUTH 0x18 "challenge-1" -> the client's AUTH 0x18 "answer-1" -> CONNACK; then AUTH
+/// 0x19 from the client -> AUTH 0x18 "challenge-2" -> AUTH 0x18 "answer-2" -> AUTH 0x00 "welcome
+/// back". Reports what it saw, in order, or the first mismatch.
+fn script(link: &mut ScriptLink) -> Result<Vec<String>, String> {
     let mut seen = Vec::new();
     match link.receive()? {
         Packet::Connect(connect)
@@ -157,7 +89,7 @@ fn script(link: &mut Link) -> Result<Vec<String>, String> {
     link.send(&auth(ReasonCode::CONTINUE_AUTHENTICATION, "challenge-1"))?;
     seen.push(format!(
         "AUTH {}",
-        link.expect_auth(ReasonCode::CONTINUE_AUTHENTICATION)?
+        expect_auth(link, ReasonCode::CONTINUE_AUTHENTICATION)?
     ));
     link.send(&Packet::ConnAck(Box::new(ConnAck {
         session_present: false,
@@ -169,12 +101,12 @@ fn script(link: &mut Link) -> Result<Vec<String>, String> {
     })))?;
     seen.push(format!(
         "REAUTH {}",
-        link.expect_auth(ReasonCode::RE_AUTHENTICATE)?
+        expect_auth(link, ReasonCode::RE_AUTHENTICATE)?
     ));
     link.send(&auth(ReasonCode::CONTINUE_AUTHENTICATION, "challenge-2"))?;
     seen.push(format!(
         "AUTH {}",
-        link.expect_auth(ReasonCode::CONTINUE_AUTHENTICATION)?
+        expect_auth(link, ReasonCode::CONTINUE_AUTHENTICATION)?
     ));
     link.send(&auth(ReasonCode::SUCCESS, "welcome back"))?;
     // Then the client's normal DISCONNECT.
@@ -223,17 +155,18 @@ pub async fn jwt_on_mqtt5_falls_back_to_the_password_without_the_method<R: Runti
 /// The authenticator answers both challenges (the connect's and the re-authentication's) on
 /// the driver task, and `reauthenticate` resolves with the broker's final data.
 pub async fn authenticator_answers_challenges_and_reauthenticates<R: Runtime + Default>() {
-    let broker = ScriptedAuthBroker::start();
-    let mut config = v5(broker.port, "scripted-auth").authenticator(|challenge| {
-        match challenge.data.as_deref() {
-            Some(b"challenge-1") if !challenge.reauthenticating => {
-                Ok(Some(Bytes::from_static(b"answer-1")))
-            }
-            Some(b"challenge-2") if challenge.reauthenticating => {
-                Ok(Some(Bytes::from_static(b"answer-2")))
-            }
-            other => Err(format!("unexpected challenge {other:?}")),
+    let broker = ScriptedBroker::start(script);
+    let mut config = v5(broker.port(), "scripted-auth").authenticator(|challenge| match challenge
+        .data
+        .as_deref()
+    {
+        Some(b"challenge-1") if !challenge.reauthenticating => {
+            Ok(Some(Bytes::from_static(b"answer-1")))
         }
+        Some(b"challenge-2") if challenge.reauthenticating => {
+            Ok(Some(Bytes::from_static(b"answer-2")))
+        }
+        other => Err(format!("unexpected challenge {other:?}")),
     });
     config.mqtt.authentication = Some(EnhancedAuth::new(METHOD).initial_data("hello"));
     let client = connect::<R>(config).await;
@@ -246,11 +179,7 @@ pub async fn authenticator_answers_challenges_and_reauthenticates<R: Runtime + D
     .expect("re-authenticated");
     assert_eq!(data.as_deref(), Some(&b"welcome back"[..]));
     client.disconnect().await.unwrap();
-    let seen = broker
-        .thread
-        .join()
-        .expect("broker thread")
-        .expect("script");
+    let seen = broker.finish();
     assert_eq!(
         seen,
         [

@@ -2,7 +2,7 @@
 //! `ClientConfig::manual_ack` and a persistent session, a message the application did not
 //! acknowledge stays with the broker and comes back after a lost connection or a restart of
 //! the client; once acknowledged, it does not come back. A message no stream takes is acked
-//! by the client.
+//! by the client. The first scenario runs on MQTT 3.1.1 too.
 
 use jamey_mqtt::{Client, Config, Event, ProtocolVersion, QoS, Runtime, Subscription};
 
@@ -11,10 +11,17 @@ use crate::{Broker, BrokerOptions, Proxy};
 
 /// A subscriber that acknowledges by hand and keeps its session for 5 minutes.
 fn manual(port: u16, client_id: &str) -> Config {
-    let mut config = Config::new("127.0.0.1", port).mqtt(mqtt(client_id, ProtocolVersion::V5));
+    manual_on(port, client_id, ProtocolVersion::V5)
+}
+
+/// [`manual`] on `protocol` (3.1.1 keeps a session without an expiry interval).
+fn manual_on(port: u16, client_id: &str, protocol: ProtocolVersion) -> Config {
+    let mut config = Config::new("127.0.0.1", port).mqtt(mqtt(client_id, protocol));
     config.mqtt.manual_ack = true;
     config.mqtt.clean_start = false;
-    config.mqtt.session_expiry_interval = Some(300);
+    if protocol == ProtocolVersion::V5 {
+        config.mqtt.session_expiry_interval = Some(300);
+    }
     config
 }
 
@@ -59,9 +66,18 @@ async fn round_trip<R: Runtime + Default>(client: &Client<R>) {
 /// QoS 1: the unacknowledged message is redelivered (DUP) after the connection is cut; after
 /// `ack` it is not redelivered on the next reconnect.
 pub async fn manual_ack_qos1_unacked_is_redelivered_after_a_cut<R: Runtime + Default>() {
+    unacked_is_redelivered_after_a_cut::<R>(ProtocolVersion::V5).await;
+}
+
+/// The same on MQTT 3.1.1: manual acknowledgement needs nothing of MQTT 5.
+pub async fn manual_ack_qos1_unacked_is_redelivered_after_a_cut_mqtt311<R: Runtime + Default>() {
+    unacked_is_redelivered_after_a_cut::<R>(ProtocolVersion::V311).await;
+}
+
+async fn unacked_is_redelivered_after_a_cut<R: Runtime + Default>(protocol: ProtocolVersion) {
     let broker = Broker::start(BrokerOptions::plain(), None);
     let proxy = Proxy::start(broker.port());
-    let client = connect::<R>(manual(proxy.port(), "manual-ack-1")).await;
+    let client = connect::<R>(manual_on(proxy.port(), "manual-ack-1", protocol)).await;
     let mut sub = client.subscribe("jobs/#", QoS::AtLeastOnce).await.unwrap();
     // After a round trip: the first `Connected` is behind us (a multi-threaded runtime could
     // otherwise hand it to this stream too).

@@ -14,7 +14,8 @@
 //! - **msg/s per core**: messages over the client process's CPU time (user + system, every
 //!   thread, `getrusage`) during the measured part: connect and disconnect are outside it.
 //! - **CPU µs/msg** and its ratio to rumqttc's in the same round (the median of the per-round
-//!   ratios: both ran under the same load).
+//!   ratios: both ran under the same load); for jamey on smol also its ratio to jamey on tokio
+//!   (**CPU / tokio**), likewise per round.
 //! - **allocs/msg** and **B/msg**: heap allocations (and bytes) per message in the whole
 //!   process (a counting global allocator, `alloc.rs`): the client's, since the bench loop
 //!   allocates nothing per message and the sink is another process.
@@ -287,9 +288,9 @@ fn main() {
     );
     println!();
     println!(
-        "| scenario | client | msg/s per core | CPU µs/msg | CPU / rumqttc | allocs/msg | B/msg | wall msg/s |"
+        "| scenario | client | msg/s per core | CPU µs/msg | CPU / rumqttc | CPU / tokio | allocs/msg | B/msg | wall msg/s |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for scenario in scenarios {
         if !selected(&args.only, scenario, &scenarios) {
             continue;
@@ -313,21 +314,28 @@ fn main() {
         }
         let n = args.messages as f64;
         let cpu_per_msg = |m: &Measure| m.sample.cpu.as_secs_f64() * 1e6 / n;
-        let rumqttc = peers.iter().position(|p| *p == Peer::Rumqttc);
+        // The median of the per-round ratios of `i`'s CPU to `base`'s (both ran under the same
+        // load), when both were measured.
+        let ratio_to = |i: usize, base: Peer| match peers.iter().position(|p| *p == base) {
+            Some(b) if b != i => fmt(
+                measures[i]
+                    .iter()
+                    .zip(&measures[b])
+                    .map(|(m, b)| cpu_per_msg(m) / cpu_per_msg(b))
+                    .collect(),
+                2,
+            ),
+            _ => "-".into(),
+        };
         for (i, peer) in peers.iter().enumerate() {
             let ms = &measures[i];
-            let ratio = match rumqttc {
-                Some(r) if r != i => fmt(
-                    ms.iter()
-                        .zip(&measures[r])
-                        .map(|(m, r)| cpu_per_msg(m) / cpu_per_msg(r))
-                        .collect(),
-                    2,
-                ),
+            let ratio = ratio_to(i, Peer::Rumqttc);
+            let to_tokio = match peer {
+                Peer::JameySmol => ratio_to(i, Peer::JameyTokio),
                 _ => "-".into(),
             };
             println!(
-                "| {scenario} | {} | {} | {} | {ratio} | {} | {} | {} |",
+                "| {scenario} | {} | {} | {} | {ratio} | {to_tokio} | {} | {} | {} |",
                 peer.key(),
                 fmt(
                     ms.iter()

@@ -104,7 +104,6 @@ fn every_core_variable_is_parsed() {
 fn other_spellings_of_enums_and_options() {
     let c = load(&[
         ("PROTOCOL", "3.1.1"),
-        ("SESSION_EXPIRY", "never"),
         ("SESSION_LOST_POLICY", "RESEND"),
         ("RECONNECT", "no"),
         ("RECONNECT_JITTER", "None"),
@@ -113,7 +112,6 @@ fn other_spellings_of_enums_and_options() {
     ])
     .unwrap();
     assert_eq!(c.protocol, ProtocolVersion::V311);
-    assert_eq!(c.session_expiry_interval, Some(u32::MAX));
     assert_eq!(c.session_lost_policy, SessionLostPolicy::ResendAsNew);
     assert!(!c.reconnect.enabled);
     assert_eq!(c.reconnect.jitter, Jitter::None);
@@ -384,4 +382,21 @@ fn every_variable_is_documented() {
         assert!(module_doc.contains(&row), "module doc lacks {row}");
         assert!(readme.contains(&row), "README lacks {row}");
     }
+}
+
+#[test]
+fn session_expiry_never_and_mqtt5_only() {
+    let c = load(&[("PROTOCOL", "5.0"), ("SESSION_EXPIRY", "never")]).unwrap();
+    assert_eq!(c.session_expiry_interval, Some(u32::MAX));
+    // 3.1.1 has no session expiry: refused, naming the variable, rather than ignored.
+    assert_err(
+        &[("PROTOCOL", "3.1.1"), ("SESSION_EXPIRY", "1h")],
+        "MQTT_SESSION_EXPIRY",
+        "MQTT 5 only",
+    );
+    assert_err(
+        &[("SESSION_EXPIRY", "60")],
+        "MQTT_SESSION_EXPIRY",
+        "MQTT 5 only",
+    );
 }

@@ -1,0 +1,129 @@
+//! [`SmolTcp`]: the TCP stream the driver reads and writes on smol. It owns one thing, when to
+//! make the read system call: async-io's own `poll_read` retries `recv` on every poll, so a
+//! driver woken by a request (not by the socket) paid a `recv` that failed with `EAGAIN` each
+//! time. This stream remembers that the socket was found empty and asks async-io's reactor
+//! for readiness first (no system call until the reactor has seen data), as tokio's
+//! readiness tracking does.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use smol::io::{AsyncRead, AsyncWrite};
+use smol::Async;
+
+/// A connected TCP stream (async-net's, polled through its async-io handle).
+pub struct SmolTcp {
+    io: Arc<Async<std::net::TcpStream>>,
+    /// The last read found the socket empty and the reactor has not reported it readable since.
+    read_blocked: bool,
+}
+
+impl SmolTcp {
+    pub(crate) fn new(stream: smol::net::TcpStream) -> SmolTcp {
+        SmolTcp {
+            io: stream.into(),
+            read_blocked: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for SmolTcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmolTcp")
+            .field("peer", &self.io.get_ref().peer_addr().ok())
+            .finish()
+    }
+}
+
+impl AsyncRead for SmolTcp {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        loop {
+            if this.read_blocked {
+                // Registers the waker; `Ready` only once the reactor has seen the socket
+                // readable since the failed read.
+                ready!(this.io.poll_readable(cx))?;
+                this.read_blocked = false;
+            }
+            match this.io.get_ref().read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => this.read_blocked = true,
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SmolTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match self.io.get_ref().write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.io.poll_writable(cx))?
+                }
+                result => return Poll::Ready(result),
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A TCP socket has no user-space buffer to flush.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.io.get_ref().shutdown(Shutdown::Write))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use smol::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::SmolTcp;
+
+    /// A pair: our stream and the peer's end of it.
+    fn pair() -> (SmolTcp, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("address");
+        let ours = smol::block_on(smol::net::TcpStream::connect(address)).expect("connect");
+        let (theirs, _) = listener.accept().expect("accept");
+        (SmolTcp::new(ours), theirs)
+    }
+
+    #[test]
+    fn data_sent_after_the_socket_was_found_empty_is_read() {
+        let (mut ours, mut theirs) = pair();
+        smol::block_on(async {
+            let mut buf = [0u8; 16];
+            // Nothing there yet: the read is pending (and the stream remembers it found none).
+            let first = smol::future::poll_once(ours.read(&mut buf)).await;
+            assert!(first.is_none(), "read returned {first:?} with nothing sent");
+            theirs.write_all(b"hello").expect("peer write");
+            let n = ours.read(&mut buf).await.expect("read");
+            assert_eq!(&buf[..n], b"hello");
+            // Written both ways, and the peer's close is an end of stream.
+            ours.write_all(b"back").await.expect("write");
+            ours.close().await.expect("close");
+            let mut echoed = Vec::new();
+            std::io::Read::read_to_end(&mut theirs, &mut echoed).expect("peer read");
+            assert_eq!(echoed, b"back");
+            theirs
+                .shutdown(std::net::Shutdown::Write)
+                .expect("peer shutdown");
+            assert_eq!(ours.read(&mut buf).await.expect("read at end"), 0);
+        });
+    }
+}
