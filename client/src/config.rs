@@ -168,7 +168,10 @@ pub struct Config {
     pub mqtt: ClientConfig,
     /// Messages buffered per subscription before the driver stops reading the socket.
     pub subscription_capacity: usize,
-    /// Requests from handles waiting for the driver; callers wait when it is full.
+    /// Requests from handles waiting for the driver; callers wait when it is full (default
+    /// 256: the driver takes every waiting request in one turn, so a larger channel means
+    /// fewer turns under load; `throughput` measured smol's publish cost against tokio's at
+    /// 1.20-1.22x with 64 and 1.03-1.05x with 256).
     pub command_capacity: usize,
     /// Connection events buffered per [`Events`](crate::Events) stream; beyond it events are
     /// dropped for that stream (they are informational; the state is in `stats()`).
@@ -200,7 +203,7 @@ impl Config {
                 ..ClientConfig::default()
             },
             subscription_capacity: 256,
-            command_capacity: 64,
+            command_capacity: 256,
             event_capacity: 64,
             authenticator: None,
             #[cfg(feature = "jwt")]

@@ -188,6 +188,8 @@ impl<R: Runtime> Driver<R> {
                 self.drain_core();
             }
             self.telemetry.update(&self.core);
+            // What this turn put into subscription streams reaches their readers now.
+            self.handles.flush();
             if self.core.state() == ConnectionState::Closed && !self.link.is_active() {
                 break;
             }

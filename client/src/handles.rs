@@ -66,6 +66,8 @@ pub(crate) struct Handles {
     blocked: Option<(SubscriptionId, Blocked)>,
     /// Streams the application dropped, found while delivering (`deliver` reports them).
     dropped: Vec<SubscriptionId>,
+    /// Streams holding staged messages, for `flush`.
+    staged: Vec<SubscriptionId>,
 }
 
 impl Handles {
@@ -203,7 +205,7 @@ impl Handles {
                 Delivery::End(id, error) => {
                     // Removed now: the stream ends when its last sender (maybe a blocked send
                     // of the error item) is gone.
-                    if let (Some(stream), Some(error)) = (self.streams.remove(&id), error) {
+                    if let (Some(mut stream), Some(error)) = (self.streams.remove(&id), error) {
                         if let Err(TrySendError::Full(item)) = stream.tx.try_send(Err(error)) {
                             self.blocked = Some((id, Box::pin(send(stream.tx, item))));
                         }
@@ -220,9 +222,10 @@ impl Handles {
     fn deliver_message(&mut self, message: Message, mut ids: SubscriptionIds, mut taken: bool) {
         let mut message = Some(message);
         while let Some(id) = ids.pop() {
-            let Some(stream) = self.streams.get(&id) else {
+            let Some(stream) = self.streams.get_mut(&id) else {
                 continue;
             };
+            let first_staged = !stream.tx.has_staged();
             let item = match (ids.is_empty(), message.take()) {
                 (true, Some(last)) => last,
                 (false, Some(m)) => {
@@ -233,7 +236,12 @@ impl Handles {
                 (_, None) => break,
             };
             match stream.tx.try_send(Ok(item)) {
-                Ok(()) => taken = true,
+                Ok(()) => {
+                    taken = true;
+                    if first_staged {
+                        self.staged.push(id);
+                    }
+                }
                 Err(TrySendError::Closed(item)) => {
                     self.streams.remove(&id);
                     self.dropped.push(id);
@@ -257,6 +265,18 @@ impl Handles {
             // unsubscribed) will never be acked by the application.
             Some(message) if !taken => self.unacked.extend(message.ack),
             _ => {}
+        }
+    }
+
+    /// Hands what the streams staged to their readers (the driver calls it before it waits).
+    pub fn flush(&mut self) {
+        for id in self.staged.drain(..) {
+            if let Some(stream) = self.streams.get_mut(&id) {
+                if !stream.tx.flush() {
+                    self.streams.remove(&id);
+                    self.dropped.push(id);
+                }
+            }
         }
     }
 
@@ -296,6 +316,7 @@ impl Handles {
         self.pending.clear();
         self.streams.clear();
         self.deliveries.clear();
+        self.staged.clear();
         self.blocked = None;
     }
 }

@@ -1,13 +1,14 @@
 //! The queue between the driver and one [`Subscription`](crate::Subscription) stream: bounded,
 //! one producer (the driver) and one consumer (the stream), handing items over in batches.
 //!
-//! A general channel synchronises on every item (a permit, a slot, a wake-up). Here the
-//! consumer takes everything waiting in one locked swap and then yields it without touching
-//! shared state, and the producer wakes it only when it was waiting: a burst read from the
-//! socket crosses to the application for one wake-up and one lock per item on the driver's
-//! side, however long it is.
+//! A general channel synchronises on every item (a permit, a slot, a wake-up). Here both
+//! sides move batches: the producer stages items while it knows there is room and hands them
+//! over in one locked append when it [`flush`](Sender::flush)es (the driver does before it
+//! waits), and the consumer takes everything waiting in one locked swap and yields it without
+//! touching shared state. A burst read from the socket crosses to the application for one lock
+//! on each side and one wake-up, however long it is.
 //!
-//! The bound is exact: the items waiting plus those the consumer took but has not yielded yet
+//! The bound is exact: the items staged, waiting, and taken by the consumer but not yielded yet
 //! never exceed `capacity`. The consumer's batch is counted as a whole until it comes back for
 //! the next one, so a full producer waits for the consumer to finish its batch (and is woken
 //! then).
@@ -15,6 +16,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -22,6 +24,7 @@ use std::task::{Context, Poll, Waker};
 pub(crate) fn inbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         capacity: capacity.max(1),
+        receiver_gone: AtomicBool::new(false),
         state: Mutex::new(State {
             waiting: VecDeque::new(),
             in_hand: 0,
@@ -35,11 +38,13 @@ pub(crate) fn inbox<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         shared: shared.clone(),
         batch: VecDeque::new(),
     };
-    (Sender { shared }, receiver)
+    (Sender::new(shared), receiver)
 }
 
 struct Shared<T> {
     capacity: usize,
+    /// Set (under the lock) when the consumer is dropped; read without it by `try_send`.
+    receiver_gone: AtomicBool,
     state: Mutex<State<T>>,
 }
 
@@ -74,42 +79,86 @@ pub(crate) enum TrySendError<T> {
     Closed(T),
 }
 
-/// The driver's end.
+/// The driver's end. Items it takes are staged until [`Sender::flush`] (or its drop).
 pub(crate) struct Sender<T> {
     shared: Arc<Shared<T>>,
+    staged: Vec<T>,
+    /// How many more items may be staged: the room there was at the last flush.
+    room: usize,
 }
 
 impl<T> Sender<T> {
-    /// Queues `item` if there is room and the consumer is still there.
-    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
-        let mut state = self.shared.lock();
-        if state.receiver_gone {
+    fn new(shared: Arc<Shared<T>>) -> Sender<T> {
+        Sender {
+            shared,
+            staged: Vec::new(),
+            room: 0,
+        }
+    }
+
+    /// Takes `item` if there is room and the consumer is still there. It reaches the consumer
+    /// at the next [`Sender::flush`].
+    pub fn try_send(&mut self, item: T) -> Result<(), TrySendError<T>> {
+        if self.shared.receiver_gone.load(Ordering::Relaxed) {
             return Err(TrySendError::Closed(item));
         }
-        if state.waiting.len() + state.in_hand >= self.shared.capacity {
+        if self.room == 0 && !self.flush() {
+            return Err(TrySendError::Closed(item));
+        }
+        if self.room == 0 {
             return Err(TrySendError::Full(item));
         }
-        state.waiting.push_back(item);
-        let waker = state.receiver_waker.take();
-        drop(state);
-        if let Some(waker) = waker {
-            waker.wake();
-        }
+        self.room -= 1;
+        self.staged.push(item);
         Ok(())
     }
 
+    /// Whether items wait for [`Sender::flush`].
+    pub fn has_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
+    /// Hands the staged items to the consumer (waking it if it waits) and learns the room
+    /// there is now. `false` if the consumer is gone (the staged items are dropped, as the
+    /// items waiting for it are).
+    pub fn flush(&mut self) -> bool {
+        let mut state = self.shared.lock();
+        if state.receiver_gone {
+            drop(state);
+            self.staged.clear();
+            self.room = 0;
+            return false;
+        }
+        let woken = if self.staged.is_empty() {
+            None
+        } else {
+            state.waiting.extend(self.staged.drain(..));
+            state.receiver_waker.take()
+        };
+        self.room = self
+            .shared
+            .capacity
+            .saturating_sub(state.waiting.len() + state.in_hand);
+        drop(state);
+        if let Some(waker) = woken {
+            waker.wake();
+        }
+        true
+    }
+
     /// Queues `item` once there is room: `true`, or `false` if the consumer went away first.
-    pub async fn send(&self, item: T) -> bool {
+    /// Whatever was staged goes first.
+    pub async fn send(mut self, item: T) -> bool {
         let mut item = Some(item);
         poll_fn(|cx| self.poll_send(cx, &mut item)).await
     }
 
-    fn poll_send(&self, cx: &mut Context<'_>, item: &mut Option<T>) -> Poll<bool> {
+    fn poll_send(&mut self, cx: &mut Context<'_>, item: &mut Option<T>) -> Poll<bool> {
         let Some(value) = item.take() else {
             return Poll::Ready(true);
         };
         match self.try_send(value) {
-            Ok(()) => Poll::Ready(true),
+            Ok(()) => Poll::Ready(self.flush()),
             Err(TrySendError::Closed(_)) => Poll::Ready(false),
             Err(TrySendError::Full(value)) => {
                 let mut state = self.shared.lock();
@@ -120,6 +169,7 @@ impl<T> Sender<T> {
                 if state.waiting.len() + state.in_hand < self.shared.capacity {
                     drop(state);
                     *item = Some(value);
+                    self.room = 0;
                     return self.poll_send(cx, item);
                 }
                 state.sender_waker = Some(cx.waker().clone());
@@ -130,17 +180,17 @@ impl<T> Sender<T> {
     }
 }
 
+/// A clone starts with nothing staged: flush the original first to keep the order.
 impl<T> Clone for Sender<T> {
     fn clone(&self) -> Self {
         self.shared.lock().senders += 1;
-        Sender {
-            shared: self.shared.clone(),
-        }
+        Sender::new(self.shared.clone())
     }
 }
 
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
+        self.flush();
         let mut state = self.shared.lock();
         state.senders -= 1;
         let waker = (state.senders == 0)
@@ -206,6 +256,7 @@ impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
         state.receiver_gone = true;
+        self.shared.receiver_gone.store(true, Ordering::Relaxed);
         let waiting = std::mem::take(&mut state.waiting);
         let producer = state.sender_waker.take();
         drop(state);

@@ -24,14 +24,17 @@ fn woken(counter: &Counter) -> usize {
 }
 
 #[test]
-fn items_arrive_in_order_and_a_burst_costs_one_wake_up() {
-    let (tx, mut rx) = inbox(100);
+fn a_burst_reaches_the_reader_in_order_at_the_flush_for_one_wake_up() {
+    let (mut tx, mut rx) = inbox(100);
     let (counter, waker) = waker();
     let mut cx = Context::from_waker(&waker);
     assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
     for i in 0..50 {
         tx.try_send(i).unwrap();
     }
+    assert_eq!(woken(&counter), 0, "staged until the flush");
+    assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
+    assert!(tx.flush());
     assert_eq!(woken(&counter), 1, "one wake-up for the whole burst");
     for i in 0..50 {
         assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(i)));
@@ -40,13 +43,14 @@ fn items_arrive_in_order_and_a_burst_costs_one_wake_up() {
 }
 
 #[test]
-fn the_bound_counts_the_batch_the_reader_took_until_it_comes_back() {
-    let (tx, mut rx) = inbox(3);
+fn the_bound_counts_staged_waiting_and_the_batch_the_reader_took() {
+    let (mut tx, mut rx) = inbox(3);
     let (_, waker) = waker();
     let mut cx = Context::from_waker(&waker);
-    for i in 0..3 {
-        tx.try_send(i).unwrap();
-    }
+    tx.try_send(0).unwrap();
+    tx.try_send(1).unwrap();
+    assert!(tx.flush());
+    tx.try_send(2).unwrap();
     assert!(matches!(tx.try_send(3), Err(TrySendError::Full(3))));
     // The reader takes the batch of three and yields one: two are still held.
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(0)));
@@ -63,7 +67,7 @@ fn the_bound_counts_the_batch_the_reader_took_until_it_comes_back() {
 
 #[test]
 fn a_full_sender_waits_and_is_woken_when_the_reader_finished_its_batch() {
-    let (tx, mut rx) = inbox(2);
+    let (mut tx, mut rx) = inbox(2);
     let (reader_wakes, reader) = waker();
     let (sender_wakes, sender) = waker();
     let (mut rcx, mut scx) = (Context::from_waker(&reader), Context::from_waker(&sender));
@@ -83,13 +87,15 @@ fn a_full_sender_waits_and_is_woken_when_the_reader_finished_its_batch() {
 
 #[test]
 fn the_stream_ends_after_what_was_sent_when_every_sender_is_gone() {
-    let (tx, mut rx) = inbox(4);
+    let (mut tx, mut rx) = inbox(4);
     let (counter, waker) = waker();
     let mut cx = Context::from_waker(&waker);
-    let second = tx.clone();
+    let mut second = tx.clone();
     tx.try_send(1).unwrap();
+    // Dropping a sender hands over what it staged.
     drop(tx);
     second.try_send(2).unwrap();
+    assert!(second.flush());
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(1)));
     assert_eq!(rx.poll_recv(&mut cx), Poll::Ready(Some(2)));
     assert_eq!(rx.poll_recv(&mut cx), Poll::Pending);
@@ -104,7 +110,7 @@ fn the_stream_ends_after_what_was_sent_when_every_sender_is_gone() {
 
 #[test]
 fn a_dropped_reader_closes_the_queue_and_frees_a_waiting_sender() {
-    let (tx, rx) = inbox(1);
+    let (mut tx, rx) = inbox(1);
     let (sender_wakes, sender) = waker();
     let mut scx = Context::from_waker(&sender);
     tx.try_send(Arc::new(0)).unwrap();
@@ -124,4 +130,5 @@ fn a_dropped_reader_closes_the_queue_and_frees_a_waiting_sender() {
         tx.try_send(Arc::new(2)),
         Err(TrySendError::Closed(_))
     ));
+    assert!(!tx.flush());
 }
