@@ -119,8 +119,14 @@ pub struct ClientConfig {
     /// Bytes handed out by `poll_output` that the transport has not yet taken
     /// (`handle_written`). At the bound no request is encoded; requests wait in the queue (then
     /// `QueueFull`). A single request larger than the bound is sent alone when nothing is
-    /// buffered, so the buffer never holds more than `max(max_buffered_bytes, one packet)` plus
-    /// the small acks and pings owed to the broker. Default 64 KiB.
+    /// buffered, so requests never fill the buffer beyond `max(max_buffered_bytes, one
+    /// packet)`. What the client owes the broker goes out whatever the bound: on a resumed
+    /// session the requests in flight are resent at once, before any queued request (at most
+    /// `max_inflight` packets), and the acks, PUBRELs, PINGREQ and DISCONNECT (a few bytes
+    /// each; at most one ack per message the broker has in flight to us and one PUBREL per
+    /// request in flight). So the buffer never holds more than `max(max_buffered_bytes, one
+    /// packet, the resent requests)` plus those small packets (asserted on every seed of the
+    /// whole-client simulation). Default 64 KiB.
     pub max_buffered_bytes: usize,
     /// A request still outstanding when the broker ends the connection with an error reason
     /// (DISCONNECT >= 0x80) this many connections in a row is failed with

@@ -38,6 +38,14 @@ pub struct Totals {
     /// Filters the broker refused on re-subscription; resumes of sessions the client never saw.
     pub resubscribe_refusals: u64,
     pub blind_resumes: u64,
+    /// Subscriber processes restarted (a fresh `Client` resuming the session); messages the
+    /// resumed sessions delivered before the new process subscribed (unmatched), and those of
+    /// them dropped from a full unmatched buffer; publishers that ended by dropping their last
+    /// handle instead of `disconnect()`.
+    pub subscriber_restarts: u64,
+    pub unmatched: u64,
+    pub unmatched_dropped: u64,
+    pub handles_dropped: u64,
     pub simulated: Duration,
 }
 
@@ -55,6 +63,10 @@ impl Totals {
         self.stalls += o.stalls;
         self.resubscribe_refusals += o.resubscribe_refusals;
         self.blind_resumes += o.blind_resumes;
+        self.subscriber_restarts += o.subscriber_restarts;
+        self.unmatched += o.unmatched;
+        self.unmatched_dropped += o.unmatched_dropped;
+        self.handles_dropped += o.handles_dropped;
         self.simulated += o.simulated;
     }
 }
@@ -71,13 +83,14 @@ pub fn simulate(scenario: &Scenario, trace: bool) -> Result<Totals, String> {
     let limit = scenario.fault_span + run::SETTLE + Duration::from_secs(600);
     let outcome = rt.block_on(run::run(&app, scenario), limit);
     let mut failures = Vec::new();
-    let finish = match outcome {
+    let mut finish = match outcome {
         Ok(finish) => finish,
         Err(e) => {
             failures.push(format!("simulation: {e}"));
             run::Finish::default()
         }
     };
+    finish.read_counters();
     let record = app.record();
     let simulated = rt.elapsed();
     let (checked, totals) = rt.with_net(|net| {
@@ -100,6 +113,10 @@ pub fn simulate(scenario: &Scenario, trace: bool) -> Result<Totals, String> {
                 .values()
                 .map(|n| u64::from(*n))
                 .sum(),
+            subscriber_restarts: u64::from(record.restarted.is_some()),
+            unmatched: record.restarted.map_or(0, |r| r.unmatched),
+            unmatched_dropped: record.restarted.map_or(0, |r| r.unmatched_dropped),
+            handles_dropped: u64::from(scenario.publisher_drops_handle),
             simulated,
         };
         (

@@ -224,3 +224,30 @@ fn the_broker_counts_unacknowledged_publishes_against_its_receive_maximum() {
         "{violations:?}"
     );
 }
+
+#[test]
+fn the_broker_records_a_resend_without_dup() {
+    // The same packet id and message again in the same session is a resend: DUP=1 or a
+    // violation.
+    let (_, violations) = exchange(
+        Limits::default(),
+        vec![publish(7, "m", None), publish(7, "m", None)],
+    );
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].contains("PUBLISH 7 resent in the same session without DUP=1"),
+        "{violations:?}"
+    );
+    let resend = Publish {
+        dup: true,
+        ..publish(7, "m", None)
+    };
+    let (_, violations) = exchange(Limits::default(), vec![publish(7, "m", None), resend]);
+    assert!(violations.is_empty(), "{violations:?}");
+    // A new message that reuses a freed packet id is not a resend.
+    let (_, violations) = exchange(
+        Limits::default(),
+        vec![publish(7, "m", None), publish(7, "n", None)],
+    );
+    assert!(violations.is_empty(), "{violations:?}");
+}

@@ -9,7 +9,11 @@
 //! packet size and a topic alias maximum; faults for a while, then settling, a final burst of
 //! publishes and a graceful `disconnect()`. On some seeds the broker refuses some long-lived
 //! filters on SUBSCRIBE after its first restart (a policy change), so a subscriber that lost
-//! its session is refused them when it re-subscribes. The invariants are in `sim/src/whole/checks.rs`.
+//! its session is refused them when it re-subscribes. On some seeds the subscriber restarts as
+//! a fresh process that resumes its session (what the session delivers first waits in its
+//! unmatched buffer), the publisher ends by dropping its last handle instead of
+//! `disconnect()`, and writes stall right before the final burst. The invariants are in
+//! `sim/src/whole/checks.rs`.
 //!
 //! `SIM_SEEDS=n` (default 1000) sets how many seeds run, `SIM_FIRST_SEED` the first; a failing
 //! seed prints the command that replays it alone with a trace:
@@ -44,8 +48,9 @@ fn the_whole_client_loses_nothing_under_faults() {
     eprintln!(
         "whole client: {} seeds from {} in {:.1?} ({} passed); {} publishes, {} \
          deliveries; {} connections, {} cuts, {} broker restarts, {} refused connects, {} hung \
-         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {:.0?} \
-         simulated",
+         connects, {} kicks, {} stalls; {} re-subscriptions refused, {} blind resumes; {} \
+         subscriber restarts ({} messages unmatched, {} of them dropped); {} publishers gone by \
+         dropping their handle; {:.0?} simulated",
         outcome.count,
         outcome.first,
         started.elapsed(),
@@ -61,6 +66,10 @@ fn the_whole_client_loses_nothing_under_faults() {
         totals.stalls,
         totals.resubscribe_refusals,
         totals.blind_resumes,
+        totals.subscriber_restarts,
+        totals.unmatched,
+        totals.unmatched_dropped,
+        totals.handles_dropped,
         totals.simulated,
     );
     outcome.assert_passed(replay_command);

@@ -600,8 +600,26 @@ pub async fn persistent_session_gets_missed_messages<R: Runtime + Default>() {
     }
     publisher.disconnect().await.unwrap();
 
+    // A fresh process resumes the session: the broker delivers what it kept before the
+    // application subscribes again, and the client keeps it in its unmatched buffer.
     let subscriber = connect::<R>(config).await;
-    // Messages that arrive before this subscribe are kept for it (unmatched buffer).
+    let waiting = within::<R, _>(
+        Duration::from_secs(10),
+        "the resumed session's messages wait unmatched",
+        async {
+            loop {
+                let stats = subscriber.stats().await.unwrap();
+                if stats.health.unmatched_buffered == 10 {
+                    return stats;
+                }
+                pause::<R>(Duration::from_millis(10)).await;
+            }
+        },
+    )
+    .await;
+    assert_eq!(waiting.core.messages_unmatched, 10, "{waiting:?}");
+    assert_eq!(waiting.core.messages_unmatched_dropped, 0, "{waiting:?}");
+    // The first subscription that matches them gets them, in order.
     let mut sub = subscriber
         .subscribe("missed/#", QoS::AtLeastOnce)
         .await
@@ -612,6 +630,8 @@ pub async fn persistent_session_gets_missed_messages<R: Runtime + Default>() {
             format!("m{i}").as_bytes()
         );
     }
+    let stats = subscriber.stats().await.unwrap();
+    assert_eq!(stats.health.unmatched_buffered, 0, "{stats:?}");
     subscriber.disconnect().await.unwrap();
 }
 

@@ -15,8 +15,13 @@
 //! - once settled, the subscriber's live session at the broker holds every filter the
 //!   application still holds, and nothing else but filters of dropped subscriptions
 //!   ([`settled_subscriptions`]);
-//! - bytes buffered never beyond the bound; no illegal lifecycle transition; the broker saw no
-//!   violation.
+//! - a restarted subscriber (a fresh process resuming the session, [`check_resumed`]): every
+//!   message the session delivered before the new process subscribed again reached the first
+//!   matching subscription it made, unless dropped from the full unmatched buffer, and then
+//!   counted (`messages_unmatched_dropped`), and only beyond `unmatched_capacity`;
+//! - every client process, read once the run ended (after the final burst and the close):
+//!   bytes buffered never beyond the documented bound ([`Scenario::buffer_bound`]); no illegal
+//!   lifecycle transition; the broker saw no violation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +31,7 @@ use jamey_mqtt::QoS;
 use jamey_mqtt_core::topic::{TopicFilter, TopicName};
 
 use crate::whole::record::{Outcome, Record};
-use crate::whole::run::Finish;
+use crate::whole::run::{Finish, Process};
 use crate::whole::scenario::{Scenario, SUB_ID};
 use crate::whole::tasks::short;
 
@@ -65,40 +70,172 @@ pub fn check(
             ));
         }
     }
-    check_subscriber(scenario, record, broker, &mut failures);
-    let clients = [
-        ("publisher", &scenario.pub_config, &finish.publisher),
-        ("subscriber", &scenario.sub_config, &finish.subscriber),
-    ];
-    for (name, config, stats) in clients {
-        let Some(stats) = stats else {
-            continue;
-        };
-        if stats.core.illegal_transitions > 0 {
-            failures.push(format!(
-                "{name}: {} illegal lifecycle transitions",
-                stats.core.illegal_transitions
-            ));
+    // QoS 2 duplicates the subscriber processes suppressed (see `check_subscriber`).
+    let suppressed = finish
+        .processes
+        .iter()
+        .filter(|p| !p.publisher)
+        .filter_map(|p| p.counters.get("mqtt_duplicates_suppressed_total"))
+        .sum();
+    check_subscriber(scenario, record, broker, suppressed, &mut failures);
+    check_resumed(scenario, record, broker, &mut failures);
+    for name in ["publisher", "subscriber"] {
+        if !finish.processes.iter().any(|p| p.name == name) {
+            failures.push(format!("no counters from the {name} process"));
         }
-        let bound = scenario.buffer_bound(&config.mqtt);
-        let high = stats.core.buffered_bytes_high_water;
-        if high > bound {
-            failures.push(format!(
-                "{name}: {high} bytes buffered at the peak, over the bound {bound} \
-                 (max_buffered_bytes {})",
-                config.mqtt.max_buffered_bytes
-            ));
-        }
+    }
+    if scenario.restart().is_some() && finish.processes.len() != 3 {
+        failures.push(format!(
+            "a subscriber restart, and {} client processes",
+            finish.processes.len()
+        ));
+    }
+    for process in &finish.processes {
+        check_process(scenario, process, &mut failures);
     }
     failures
 }
 
-fn check_subscriber(
+/// A client process's counters, read from its metrics once it closed: no illegal lifecycle
+/// transition, and the most bytes it ever buffered within the bound.
+fn check_process(scenario: &Scenario, process: &Process, failures: &mut Vec<String>) {
+    let name = process.name;
+    let counters = &process.counters;
+    let mut counter = |metric: &str| {
+        let value = counters.get(metric).copied();
+        if value.is_none() {
+            failures.push(format!(
+                "{name}: no metric {metric} (have {:?})",
+                counters.keys()
+            ));
+        }
+        value
+    };
+    let illegal = counter("mqtt_illegal_transitions_total");
+    let high = counter("mqtt_buffered_high_water_bytes");
+    if let Some(n @ 1..) = illegal {
+        failures.push(format!("{name}: {n} illegal lifecycle transitions"));
+    }
+    let config = if process.publisher {
+        &scenario.pub_config
+    } else {
+        &scenario.sub_config
+    };
+    let bound = scenario.buffer_bound(&config.mqtt);
+    if let Some(high) = high.filter(|high| *high > bound) {
+        failures.push(format!(
+            "{name}: {high} bytes buffered at the peak, over the bound {bound} \
+             (max_buffered_bytes {}, max_inflight {})",
+            config.mqtt.max_buffered_bytes, config.mqtt.max_inflight
+        ));
+    }
+}
+
+/// With a subscriber restart: the messages published while no subscriber process was
+/// connected (`Record::resumed`) that the broker routed into the session at QoS >= 1. Each
+/// one that matches a long-lived filter reached the first subscription the fresh process made
+/// that matches it (the readers subscribe in order, each awaited: a message waiting in the
+/// unmatched buffer goes to the first grant that matches it, and one arriving later goes to
+/// every subscription granted by then, the first among them), except those the full
+/// unmatched buffer dropped: no more are missing than `messages_unmatched_dropped` counted,
+/// and nothing is dropped before the buffer held `unmatched_capacity` messages.
+pub fn check_resumed(
     scenario: &Scenario,
     record: &Record,
     broker: &Broker,
     failures: &mut Vec<String>,
 ) {
+    if scenario.restart().is_none() {
+        return;
+    }
+    let Some(restarted) = record.restarted else {
+        failures.push("a subscriber restart without the fresh process's counters".into());
+        return;
+    };
+    let owed = broker.oracle.owed.get(SUB_ID);
+    let topics: BTreeMap<&Bytes, &str> = record
+        .publishes
+        .iter()
+        .map(|p| (&p.payload, p.topic))
+        .collect();
+    let mut delivered = 0u64;
+    let mut missing = Vec::new();
+    for payload in owed
+        .into_iter()
+        .flatten()
+        .filter(|p| record.resumed.contains(*p))
+    {
+        delivered += 1;
+        let Some(topic) = topics.get(payload) else {
+            continue;
+        };
+        let name = TopicName::new(*topic).expect("valid topic");
+        let first = scenario.readers.iter().position(|r| {
+            TopicFilter::new(r.filter)
+                .expect("valid filter")
+                .matches(&name)
+        });
+        let Some(first) = first else {
+            continue;
+        };
+        let got = record
+            .received
+            .get(first)
+            .is_some_and(|r| r.iter().any(|m| m.payload == *payload));
+        if !got {
+            missing.push(short(payload));
+        }
+    }
+    let dropped = restarted.unmatched_dropped;
+    if missing.len() as u64 > dropped {
+        failures.push(format!(
+            "restart: {} messages of the resumed session never reached their first matching \
+             subscription ({missing:?}), {dropped} counted as dropped",
+            missing.len()
+        ));
+    }
+    if dropped > 0 && restarted.unmatched < restarted.capacity as u64 + dropped {
+        failures.push(format!(
+            "restart: {dropped} unmatched messages dropped, but only {} arrived unmatched \
+             (capacity {})",
+            restarted.unmatched, restarted.capacity
+        ));
+    }
+    // The session delivers at once after CONNACK, before the new SUBSCRIBE is even sent.
+    if delivered > 0 && restarted.unmatched == 0 {
+        failures.push(format!(
+            "restart: the resumed session delivered {delivered} messages, none waited unmatched"
+        ));
+    }
+}
+
+/// `suppressed`: the QoS 2 duplicates the subscriber suppressed. After a blind resume (the
+/// broker forgot the session and the CONNACK saying so was lost, see
+/// [`settled_subscriptions`]) the client keeps the packet ids of the forgotten session's QoS 2
+/// messages waiting for PUBREL; the new session starts its packet ids over, so a new QoS 2
+/// message under such an id looks like a duplicate, and MQTT gives the client no way to tell.
+/// A QoS 2 message owed but missing everywhere is excused then, as long as no more are
+/// missing than duplicates were counted.
+fn check_subscriber(
+    scenario: &Scenario,
+    record: &Record,
+    broker: &Broker,
+    suppressed: u64,
+    failures: &mut Vec<String>,
+) {
+    let blind = broker
+        .oracle
+        .blind_resumes
+        .get(SUB_ID)
+        .copied()
+        .unwrap_or(0);
+    let routed_qos2 = |payload: &Bytes| {
+        broker
+            .oracle
+            .routed_qos2
+            .contains_key(&(SUB_ID.to_owned(), payload.clone()))
+    };
+    let mut excused: BTreeSet<&Bytes> = BTreeSet::new();
     let topics: BTreeMap<&Bytes, &str> = record
         .publishes
         .iter()
@@ -170,7 +307,19 @@ fn check_subscriber(
             let Some(topic) = topics.get(payload) else {
                 continue;
             };
-            if matches(topic) && !counts.contains_key(payload) && !again_after_refusal(payload) {
+            if matches(topic)
+                && !counts.contains_key(payload)
+                && !again_after_refusal(payload)
+                && !record.resumed.contains(payload)
+            {
+                let nowhere = record
+                    .received
+                    .iter()
+                    .all(|r| r.iter().all(|m| m.payload != *payload));
+                if blind > 0 && nowhere && routed_qos2(payload) {
+                    excused.insert(payload);
+                    continue;
+                }
                 failures.push(format!(
                     "{} was routed into {SUB_ID}'s session at QoS >= 1 and never reached the \
                      subscription {:?}",
@@ -193,7 +342,14 @@ fn check_subscriber(
                 continue;
             }
             let (count, count2) = counts.get(payload).copied().unwrap_or((0, 0));
-            if exactly_once && count != 1 {
+            // Resumed before the restarted process subscribed: to one subscription, or none
+            // when dropped (see `check_resumed`).
+            let expected = if record.resumed.contains(*payload) {
+                count <= 1
+            } else {
+                count == 1
+            };
+            if exactly_once && !expected && !excused.contains(payload) {
                 failures.push(format!(
                     "QoS 2 {} reached {:?} {count} times (exactly once expected; routed {routed} \
                      at QoS 2)",
@@ -208,6 +364,14 @@ fn check_subscriber(
                 ));
             }
         }
+    }
+    if excused.len() as u64 > suppressed {
+        failures.push(format!(
+            "after a blind resume, {} QoS 2 messages owed never reached any subscription, \
+             {suppressed} duplicates suppressed: {:?}",
+            excused.len(),
+            excused.iter().map(|p| short(p)).collect::<Vec<_>>()
+        ));
     }
 }
 

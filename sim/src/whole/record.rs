@@ -24,6 +24,9 @@ pub enum Outcome {
     NotWritten,
     /// Accepted, then failed: a failure of the run.
     Failed(String),
+    /// Handed to the client, the future dropped unawaited (the publisher then dropped its
+    /// handle): the client took it, so it must still reach the broker.
+    Taken,
 }
 
 #[derive(Debug, Clone)]
@@ -48,7 +51,8 @@ pub struct Record {
     pub publishes: Vec<PublishRecord>,
     /// Per long-lived reader, in arrival order.
     pub received: Vec<Vec<Received>>,
-    /// Readers whose stream ended.
+    /// Reader tasks started (a restarted subscriber starts one per reader again) and ended.
+    pub readers_started: usize,
     pub readers_ended: usize,
     /// Per long-lived reader: its stream ended with `ResubscribeRefused` (then `None`).
     pub refused: Vec<bool>,
@@ -57,7 +61,21 @@ pub struct Record {
     pub dropped: BTreeSet<&'static str>,
     /// Publisher and churn tasks finished.
     pub tasks_done: usize,
+    /// With a subscriber restart: the payloads published while no subscriber process was
+    /// connected (a resumed session delivers them before the new process subscribes again).
+    pub resumed: BTreeSet<Bytes>,
+    /// With a subscriber restart: the new process's counters once its readers had everything.
+    pub restarted: Option<Restarted>,
     pub failures: Vec<String>,
+}
+
+/// The restarted subscriber's unmatched-buffer counters (`jamey_mqtt::ClientStats`), once
+/// its subscriptions were made and had received what the resumed session owed.
+#[derive(Debug, Clone, Copy)]
+pub struct Restarted {
+    pub unmatched: u64,
+    pub unmatched_dropped: u64,
+    pub capacity: usize,
 }
 
 /// A handle the tasks share: the runtime (for sleeps and time) and the record.

@@ -19,6 +19,14 @@ pub const LONG_FILTERS: [&str; 5] = ["t/#", "t/+", "t/a", "t/c/#", "+/c/d"];
 pub const CHURN_FILTERS: [&str; 3] = ["t/+/d", "t/c/+", "other/x"];
 
 pub const SUB_ID: &str = "sub";
+/// Everything of a PUBLISH (or SUBSCRIBE) here but its payload: fixed header, topic, packet
+/// id, MQTT 5 properties (a topic alias at most).
+pub const PACKET_OVERHEAD: usize = 64;
+/// The largest PUBACK / PUBREC / PUBREL / PUBCOMP without properties (fixed header, packet id,
+/// reason code, property length), PINGREQ and a normal DISCONNECT.
+const ACK: usize = 6;
+const PINGREQ: usize = 2;
+const DISCONNECT: usize = 4;
 pub const PUB_ID: &str = "pub";
 
 /// One publish of the plan.
@@ -84,6 +92,30 @@ pub struct Scenario {
     /// Scripted faults (instant from the start of the fault span, fault) instead of the
     /// random plan; `None` from [`Scenario::new`]. The fuzz target `client_async` sets it.
     pub script: Option<Vec<(Duration, Fault)>>,
+    /// Once settled, the subscriber process ends gracefully and a fresh one (new `Client`,
+    /// `clean_start = false`) resumes its session: these QoS 1/2 publishes are made while it is
+    /// away, so the broker delivers them before the new process has subscribed again (they
+    /// wait in its unmatched buffer, `unmatched_capacity`, for the first matching
+    /// subscription). `None`: no restart. Not run when the broker refuses filters
+    /// (`refuse_after_restart`): a fresh process would be refused filters its predecessor held.
+    pub subscriber_restart: Option<SubscriberRestart>,
+    /// The publisher ends by dropping its last `Client` handle instead of `disconnect()`, right
+    /// after handing the final burst to the client without awaiting it (the `HandlesGone`
+    /// path: a background flush must still deliver every publish the client took).
+    pub publisher_drops_handle: bool,
+    /// Writes on every connection stall this long right before the final burst (a slow but
+    /// healthy link): the burst piles up in the publisher's buffer against
+    /// `max_buffered_bytes`, and the rest waits in its queue.
+    pub burst_stall: Option<Duration>,
+}
+
+/// See [`Scenario::subscriber_restart`].
+#[derive(Debug, Clone)]
+pub struct SubscriberRestart {
+    /// The old process ends by dropping its last `Client` handle (else `disconnect()`).
+    pub drop_handle: bool,
+    /// Published (QoS 1 or 2, awaited in order) while no subscriber process is connected.
+    pub absent: Vec<PlannedPublish>,
 }
 
 fn qos(rng: &mut fastrand::Rng) -> QoS {
@@ -132,6 +164,15 @@ fn payload(rng: &mut fastrand::Rng, tag: &str) -> Bytes {
     let mut text = format!("{tag}|");
     text.extend(std::iter::repeat_n('x', pad));
     Bytes::from(text)
+}
+
+/// The payload without its padding (small enough for any packet size limit here).
+fn payload_tag(payload: &Bytes) -> Bytes {
+    let end = payload
+        .iter()
+        .position(|b| *b == b'|')
+        .map_or(payload.len(), |i| i + 1);
+    payload.slice(..end)
 }
 
 fn planned(rng: &mut fastrand::Rng, tag: String, v5: bool, span: Duration) -> PlannedPublish {
@@ -224,7 +265,64 @@ impl Scenario {
                 Vec::new()
             },
             script: None,
+            subscriber_restart: None,
+            publisher_drops_handle: false,
+            burst_stall: None,
         }
+        .draw_endings(&mut rng)
+    }
+
+    /// Drawn after everything else, so the earlier draws of a seed stay as they were.
+    fn draw_endings(mut self, rng: &mut fastrand::Rng) -> Scenario {
+        let v5 = self.pub_config.mqtt.protocol == ProtocolVersion::V5;
+        let restart = rng.bool();
+        let drop_handle = rng.bool();
+        // Sometimes more than the fresh process's unmatched buffer holds.
+        let absent: Vec<PlannedPublish> = (0..rng.usize(1..=24))
+            .map(|i| PlannedPublish {
+                qos: if rng.bool() {
+                    QoS::AtLeastOnce
+                } else {
+                    QoS::ExactlyOnce
+                },
+                detached: false,
+                ..planned(rng, format!("absent-{i}"), v5, Duration::ZERO)
+            })
+            .collect();
+        if restart && self.refuse_after_restart.is_empty() {
+            self.subscriber_restart = Some(SubscriberRestart {
+                drop_handle,
+                absent,
+            });
+        }
+        self.publisher_drops_handle = rng.bool();
+        self.burst_stall = rng
+            .bool()
+            .then(|| Duration::from_millis(rng.u64(200..=3_000)));
+        if self.publisher_drops_handle {
+            // Every publish of the burst is taken (nothing awaits a refusal): small payloads,
+            // no alias, no more than the queue and the command channel hold.
+            let most = self
+                .pub_config
+                .mqtt
+                .max_queued
+                .min(self.pub_config.command_capacity)
+                .max(1);
+            self.burst.truncate(most);
+            for p in &mut self.burst {
+                p.payload = payload_tag(&p.payload);
+                p.alias = None;
+            }
+        }
+        self
+    }
+
+    /// The subscriber restart this run makes: none while the broker refuses filters (set by
+    /// hand after [`Scenario::new`], as the fuzz target does).
+    pub fn restart(&self) -> Option<&SubscriberRestart> {
+        self.subscriber_restart
+            .as_ref()
+            .filter(|_| self.refuse_after_restart.is_empty())
     }
 
     /// Both publisher and broker keep QoS 2 state across connections: QoS 2 is exactly once.
@@ -232,22 +330,37 @@ impl Scenario {
         self.persistent && !self.pub_config.mqtt.clean_start
     }
 
-    /// The bound on bytes buffered that the fuzz harness uses (fuzz/src/client.rs): requests
-    /// stop at `max_buffered_bytes` (or one packet alone), plus the acks owed. The largest
-    /// packet is the largest this run can make (not the configured maximum, which is far
-    /// bigger than any packet here and would make the bound toothless).
+    /// The bound on bytes buffered documented at `ClientConfig::max_buffered_bytes`:
+    /// `max(max_buffered_bytes, one packet, the requests resent on a resumed session)` plus the
+    /// small packets owed to the broker. Here a packet is at most its payload plus
+    /// [`PACKET_OVERHEAD`] (SUBSCRIBE and UNSUBSCRIBE: the overhead alone); one packet is the
+    /// largest this run can make (not the configured maximum, which is far bigger than any
+    /// packet here and would make the bound toothless). The resent requests are at most
+    /// `max_inflight` of the run's QoS 1/2 publishes and subscription requests, so at most the
+    /// `max_inflight` largest. The owed packets are at most one ack (PUBACK, PUBREC, PUBCOMP)
+    /// per message the broker has in flight to the client (its window), one PUBREL per request
+    /// in flight, one PINGREQ and the DISCONNECT.
     pub fn buffer_bound(&self, config: &ClientConfig) -> u64 {
-        let biggest_payload = self
-            .publishers
-            .iter()
-            .flat_map(|p| &p.publishes)
-            .chain(&self.burst)
-            .map(|p| p.payload.len())
-            .max()
-            .unwrap_or(0);
-        // Fixed header, topic, packet id and properties fit in 64 bytes here.
-        let largest = config.max_buffered_bytes.max(biggest_payload + 64);
-        (largest * (2 + usize::from(config.max_inflight)) + 16 * 1024) as u64
+        let publishes = || {
+            self.publishers
+                .iter()
+                .flat_map(|p| &p.publishes)
+                .chain(&self.burst)
+                .chain(self.restart().into_iter().flat_map(|r| &r.absent))
+        };
+        let packet = publishes().map(|p| p.payload.len()).max().unwrap_or(0) + PACKET_OVERHEAD;
+        let inflight = usize::from(config.max_inflight);
+        let mut resendable: Vec<usize> = publishes()
+            .filter(|p| p.qos != QoS::AtMostOnce)
+            .map(|p| p.payload.len() + PACKET_OVERHEAD)
+            .collect();
+        resendable.sort_unstable_by(|a, b| b.cmp(a));
+        // Subscription requests (the readers', the churn's, re-subscriptions) are smaller than
+        // any publish here: they fill what the publishes leave of the window.
+        let resent = resendable.iter().take(inflight).sum::<usize>()
+            + inflight.saturating_sub(resendable.len()) * PACKET_OVERHEAD;
+        let owed = (self.window + inflight) * ACK + PINGREQ + DISCONNECT;
+        (config.max_buffered_bytes.max(packet).max(resent) + owed) as u64
     }
 
     pub fn runtime(&self) -> SimRuntime {

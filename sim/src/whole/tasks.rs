@@ -78,6 +78,31 @@ pub async fn publish_one(
     app.resolved(index, outcome);
 }
 
+/// Hands publish `index` of the record to the client and drops the future unawaited: polled
+/// once, its command is in the client's channel (the caller made sure there is room), so the
+/// client took it. Recorded as [`Outcome::Taken`].
+pub async fn hand_over(app: &App, client: &SimClient, index: usize, planned: &PlannedPublish) {
+    let req = PublishRequest::new(planned.topic, planned.payload.clone(), planned.qos);
+    let mut future = Box::pin(client.publish_request(req));
+    std::future::poll_fn(|cx| {
+        if let std::task::Poll::Ready(result) = future.as_mut().poll(cx) {
+            app.fail(format!(
+                "publish {:?} answered before the driver ran: {result:?}",
+                short(&planned.payload)
+            ));
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+    drop(future);
+    app.log(format_args!(
+        "publish {:?} {:?} handed over",
+        short(&planned.payload),
+        planned.qos
+    ));
+    app.resolved(index, Outcome::Taken);
+}
+
 fn request_outcome<T>(result: Option<Result<T, Error>>) -> Outcome {
     match result {
         None => Outcome::Pending,
