@@ -7,7 +7,7 @@
 //!
 //! This module owns *bookkeeping* only; it never decides when to send. The client state machine
 //! (`client/`) asks it to admit requests, to pick the next one to send, to match acks, and to
-//! rebuild itself after a reconnect ([`Session::packets_to_resume`] when the broker kept the
+//! rebuild itself after a reconnect ([`Session::resume`] when the broker kept the
 //! session, [`Session::reset_for_new_session`] when it did not). Each request is known by the
 //! [`Token`] its command returned, defined here so the session needs nothing from `client/`.
 
@@ -155,6 +155,21 @@ impl Outgoing {
     }
 }
 
+/// An in-flight entry as it goes out again: DUP set, its expiry interval aged; PUBREL past
+/// PUBREC.
+fn resent(entry: &InFlight, now: Instant, alias_max: u16) -> Packet {
+    match &entry.stage {
+        Stage::AwaitingAck { body, .. } => {
+            let waited = now.saturating_duration_since(entry.admitted_at).as_secs();
+            aged(
+                body.packet(entry.pkid, true, alias_max),
+                u32::try_from(waited).unwrap_or(u32::MAX),
+            )
+        }
+        Stage::AwaitingComplete => Packet::PubRel(Ack::success(entry.pkid)),
+    }
+}
+
 /// [`aged`] in place.
 pub(crate) fn age(packet: &mut Packet, waited: u32) {
     if let Packet::Publish(publish) = packet {
@@ -246,6 +261,9 @@ pub(crate) struct InFlight {
     pub(crate) strikes: u32,
     /// When it was first admitted (kept for a requeue after a session loss).
     pub(crate) admitted_at: Instant,
+    /// Resumed on a connection whose in-flight bound it is beyond: it goes out again once
+    /// acks make room ([`Session::next_resend`]), before anything new.
+    resend_pending: bool,
 }
 
 impl InFlight {
@@ -345,6 +363,8 @@ pub(crate) struct Session {
     queued_expiring: usize,
     /// Incoming QoS 2 publishes delivered to the application, waiting for PUBREL.
     incoming_qos2: Vec<u16>,
+    /// How many in-flight entries wait to be sent again on this connection.
+    resends_pending: usize,
 }
 
 impl Session {
@@ -356,6 +376,7 @@ impl Session {
             max_queued,
             queued_expiring: 0,
             incoming_qos2: Vec::new(),
+            resends_pending: 0,
         }
     }
 
@@ -435,7 +456,7 @@ impl Session {
         if !self.queue.front()?.body.needs_packet_id() {
             return self.pop_front_queued().map(Sent::AtMostOnce);
         }
-        if self.in_flight.len() >= max_in_flight {
+        if self.in_flight.len() >= max_in_flight || self.resends_pending > 0 {
             return None;
         }
         let pkid = self.ids.allocate()?;
@@ -452,6 +473,7 @@ impl Session {
             stage: Stage::AwaitingAck { body, size },
             strikes,
             admitted_at,
+            resend_pending: false,
         });
         match self.in_flight.back_mut() {
             Some(InFlight {
@@ -480,6 +502,7 @@ impl Session {
     fn take(&mut self, index: usize) -> Option<InFlight> {
         let entry = self.in_flight.remove(index)?;
         self.ids.set(entry.pkid, false);
+        self.resends_pending -= usize::from(entry.resend_pending);
         Some(entry)
     }
 
@@ -636,25 +659,67 @@ impl Session {
         }
     }
 
-    /// The broker still has our session: everything in flight is sent again in its original
+    /// The broker still has our session: what is in flight is sent again in its original
     /// order, publishes with DUP=1 (a message expiry interval reduced by the whole seconds
-    /// since admission, never expired: it was sent), PUBREL for a QoS 2 publish past PUBREC.
+    /// since admission, never expired: it was sent), PUBREL for a QoS 2 publish past PUBREC,
+    /// within the new connection's limits:
+    /// - at most `max_in_flight` entries now (its receive maximum); the rest wait, in order,
+    ///   for acks to make room ([`Session::next_resend`]), and nothing new goes before them;
+    /// - a request larger than `max_outgoing` (its maximum packet size) cannot be sent again:
+    ///   it leaves the session, and its token is returned with its size, to be failed.
+    ///
     /// `alias_max`: the topic alias maximum of the new connection.
-    pub(crate) fn packets_to_resume(
-        &self,
+    pub(crate) fn resume(
+        &mut self,
         now: Instant,
         alias_max: u16,
-    ) -> impl Iterator<Item = Packet> + '_ {
-        self.in_flight.iter().map(move |entry| match &entry.stage {
-            Stage::AwaitingAck { body, .. } => {
-                let waited = now.saturating_duration_since(entry.admitted_at).as_secs();
-                aged(
-                    body.packet(entry.pkid, true, alias_max),
-                    u32::try_from(waited).unwrap_or(u32::MAX),
-                )
+        max_in_flight: usize,
+        max_outgoing: usize,
+    ) -> (Vec<Packet>, Vec<(Token, usize)>) {
+        let too_large: Vec<usize> = (self.in_flight.iter().enumerate())
+            .filter(
+                |(_, e)| matches!(e.stage, Stage::AwaitingAck { size, .. } if size > max_outgoing),
+            )
+            .map(|(index, _)| index)
+            .collect();
+        let mut refused = Vec::new();
+        for index in too_large.into_iter().rev() {
+            if let Some(entry) = self.take(index) {
+                if let Stage::AwaitingAck { size, .. } = entry.stage {
+                    refused.push((entry.token, size));
+                }
             }
-            Stage::AwaitingComplete => Packet::PubRel(Ack::success(entry.pkid)),
-        })
+        }
+        refused.reverse();
+        let mut packets = Vec::new();
+        self.resends_pending = 0;
+        for (index, entry) in self.in_flight.iter_mut().enumerate() {
+            entry.resend_pending = index >= max_in_flight;
+            if entry.resend_pending {
+                self.resends_pending += 1;
+            } else {
+                packets.push(resent(entry, now, alias_max));
+            }
+        }
+        (packets, refused)
+    }
+
+    /// The next entry waiting to be sent again ([`Session::resume`]), once fewer than
+    /// `max_in_flight` are out on this connection.
+    pub(crate) fn next_resend(
+        &mut self,
+        now: Instant,
+        alias_max: u16,
+        max_in_flight: usize,
+    ) -> Option<Packet> {
+        if self.resends_pending == 0 || self.in_flight.len() - self.resends_pending >= max_in_flight
+        {
+            return None;
+        }
+        let entry = self.in_flight.iter_mut().find(|e| e.resend_pending)?;
+        entry.resend_pending = false;
+        self.resends_pending -= 1;
+        Some(resent(entry, now, alias_max))
     }
 
     /// The broker has no session for us: packet ids and incoming QoS 2 state start over.
@@ -662,6 +727,7 @@ impl Session {
     /// session-lost policy (re-queue them with [`Session::requeue_front`], or fail them).
     pub(crate) fn reset_for_new_session(&mut self) -> Vec<InFlight> {
         self.ids = PacketIds::new();
+        self.resends_pending = 0;
         self.incoming_qos2.clear();
         self.in_flight.drain(..).collect()
     }
@@ -680,6 +746,7 @@ impl Session {
     /// Empties the queue and the in-flight set (the client is closing); returns the tokens that
     /// will never complete, in order, so the caller can fail them.
     pub(crate) fn drain_all(&mut self) -> Vec<Token> {
+        self.resends_pending = 0;
         let mut tokens: Vec<Token> = self.in_flight.drain(..).map(|e| e.token).collect();
         tokens.extend(self.queue.drain(..).map(|r| r.token));
         self.queued_expiring = 0;

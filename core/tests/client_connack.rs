@@ -430,3 +430,112 @@ fn after_a_failover_to_a_stricter_broker_queued_requests_and_resubscriptions_obe
     assert_eq!(subscribed_filters(sent), vec!["a/b".to_owned()]);
     let _ = plain;
 }
+
+/// The first CONNACK with `session_present` and these properties (after a cut).
+fn resume_with(pair: &mut Pair, properties: ConnAckProperties) {
+    pair.cut();
+    pair.take_events();
+    pair.reconnect_transport();
+    pair.send(Packet::ConnAck(Box::new(ConnAck {
+        session_present: true,
+        code: ReasonCode::SUCCESS,
+        properties,
+    })));
+}
+
+fn sent_publishes(pair: &mut Pair) -> Vec<(u16, bool, String)> {
+    pair.take_sent()
+        .into_iter()
+        .filter_map(|p| match p {
+            Packet::Publish(p) => Some((p.pkid, p.dup, String::from(p.topic))),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_resumed_session_resends_within_the_new_receive_maximum_and_the_rest_as_acks_make_room() {
+    let mut pair = Pair::connected(ClientConfig {
+        clean_start: false,
+        ..v5("resume-quota")
+    });
+    for topic in ["t/0", "t/1", "t/2", "t/3", "t/4"] {
+        pair.client
+            .publish(pair.now, PublishRequest::new(topic, "x", QoS::AtLeastOnce))
+            .unwrap();
+    }
+    pair.drive();
+    let first = sent_publishes(&mut pair);
+    assert_eq!(first.len(), 5);
+    // The broker comes back with a receive maximum of 2: two resends now, the others as
+    // PUBACKs make room, in order, and nothing new before them.
+    resume_with(
+        &mut pair,
+        ConnAckProperties {
+            receive_maximum: Some(2),
+            ..ConnAckProperties::default()
+        },
+    );
+    pair.client
+        .publish(
+            pair.now,
+            PublishRequest::new("t/new", "x", QoS::AtLeastOnce),
+        )
+        .unwrap();
+    pair.drive();
+    let resent = sent_publishes(&mut pair);
+    let topics = |sent: &[(u16, bool, String)]| -> Vec<String> {
+        sent.iter().map(|(_, _, t)| t.clone()).collect()
+    };
+    assert_eq!(topics(&resent), ["t/0", "t/1"]);
+    assert!(resent.iter().all(|(_, dup, _)| *dup));
+    let mut order = topics(&resent);
+    for (pkid, _, _) in first {
+        pair.puback(pkid);
+        let sent = sent_publishes(&mut pair);
+        assert!(sent.len() <= 1, "one ack, one packet out: {sent:?}");
+        order.extend(topics(&sent));
+    }
+    assert_eq!(order, ["t/0", "t/1", "t/2", "t/3", "t/4", "t/new"]);
+    assert_eq!(pair.client.stats().packets_replayed, 5);
+}
+
+#[test]
+fn a_resumed_publish_beyond_the_new_maximum_packet_size_fails_and_is_not_sent() {
+    let mut pair = Pair::connected(ClientConfig {
+        clean_start: false,
+        ..v5("resume-size")
+    });
+    let big = pair
+        .client
+        .publish(
+            pair.now,
+            PublishRequest::new("t/big", vec![b'x'; 500], QoS::AtLeastOnce),
+        )
+        .unwrap();
+    pair.client
+        .publish(
+            pair.now,
+            PublishRequest::new("t/small", "x", QoS::AtLeastOnce),
+        )
+        .unwrap();
+    pair.drive();
+    assert_eq!(sent_publishes(&mut pair).len(), 2);
+    resume_with(
+        &mut pair,
+        ConnAckProperties {
+            maximum_packet_size: Some(100),
+            ..ConnAckProperties::default()
+        },
+    );
+    let resent = sent_publishes(&mut pair);
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].2, "t/small");
+    let failed = pair.take_events().into_iter().any(|e| {
+        matches!(e, Event::RequestFailed { token, error: RequestError::PacketTooLarge { max: 100, .. } } if token == big)
+    });
+    assert!(
+        failed,
+        "the big publish fails with its size and the new maximum"
+    );
+}

@@ -157,10 +157,17 @@ impl Client {
         self.ping_sent_at = None;
 
         if connack.session_present {
-            let replay: Vec<Packet> = self
-                .session
-                .packets_to_resume(now, self.limits.topic_alias_maximum)
-                .collect();
+            let (replay, too_large) = self.session.resume(
+                now,
+                self.limits.topic_alias_maximum,
+                self.max_in_flight,
+                self.max_outgoing,
+            );
+            // The broker's maximum packet size is now below what was sent before.
+            for (token, size) in too_large {
+                let max = self.max_outgoing;
+                self.fail(token, RequestError::PacketTooLarge { size, max });
+            }
             self.stats.packets_replayed += replay.len() as u64;
             // A replayed publish with an alias the application set maps it at the broker:
             // the automatic aliases of this connection start from that mapping.

@@ -20,6 +20,8 @@ impl Client {
         let start = out.len();
         self.encode_control(out);
         if self.state().is_established() {
+            self.send_resends(now);
+            self.encode_control(out);
             self.send_queued(now, out, start);
             // Draining and everything sent: DISCONNECT goes out in this same write.
             self.close_if_drained();
@@ -49,6 +51,16 @@ impl Client {
                     error,
                 });
             }
+        }
+    }
+
+    /// Resumed entries that waited for room on this connection (`Session::resume`) go out
+    /// again as acks free it, before anything new; they are control packets from here on.
+    fn send_resends(&mut self, now: Instant) {
+        let alias_max = self.limits.topic_alias_maximum;
+        while let Some(packet) = self.session.next_resend(now, alias_max, self.max_in_flight) {
+            self.stats.packets_replayed += 1;
+            self.control.push_back(packet);
         }
     }
 
