@@ -65,7 +65,16 @@ pub(crate) fn frame(
         let mut body = frame;
         body.advance(header_len);
         let packet = hand::publish(v, byte1, Reader::new(body))?;
-        validate(v, &packet)?;
+        match &packet {
+            // 3.1.1 has no properties to check: the packet id and the topic are all.
+            Packet::Publish(publish) if v == ProtocolVersion::V311 => {
+                if publish.qos != QoS::AtMostOnce {
+                    nonzero_pkid(publish.pkid)?;
+                }
+                TopicName::validate(&publish.topic)?;
+            }
+            _ => validate(v, &packet)?,
+        }
         return Ok(packet);
     }
     let remaining = frame.len() - header_len;
