@@ -20,7 +20,7 @@
 //! | `MQTT_TLS_CLIENT_KEY_FILE` | PEM private key of that certificate | none |
 //! | `MQTT_TLS_SERVER_NAME` | name the server certificate must match (and SNI), for every endpoint without its own | the host |
 //! | `MQTT_SUBSCRIPTION_CAPACITY` | messages buffered per subscription | `256` |
-//! | `MQTT_COMMAND_CAPACITY` | requests queued for the driver | `256` |
+//! | `MQTT_COMMAND_CAPACITY` | requests queued for the driver | `96` |
 //! | `MQTT_EVENT_CAPACITY` | events buffered per event stream | `64` |
 //!
 //! A broker list (`MQTT_BROKERS`, the core's) replaces `MQTT_HOST` and `MQTT_PORT`: setting
