@@ -4,9 +4,10 @@
 //! `i`), and the messages and stream ends on their way into those streams.
 //!
 //! Routing is the core's: a message arrives with the ids of the subscriptions it matched and
-//! is copied into exactly those streams. A stream that is full holds the rest back (in order):
-//! the driver stops reading the transport until there is room, so memory stays bounded and
-//! nothing is dropped.
+//! is copied into exactly those streams (staged in each stream's queue, `inbox.rs`, and handed
+//! to the readers by [`Handles::flush`] before the driver waits). A stream that is full holds
+//! the rest back (in order): the driver stops reading the transport until there is room, so
+//! memory stays bounded and nothing is dropped.
 
 use std::collections::VecDeque;
 use std::future::Future;
