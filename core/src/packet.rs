@@ -422,10 +422,10 @@ impl PublishProperties {
 
 /// The MQTT 5 properties of one PUBLISH (a received `Message`, a packet, an entry in flight),
 /// kept out of line: a message without any (every 3.1.1 message, and most 5.0 ones) holds one
-/// null pointer and allocates nothing, so messages stay small while they move between queues. Reads as
-/// a [`PublishProperties`] through `Deref` (empty when there are none);
-/// [`make_mut`](MessageProperties::make_mut) changes them.
-#[derive(Clone, Default, PartialEq)]
+/// null pointer and allocates nothing, so messages stay small while they move between queues.
+/// Reads as a [`PublishProperties`] through `Deref` (empty when there are none);
+/// [`make_mut`](MessageProperties::make_mut) changes them. Compares as what it reads as.
+#[derive(Clone, Default)]
 pub struct MessageProperties(Option<Box<PublishProperties>>);
 
 /// What [`MessageProperties`] reads as when there are none.
@@ -441,9 +441,9 @@ static NO_PROPERTIES: PublishProperties = PublishProperties {
 };
 
 impl MessageProperties {
-    /// Whether the message carried no property at all.
+    /// Whether no property is set.
     pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.0.as_deref().is_none_or(PublishProperties::is_empty)
     }
 
     /// The properties to change, if there are any.
@@ -469,6 +469,12 @@ impl From<PublishProperties> for MessageProperties {
         } else {
             MessageProperties(Some(Box::new(properties)))
         }
+    }
+}
+
+impl PartialEq for MessageProperties {
+    fn eq(&self, other: &MessageProperties) -> bool {
+        **self == **other
     }
 }
 

@@ -676,21 +676,18 @@ impl Session {
         max_in_flight: usize,
         max_outgoing: usize,
     ) -> (Vec<Packet>, Vec<(Token, usize)>) {
-        let too_large: Vec<usize> = (self.in_flight.iter().enumerate())
-            .filter(
-                |(_, e)| matches!(e.stage, Stage::AwaitingAck { size, .. } if size > max_outgoing),
-            )
-            .map(|(index, _)| index)
-            .collect();
         let mut refused = Vec::new();
-        for index in too_large.into_iter().rev() {
-            if let Some(entry) = self.take(index) {
-                if let Stage::AwaitingAck { size, .. } = entry.stage {
-                    refused.push((entry.token, size));
+        let mut index = 0;
+        while let Some(entry) = self.in_flight.get(index) {
+            match entry.stage {
+                Stage::AwaitingAck { size, .. } if size > max_outgoing => {
+                    let token = entry.token;
+                    self.take(index);
+                    refused.push((token, size));
                 }
+                _ => index += 1,
             }
         }
-        refused.reverse();
         let mut packets = Vec::new();
         self.resends_pending = 0;
         for (index, entry) in self.in_flight.iter_mut().enumerate() {

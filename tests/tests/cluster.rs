@@ -49,6 +49,24 @@ fn config(cluster: &RabbitCluster, order: &[usize], client_id: &str) -> Config {
 /// payload -> copies received.
 type Received = BTreeMap<usize, u32>;
 
+/// The next connection `events` reports: whether its session was present, and where.
+async fn next_connection(events: &mut jamey_mqtt::Events, what: &str) -> (bool, Endpoint) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match events.recv().await {
+                Some(Event::Connected {
+                    session_present,
+                    info,
+                }) => return (session_present, info.endpoint),
+                Some(_) => {}
+                None => panic!("event stream ended"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what}"))
+}
+
 async fn consume(mut sub: jamey_mqtt::Subscription, total: usize) -> Received {
     let mut received = Received::new();
     while received.len() < total {
@@ -166,40 +184,14 @@ fn stopping_nodes_mid_stream_loses_no_acknowledged_message() {
         assert_eq!((acknowledged, failed), (STREAM, 0));
 
         // Consumer A is on another node now, with its session resumed.
-        let resumed = tokio::time::timeout(WAIT, async {
-            loop {
-                match events_a.recv().await {
-                    Some(Event::Connected {
-                        session_present,
-                        info,
-                    }) => return (session_present, info.endpoint),
-                    Some(_) => {}
-                    None => panic!("event stream ended"),
-                }
-            }
-        })
-        .await
-        .expect("consumer A reconnects");
+        let resumed = next_connection(&mut events_a, "consumer A reconnects").await;
         println!(
             "consumer A resumed on {} (session present: {})",
             resumed.1, resumed.0
         );
         assert!(resumed.0, "the quorum queue kept consumer A's session");
         assert_ne!(resumed.1.port, port(1));
-        let moved = tokio::time::timeout(WAIT, async {
-            loop {
-                match events_publisher.recv().await {
-                    Some(Event::Connected {
-                        session_present,
-                        info,
-                    }) => return (session_present, info.endpoint),
-                    Some(_) => {}
-                    None => panic!("event stream ended"),
-                }
-            }
-        })
-        .await
-        .expect("the publisher reconnects");
+        let moved = next_connection(&mut events_publisher, "the publisher reconnects").await;
         println!(
             "the publisher moved to {} (session present: {})",
             moved.1, moved.0

@@ -18,10 +18,11 @@ impl Client {
     /// `None` when there is nothing to send.
     pub(super) fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
         let start = out.len();
-        self.encode_control(out);
         if self.state().is_established() {
             self.send_resends(now);
-            self.encode_control(out);
+        }
+        self.encode_control(out);
+        if self.state().is_established() {
             self.send_queued(now, out, start);
             // Draining and everything sent: DISCONNECT goes out in this same write.
             self.close_if_drained();

@@ -65,16 +65,7 @@ pub(crate) fn frame(
         let mut body = frame;
         body.advance(header_len);
         let packet = hand::publish(v, byte1, Reader::new(body))?;
-        match &packet {
-            // 3.1.1 has no properties to check: the packet id and the topic are all.
-            Packet::Publish(publish) if v == ProtocolVersion::V311 => {
-                if publish.qos != QoS::AtMostOnce {
-                    nonzero_pkid(publish.pkid)?;
-                }
-                TopicName::validate(&publish.topic)?;
-            }
-            _ => validate(v, &packet)?,
-        }
+        validate(v, &packet)?;
         return Ok(packet);
     }
     let remaining = frame.len() - header_len;
@@ -283,10 +274,6 @@ fn held_to_frame(v: ProtocolVersion, packet: &Packet, body: &[u8]) -> Result<(),
     if v == ProtocolVersion::V5 {
         match packet {
             Packet::ConnAck(c) => declared(2, p::content_len(&c.properties))?,
-            Packet::Publish(x) => {
-                let at = 2 + x.topic.len() + if x.qos == QoS::AtMostOnce { 0 } else { 2 };
-                declared(at, p::content_len(&*x.properties))?;
-            }
             Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
                 // 2 bytes: packet id; 3: plus reason; both read exactly by mqttbytes.
                 if body.len() <= 3 {

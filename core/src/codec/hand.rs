@@ -1,6 +1,6 @@
-//! The packets decoded by hand rather than by mqttbytes, each checked as it is read:
-//! PUBLISH (the hot path; see [`publish`]), CONNECT (mqttbytes drops an empty user name, requires a UTF-8 password, ignores the reserved
-//! flag), SUBSCRIBE (it discards the reserved option bits), UNSUBSCRIBE (its MQTT 5 parser
+//! The packets decoded by hand rather than by mqttbytes, each checked as it is read: PUBLISH
+//! (the hot path; see [`publish`]), CONNECT (mqttbytes drops an empty user name, requires a
+//! UTF-8 password, ignores the reserved flag), SUBSCRIBE (it discards the reserved option bits), UNSUBSCRIBE (its MQTT 5 parser
 //! prints a `dbg!` line on every packet), DISCONNECT (its MQTT 5 parser rejects the short forms
 //! brokers send) and AUTH (absent from mqttbytes). Each must consume its frame exactly.
 
@@ -120,13 +120,11 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
     })))
 }
 
-/// MQTT 5 PUBLISH. mqttbytes adds the identifier byte twice when it counts a subscription
-/// identifier, so a PUBLISH carrying several of them (a broker sends one per matching
-/// subscription) would be cut short. The payload is a slice of the frame, not a copy.
-/// PUBLISH, both versions (the packet a client receives in bulk: one pass, the topic copied
-/// once, the payload shared with the frame). mqttbytes miscounts repeated subscription
-/// identifiers in MQTT 5 PUBLISH, and its 3.1.1 parser builds a packet of its own that would
-/// only be converted.
+/// PUBLISH, both versions: the packet a client receives in bulk, read in one pass, its topic and
+/// payload views of the frame (no copy). Not mqttbytes: its MQTT 5 parser adds the identifier
+/// byte twice when it counts a subscription identifier, so a PUBLISH carrying several (a broker
+/// sends one per matching subscription) would be cut short, and its 3.1.1 parser builds a
+/// packet of its own that would only be converted.
 pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
     let qos =
         QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;

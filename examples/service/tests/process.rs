@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jamey_mqtt_tests::broker::signal;
 use jamey_mqtt_tests::{Broker, BrokerOptions, TempDir};
@@ -113,14 +113,10 @@ async fn sigterm_stops_accepting_completes_what_was_accepted_and_exits_0() {
 
     broker.thaw();
     assert_eq!(publish.await.unwrap(), StatusCode::ACCEPTED);
-    let deadline = Instant::now() + WAIT;
-    let status = loop {
-        if let Some(status) = process.0.try_wait().expect("try_wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the service did not exit");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = wait_for("the service to exit", || {
+        std::future::ready(process.0.try_wait().expect("try_wait"))
+    })
+    .await;
     let log = log.join().expect("stderr");
     assert!(status.success(), "exit status {status}; log:\n{log}");
     let last: Vec<String> = lines.try_iter().collect();
