@@ -82,7 +82,7 @@ pub(crate) enum TrySendError<T> {
 /// The driver's end. Items it takes are staged until [`Sender::flush`] (or its drop).
 pub(crate) struct Sender<T> {
     shared: Arc<Shared<T>>,
-    staged: Vec<T>,
+    staged: VecDeque<T>,
     /// How many more items may be staged: the room there was at the last flush.
     room: usize,
 }
@@ -91,7 +91,7 @@ impl<T> Sender<T> {
     fn new(shared: Arc<Shared<T>>) -> Sender<T> {
         Sender {
             shared,
-            staged: Vec::new(),
+            staged: VecDeque::new(),
             room: 0,
         }
     }
@@ -109,7 +109,7 @@ impl<T> Sender<T> {
             return Err(TrySendError::Full(item));
         }
         self.room -= 1;
-        self.staged.push(item);
+        self.staged.push_back(item);
         Ok(())
     }
 
@@ -132,7 +132,12 @@ impl<T> Sender<T> {
         let woken = if self.staged.is_empty() {
             None
         } else {
-            state.waiting.extend(self.staged.drain(..));
+            if state.waiting.is_empty() {
+                // The consumer took everything: the buffers trade places (no item is moved).
+                std::mem::swap(&mut state.waiting, &mut self.staged);
+            } else {
+                state.waiting.extend(self.staged.drain(..));
+            }
             state.receiver_waker.take()
         };
         self.room = self

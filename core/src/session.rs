@@ -701,6 +701,11 @@ impl Session {
         (packets, refused)
     }
 
+    /// Whether resumed entries still wait to be resent ([`Session::next_resend`]).
+    pub(crate) fn resends_pending(&self) -> bool {
+        self.resends_pending > 0
+    }
+
     /// The next entry waiting to be sent again ([`Session::resume`]), once fewer than
     /// `max_in_flight` are out on this connection.
     pub(crate) fn next_resend(

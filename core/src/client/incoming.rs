@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::connection::{BrokerLimits, ConnectionInfo};
-use super::routing::Routed;
+use super::routing::Unmatched;
 use super::{
     Client, Event, LastError, LostReason, Message, RequestError, SubscriptionEnd, SubscriptionId,
     Token,
@@ -314,28 +314,23 @@ impl Client {
             properties: publish.properties,
             ack,
         };
-        match self.routing.route(message) {
-            (Routed::To(subscriptions), Some(message)) => {
-                self.events.push_back(Event::Message {
-                    message,
-                    subscriptions,
-                });
+        let subscriptions = self.routing.route(&message);
+        if !subscriptions.is_empty() {
+            self.events.push_back(Event::Message {
+                message,
+                subscriptions,
+            });
+            return Ok(());
+        }
+        self.stats.messages_unmatched += 1;
+        match self.routing.keep_unmatched(message) {
+            Unmatched::Kept { dropped: None } => {}
+            Unmatched::Kept {
+                dropped: Some(dropped),
             }
-            (Routed::Kept { dropped }, _) => {
-                self.stats.messages_unmatched += 1;
-                if let Some(dropped) = dropped {
-                    self.stats.messages_unmatched_dropped += 1;
-                    self.release_dropped(&dropped);
-                }
-            }
-            (Routed::Dropped(dropped), _) => {
-                self.stats.messages_unmatched += 1;
+            | Unmatched::Dropped(dropped) => {
                 self.stats.messages_unmatched_dropped += 1;
                 self.release_dropped(&dropped);
-            }
-            (Routed::To(_), None) => {
-                self.stats.messages_unmatched += 1;
-                self.stats.messages_unmatched_dropped += 1;
             }
         }
         Ok(())

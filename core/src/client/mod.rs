@@ -388,15 +388,32 @@ impl Client {
         self.stats.bytes_received += bytes.len() as u64;
         self.inbuf.extend_from_slice(bytes);
         while reading(self.state()) {
-            match self.codec.decode(&mut self.inbuf) {
-                Ok(Some(packet)) => {
-                    if let Err(error) = self.handle_packet(now, packet) {
-                        self.protocol_error(now, error);
-                    }
+            // The whole packets are frozen at once; each one is then a view of them.
+            let whole = self.codec.whole_frames_len(&self.inbuf);
+            if whole == 0 {
+                // A partial packet (room is reserved for the rest), or an invalid header.
+                match self.codec.decode(&mut self.inbuf) {
+                    Ok(Some(packet)) => self.handle_incoming(now, packet),
+                    Ok(None) => break,
+                    Err(error) => self.protocol_error(now, error),
                 }
-                Ok(None) => break,
-                Err(error) => self.protocol_error(now, error),
+                continue;
             }
+            let mut packets = self.inbuf.split_to(whole).freeze();
+            while !packets.is_empty() && reading(self.state()) {
+                match self.codec.decode_frozen(&mut packets) {
+                    Ok(Some(packet)) => self.handle_incoming(now, packet),
+                    // Not reached: `whole` covers complete packets only.
+                    Ok(None) => break,
+                    Err(error) => self.protocol_error(now, error),
+                }
+            }
+        }
+    }
+
+    fn handle_incoming(&mut self, now: Instant, packet: Packet) {
+        if let Err(error) = self.handle_packet(now, packet) {
+            self.protocol_error(now, error);
         }
     }
 

@@ -75,9 +75,7 @@ pub(crate) struct Routing {
 }
 
 /// What routing an incoming message did with it.
-pub(crate) enum Routed {
-    /// To these subscriptions (at least one).
-    To(SubscriptionIds),
+pub(crate) enum Unmatched {
     /// Kept in the unmatched buffer; `dropped` the oldest one it pushed out.
     Kept { dropped: Option<Message> },
     /// The buffer holds nothing (capacity 0): dropped (handed back).
@@ -115,20 +113,21 @@ impl Routing {
         }
     }
 
-    /// The subscriptions `message` goes to, or what happened to it when it goes to none.
-    pub(crate) fn route(&mut self, message: Message) -> (Routed, Option<Message>) {
+    /// The subscriptions `message` goes to (empty: none; see [`Routing::keep_unmatched`]).
+    pub(crate) fn route(&self, message: &Message) -> SubscriptionIds {
         // The topic is a valid name: the decoder checked it (or, for an alias, its first use).
-        let ids: SubscriptionIds = self
-            .entries
+        self.entries
             .iter()
-            .filter(|e| e.grant == Grant::Granted && e.receives(&message))
+            .filter(|e| e.grant == Grant::Granted && e.receives(message))
             .map(|e| e.id)
-            .collect();
-        if !ids.is_empty() {
-            return (Routed::To(ids), Some(message));
-        }
+            .collect()
+    }
+
+    /// A message no subscription takes: kept for a subscription still to come, within the
+    /// unmatched buffer's bound.
+    pub(crate) fn keep_unmatched(&mut self, message: Message) -> Unmatched {
         if self.unmatched_capacity == 0 {
-            return (Routed::Dropped(message), None);
+            return Unmatched::Dropped(message);
         }
         let dropped = if self.unmatched.len() >= self.unmatched_capacity {
             self.unmatched.pop_front()
@@ -136,7 +135,7 @@ impl Routing {
             None
         };
         self.unmatched.push_back(message);
-        (Routed::Kept { dropped }, None)
+        Unmatched::Kept { dropped }
     }
 
     /// SUBACK granted these subscriptions: messages are routed to them from now on and they

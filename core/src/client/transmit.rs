@@ -17,16 +17,25 @@ impl Client {
     /// Appends every packet ready to go to `out` (the `Output::Transmit` of `poll_output`);
     /// `None` when there is nothing to send.
     pub(super) fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> Option<usize> {
+        // Called once per output (so once per received message too): each step is skipped
+        // by a plain check when it has nothing to do.
         let start = out.len();
-        if self.state().is_established() {
+        let established = self.state().is_established();
+        if established && self.session.resends_pending() {
             self.send_resends(now);
         }
-        self.encode_control(out);
-        if self.state().is_established() {
-            self.send_queued(now, out, start);
+        if !self.control.is_empty() {
+            self.encode_control(out);
+        }
+        if established {
+            if self.session.queued() > 0 {
+                self.send_queued(now, out, start);
+            }
             // Draining and everything sent: DISCONNECT goes out in this same write.
             self.close_if_drained();
-            self.encode_control(out);
+            if !self.control.is_empty() {
+                self.encode_control(out);
+            }
         }
         let written = out.len() - start;
         if written == 0 {

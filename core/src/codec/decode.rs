@@ -18,7 +18,6 @@ use super::wire::{
 };
 use crate::error::{Malformed as M, ProtocolError};
 use crate::packet::*;
-use crate::topic::TopicName;
 
 /// Checks the first byte of a fixed header: a known packet type with the flags it requires.
 pub(crate) fn check_first_byte(byte1: u8, v: ProtocolVersion) -> Result<(), ProtocolError> {
@@ -64,9 +63,7 @@ pub(crate) fn frame(
         // exactly, so there is nothing to hold it to.
         let mut body = frame;
         body.advance(header_len);
-        let packet = hand::publish(v, byte1, Reader::new(body))?;
-        validate(v, &packet)?;
-        return Ok(packet);
+        return hand::publish(v, byte1, Reader::new(body));
     }
     let remaining = frame.len() - header_len;
     let fh = FixedHeader::new(byte1, header_len - 1, remaining);
@@ -160,7 +157,7 @@ pub(crate) fn frame(
         kind => return Err(ProtocolError::UnknownPacketType(kind)),
     };
     held_to_frame(v, &packet, &body)?;
-    validate(v, &packet)?;
+    validate(&packet)?;
     Ok(packet)
 }
 
@@ -312,7 +309,7 @@ fn user_strs(u: &UserProperties) -> Result<(), ProtocolError> {
 }
 
 /// Specification checks on packets parsed by mqttbytes (the hand parsers check as they go).
-fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
+fn validate(packet: &Packet) -> Result<(), ProtocolError> {
     match packet {
         Packet::ConnAck(c) => {
             if c.session_present && c.code != ReasonCode::SUCCESS {
@@ -339,30 +336,6 @@ fn validate(v: ProtocolVersion, packet: &Packet) -> Result<(), ProtocolError> {
             opt_str(&p.response_information)?;
             opt_str(&p.server_reference)?;
             opt_str(&p.authentication_method)?;
-            user_strs(&p.user_properties)?;
-        }
-        Packet::Publish(x) => {
-            if x.qos != QoS::AtMostOnce {
-                nonzero_pkid(x.pkid)?;
-            }
-            let p = &x.properties;
-            if p.topic_alias == Some(0) {
-                return Err(ProtocolError::InvalidTopicAlias(0));
-            }
-            let aliased = v == ProtocolVersion::V5 && p.topic_alias.is_some();
-            // The reader refused U+0000 in the topic already.
-            if !(x.topic.is_empty() && aliased) {
-                TopicName::validate(&x.topic)?;
-            }
-            if p.subscription_identifiers.contains(&0) {
-                return Err(malformed(M::SubscriptionIdentifierZero));
-            }
-            flag(p.payload_format_indicator, "payload format indicator")?;
-            if let Some(rt) = &p.response_topic {
-                check_no_nul(rt)?;
-                TopicName::validate(rt)?;
-            }
-            opt_str(&p.content_type)?;
             user_strs(&p.user_properties)?;
         }
         Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {

@@ -9,7 +9,7 @@ use super::props::{self as p, not_allowed, once, read_block, read_user};
 use super::wire::{flag, malformed, nonzero_limits, nonzero_pkid, Reader};
 use crate::error::{Malformed as M, ProtocolError};
 use crate::packet::*;
-use crate::topic::{TopicFilter, TopicName};
+use crate::topic::{TopicError, TopicFilter, TopicName};
 
 /// The reader must be exhausted: anything left is garbage inside the frame.
 fn end(r: &Reader, packet: &'static str) -> Result<(), ProtocolError> {
@@ -128,8 +128,14 @@ pub(super) fn connect(v: ProtocolVersion, mut r: Reader) -> Result<Packet, Proto
 pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Packet, ProtocolError> {
     let qos =
         QoS::from_u8((byte1 >> 1) & 0b11).ok_or_else(|| malformed(M::QoS3 { field: "PUBLISH" }))?;
-    let topic = r.shared_string()?;
-    let pkid = if qos == QoS::AtMostOnce { 0 } else { r.u16()? };
+    let (topic, wildcard) = r.topic_name()?;
+    let pkid = if qos == QoS::AtMostOnce {
+        0
+    } else {
+        let pkid = r.u16()?;
+        nonzero_pkid(pkid)?;
+        pkid
+    };
     let mut properties = MessageProperties::default();
     if v == ProtocolVersion::V5 {
         let mut read = PublishProperties::default();
@@ -151,7 +157,15 @@ pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Pa
             p::CONTENT_TYPE => once(&mut x.content_type, r.string()?, id),
             _ => Err(not_allowed(id, "PUBLISH")),
         })?;
+        check_publish_properties(&read)?;
         properties = read.into();
+    }
+    // An empty name is allowed only where a topic alias stands for it.
+    if topic.is_empty() && properties.topic_alias.is_none() {
+        return Err(TopicError::Empty.into());
+    }
+    if wildcard {
+        return Err(TopicError::WildcardInName.into());
     }
     Ok(Packet::Publish(Publish {
         dup: byte1 & 0x08 != 0,
@@ -163,6 +177,18 @@ pub(super) fn publish(v: ProtocolVersion, byte1: u8, mut r: Reader) -> Result<Pa
         payload: r.rest(),
         properties,
     }))
+}
+
+/// The PUBLISH properties' own rules (the reader refused U+0000 in every string already).
+fn check_publish_properties(p: &PublishProperties) -> Result<(), ProtocolError> {
+    if p.topic_alias == Some(0) {
+        return Err(ProtocolError::InvalidTopicAlias(0));
+    }
+    flag(p.payload_format_indicator, "payload format indicator")?;
+    if let Some(response_topic) = &p.response_topic {
+        TopicName::validate(response_topic)?;
+    }
+    Ok(())
 }
 
 pub(super) fn subscribe(v: ProtocolVersion, mut r: Reader) -> Result<Packet, ProtocolError> {

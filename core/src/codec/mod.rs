@@ -29,7 +29,7 @@ mod hand;
 mod props;
 mod wire;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::ProtocolError;
 use crate::packet::{Packet, ProtocolVersion, ReasonCode};
@@ -134,6 +134,49 @@ impl Codec {
     /// sent something invalid and the connection must end; `buf` is then in no useful state
     /// (a rejected complete frame has been consumed), but the codec itself is unaffected.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Packet>, ProtocolError> {
+        let Some((frame_len, header_len)) = self.frame_len(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < frame_len {
+            buf.reserve(frame_len - buf.len());
+            return Ok(None);
+        }
+        let frame = buf.split_to(frame_len).freeze();
+        decode::frame(self.version, frame, header_len).map(Some)
+    }
+
+    /// [`decode`](Codec::decode) from bytes already frozen: the client freezes what one read
+    /// brought in once and takes every packet in it off the front, each a view of those bytes
+    /// (cheaper per packet than splitting a `BytesMut`). `Ok(None)`: not a whole packet yet,
+    /// nothing consumed.
+    pub fn decode_frozen(&self, buf: &mut Bytes) -> Result<Option<Packet>, ProtocolError> {
+        let Some((frame_len, header_len)) = self.frame_len(buf)? else {
+            return Ok(None);
+        };
+        if buf.len() < frame_len {
+            return Ok(None);
+        }
+        let frame = buf.split_to(frame_len);
+        decode::frame(self.version, frame, header_len).map(Some)
+    }
+
+    /// How many bytes at the front of `buf` are whole packets (each fixed header acceptable):
+    /// what [`decode_frozen`](Codec::decode_frozen) may be given.
+    pub fn whole_frames_len(&self, buf: &[u8]) -> usize {
+        let mut at = 0;
+        while let Ok(Some((len, _))) = self.frame_len(&buf[at..]) {
+            if buf.len() - at < len {
+                break;
+            }
+            at += len;
+        }
+        at
+    }
+
+    /// The length of the frame starting `buf` and of its fixed header, once the fixed header
+    /// is complete and acceptable (known type and flags, shortest length encoding, within the
+    /// incoming maximum).
+    fn frame_len(&self, buf: &[u8]) -> Result<Option<(usize, usize)>, ProtocolError> {
         let Some(&byte1) = buf.first() else {
             return Ok(None);
         };
@@ -151,12 +194,7 @@ impl Codec {
                 max: self.max_incoming,
             });
         }
-        if buf.len() < frame_len {
-            buf.reserve(frame_len - buf.len());
-            return Ok(None);
-        }
-        let frame = buf.split_to(frame_len).freeze();
-        decode::frame(self.version, frame, 1 + len_len).map(Some)
+        Ok(Some((frame_len, 1 + len_len)))
     }
 
     /// Appends the encoding of `packet` to `out`; returns the number of bytes written.

@@ -154,12 +154,23 @@ impl Reader {
         Ok(s)
     }
 
-    /// A UTF-8 string without U+0000, as a view of the frame (no copy): a PUBLISH topic.
-    pub(crate) fn shared_string(&mut self) -> Result<SharedStr, ProtocolError> {
+    /// A PUBLISH topic name, as a view of the frame (no copy): valid UTF-8 without U+0000,
+    /// and whether it holds a wildcard character (`+` or `#`), found in the same scan. The
+    /// caller decides about the wildcard and the empty name (an alias may stand for it).
+    pub(crate) fn topic_name(&mut self) -> Result<(SharedStr, bool), ProtocolError> {
         let bytes = self.bin()?;
-        let string = SharedStr::from_utf8(bytes).ok_or_else(|| malformed(M::InvalidUtf8))?;
-        check_no_nul(&string)?;
-        Ok(string)
+        // One pass over the bytes for the three single-byte questions (UTF-8 continuation
+        // bytes are all >= 0x80, so none of them can be mistaken for these).
+        let (mut nul, mut wildcard) = (false, false);
+        for &b in bytes.iter() {
+            nul |= b == 0;
+            wildcard |= b == b'+' || b == b'#';
+        }
+        let name = SharedStr::from_utf8(bytes).ok_or_else(|| malformed(M::InvalidUtf8))?;
+        if nul {
+            return Err(malformed(M::NullCharacter));
+        }
+        Ok((name, wildcard))
     }
 
     /// Everything left, sharing the frame's memory (the reader is used up).
