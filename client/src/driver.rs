@@ -265,6 +265,13 @@ impl<R: Runtime> Driver<R> {
                         self.core.handle_closed(now);
                     }
                 }
+                Output::Event(Event::Message {
+                    message,
+                    subscriptions,
+                }) => {
+                    self.telemetry.message(&message);
+                    self.handles.message(message, subscriptions);
+                }
                 Output::Event(event) => {
                     self.telemetry.event(|| now, &event);
                     if let Some(event) = self.handles.event(event) {

@@ -103,23 +103,26 @@ impl Handles {
             .insert(token, Pending::Unsubscribe { filters, reply });
     }
 
+    /// A received message for the streams of `subscriptions`: straight into them when nothing
+    /// waits before it (the common case: no queueing, no copy); behind the others otherwise, in
+    /// order.
+    #[inline]
+    pub fn message(&mut self, message: Message, subscriptions: SubscriptionIds) {
+        if self.deliveries.is_empty() && self.blocked.is_none() {
+            self.deliver_message(message, subscriptions, false)
+        } else {
+            self.deliveries
+                .push_back(Delivery::Message(message, subscriptions, false))
+        }
+    }
+
     /// Takes the events that concern handles; returns any other event (connection events).
     pub fn event(&mut self, event: Event) -> Option<Event> {
         match event {
-            // Straight into its streams when nothing waits before it (the common case: no
-            // queueing, no copy); behind the others otherwise, in order.
             Event::Message {
                 message,
                 subscriptions,
-            } if self.deliveries.is_empty() && self.blocked.is_none() => {
-                self.deliver_message(message, subscriptions, false)
-            }
-            Event::Message {
-                message,
-                subscriptions,
-            } => self
-                .deliveries
-                .push_back(Delivery::Message(message, subscriptions, false)),
+            } => self.message(message, subscriptions),
             Event::SubscriptionEnded { id, end } if !end.is_error() => self.unsubscribed(id),
             Event::SubscriptionEnded { id, end } => {
                 // After the messages already on their way to it.
@@ -220,6 +223,7 @@ impl Handles {
     /// Puts one message into the streams of `ids` (`taken`: some stream already took it)
     /// until one is full; what is left waits at the front of the deliveries. It goes into its
     /// last stream by move: only overlapping subscriptions cost a copy each.
+    #[inline]
     fn deliver_message(&mut self, message: Message, mut ids: SubscriptionIds, mut taken: bool) {
         let mut message = Some(message);
         while let Some(id) = ids.pop() {

@@ -98,6 +98,7 @@ impl<T> Sender<T> {
 
     /// Takes `item` if there is room and the consumer is still there. It reaches the consumer
     /// at the next [`Sender::flush`].
+    #[inline]
     pub fn try_send(&mut self, item: T) -> Result<(), TrySendError<T>> {
         if self.shared.receiver_gone.load(Ordering::Relaxed) {
             return Err(TrySendError::Closed(item));

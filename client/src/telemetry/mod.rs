@@ -69,6 +69,12 @@ impl Telemetry {
         self.tracer.refused(what, error);
     }
 
+    /// A received message, before it is delivered (the driver's per-message path).
+    #[inline]
+    pub(crate) fn message(&self, message: &jamey_mqtt_core::Message) {
+        self.tracer.message(message);
+    }
+
     /// One event of the core, before it is forwarded. `now` reads the runtime clock, only for
     /// the events that are timed (a message costs no clock read).
     pub(crate) fn event(&mut self, now: impl FnOnce() -> Instant, event: &Event) {

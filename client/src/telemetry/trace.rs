@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use jamey_mqtt_core::{ConnectError, Endpoint, Event, LostReason, Token};
+use jamey_mqtt_core::{ConnectError, Endpoint, Event, LostReason, Message, Token};
 use jamey_mqtt_core::{ProtocolVersion, SubscribeFilter};
 use tracing::field::Empty;
 use tracing::{debug, debug_span, error, info, info_span, trace, warn, Span};
@@ -101,6 +101,20 @@ impl Tracer {
             span.record("qos", tracing::field::debug(qos));
         }
         span
+    }
+
+    /// A received message (`trace` level). Its own small function: the driver calls it once
+    /// per message, and the general [`Tracer::event`] has a large frame.
+    #[inline]
+    pub(crate) fn message(&self, message: &Message) {
+        trace!(
+            parent: &self.connection,
+            topic = %message.topic,
+            qos = message.qos as u8,
+            retain = message.retain,
+            dup = message.dup,
+            "message received"
+        )
     }
 
     /// The core admitted the request of `span` as `token`: the span lasts until it completes.
@@ -214,14 +228,7 @@ impl Tracer {
             Event::SubscriptionEnded { id, end } => {
                 debug!(parent: conn, subscription = ?id, %end, "subscription ended")
             }
-            Event::Message { message, .. } => trace!(
-                parent: conn,
-                topic = %message.topic,
-                qos = message.qos as u8,
-                retain = message.retain,
-                dup = message.dup,
-                "message received"
-            ),
+            Event::Message { message, .. } => self.message(message),
             Event::Published { token, pkid } => {
                 if let Some(mut request) = self.requests.remove(token) {
                     request.record_pkid(*pkid);
