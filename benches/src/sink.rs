@@ -10,7 +10,9 @@
 //!
 //! Bounds: a read buffer of at most one packet plus 64 KiB per connection, packets up to 1 MiB
 //! (larger ones close the connection), and the source keeps at most [`SOURCE_WINDOW`] QoS 1/2
-//! messages unacknowledged.
+//! messages unacknowledged, and no more than an MQTT 5 client's receive maximum (from its
+//! CONNECT; a sink that ignored it made the client end the connection with "receive maximum
+//! exceeded" in some runs).
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -68,6 +70,8 @@ fn connection(stream: TcpStream, source: SourceOptions, counters: &Counters) -> 
     let mut filled = 0;
     let mut acks: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut v5 = false;
+    // MQTT 5: the most QoS 1/2 messages the client accepts unacknowledged (its CONNECT says).
+    let mut receive_maximum = usize::from(u16::MAX);
     // Credits back to the source: one per completed QoS 1/2 message it sent.
     let mut credits: Option<mpsc::Sender<()>> = None;
     loop {
@@ -87,6 +91,9 @@ fn connection(stream: TcpStream, source: SourceOptions, counters: &Counters) -> 
                 1 => {
                     // CONNECT: protocol name (2 + 4 bytes), then the level.
                     v5 = body.get(6) == Some(&5);
+                    if v5 {
+                        receive_maximum = connect_receive_maximum(body)?;
+                    }
                     if v5 {
                         acks.extend_from_slice(&[0x20, 3, 0, 0, 0]);
                     } else {
@@ -143,8 +150,9 @@ fn connection(stream: TcpStream, source: SourceOptions, counters: &Counters) -> 
                     writer.lock().expect("writer").write_all(&acks)?;
                     acks.clear();
                     let writer = writer.clone();
+                    let window = SOURCE_WINDOW.min(receive_maximum);
                     std::thread::spawn(move || {
-                        let _ = run_source(&writer, source, qos, v5, &rx);
+                        let _ = run_source(&writer, source, qos, v5, window, &rx);
                     });
                 }
                 // UNSUBSCRIBE: UNSUBACK (one success per filter on MQTT 5).
@@ -178,12 +186,14 @@ fn connection(stream: TcpStream, source: SourceOptions, counters: &Counters) -> 
     }
 }
 
-/// Sends `source.messages` PUBLISHes at `qos`, at most [`SOURCE_WINDOW`] unacknowledged.
+/// Sends `source.messages` PUBLISHes at `qos`, at most `window` unacknowledged (at most
+/// [`SOURCE_WINDOW`], and within the receive maximum of an MQTT 5 client).
 fn run_source(
     writer: &Writer,
     source: SourceOptions,
     qos: u8,
     v5: bool,
+    window: usize,
     credits: &mpsc::Receiver<()>,
 ) -> io::Result<()> {
     let payload = vec![b'x'; source.payload];
@@ -196,13 +206,13 @@ fn run_source(
             while let Ok(()) = credits.try_recv() {
                 in_flight -= 1;
             }
-            if in_flight == SOURCE_WINDOW {
+            if in_flight == window {
                 credits.recv().map_err(|_| bad("connection gone"))?;
                 in_flight -= 1;
             }
         }
         let room = if qos > 0 {
-            SOURCE_WINDOW - in_flight
+            window - in_flight
         } else {
             SOURCE_BATCH
         };
@@ -281,6 +291,44 @@ fn property_length(buf: &[u8]) -> io::Result<usize> {
         }
     }
     Err(bad("malformed property length"))
+}
+
+/// The Receive Maximum property of an MQTT 5 CONNECT body (65,535 when absent).
+fn connect_receive_maximum(body: &[u8]) -> io::Result<usize> {
+    // Protocol name (6), level (1), flags (1), keep alive (2), then the properties.
+    let mut i = 10;
+    let mut length = 0usize;
+    for shift in 0..4 {
+        let byte = *body.get(i).ok_or_else(|| bad("short CONNECT"))?;
+        i += 1;
+        length |= usize::from(byte & 0x7f) << (7 * shift);
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let end = i + length;
+    let properties = body
+        .get(i..end)
+        .ok_or_else(|| bad("short CONNECT properties"))?;
+    let mut p = 0;
+    while p < properties.len() {
+        let id = properties[p];
+        p += 1;
+        let string = |at: usize| u16_at(properties, at).map(|n| 2 + usize::from(n));
+        p += match id {
+            0x21 => return u16_at(properties, p).map(usize::from),
+            0x11 | 0x27 => 4,
+            0x22 => 2,
+            0x17 | 0x19 => 1,
+            0x15 | 0x16 => string(p)?,
+            0x26 => {
+                let key = string(p)?;
+                key + string(p + key)?
+            }
+            _ => return Err(bad("unknown CONNECT property")),
+        };
+    }
+    Ok(usize::from(u16::MAX))
 }
 
 fn u16_at(buf: &[u8], at: usize) -> io::Result<u16> {
