@@ -229,6 +229,8 @@ pub struct TopicFilter {
     filter: String,
     /// Byte offset of the filter part: 0, or just past `$share/{ShareName}/`.
     inner_start: usize,
+    /// Whether the filter part holds a wildcard level (else matching is string equality).
+    wildcards: bool,
 }
 
 /// Validates the wildcard rules of a (non-shared) filter.
@@ -273,10 +275,14 @@ impl TopicFilter {
                 SHARE_PREFIX.len() + name.len() + 1
             }
         };
-        check_filter_levels(&filter[inner_start..])?;
+        let inner = &filter[inner_start..];
+        check_filter_levels(inner)?;
+        // The levels are valid: a `+` or `#` byte can only be a whole wildcard level.
+        let wildcards = inner.contains(['+', '#']);
         Ok(TopicFilter {
             filter,
             inner_start,
+            wildcards,
         })
     }
 
@@ -337,7 +343,7 @@ impl TopicFilter {
 
     /// Whether the filter part contains a `+` or `#` level.
     pub fn has_wildcards(&self) -> bool {
-        self.levels().any(|l| l == "+" || l == "#")
+        self.wildcards
     }
 
     /// Whether this filter matches `topic` under MQTT rules: `+` is one level, `#` the parent
@@ -353,6 +359,10 @@ impl TopicFilter {
     /// One pass over the bytes, level by level (`/` is one byte in UTF-8, and a valid filter
     /// has its wildcards as whole levels, `#` last).
     pub fn matches_str(&self, topic: &str) -> bool {
+        if !self.wildcards {
+            // Without wildcards a filter matches exactly the topic it spells.
+            return self.inner_str() == topic;
+        }
         let filter = self.inner_str().as_bytes();
         let topic = topic.as_bytes();
         if topic.first() == Some(&b'$') && matches!(filter.first(), Some(b'+' | b'#')) {

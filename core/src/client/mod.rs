@@ -401,7 +401,7 @@ impl Client {
             }
             let mut packets = self.inbuf.split_to(whole).freeze();
             while !packets.is_empty() && reading(self.state()) {
-                match self.codec.decode_frozen(&mut packets) {
+                match self.codec.decode_whole(&mut packets) {
                     Ok(Some(packet)) => self.handle_incoming(now, packet),
                     // Not reached: `whole` covers complete packets only.
                     Ok(None) => break,

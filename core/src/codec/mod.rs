@@ -145,23 +145,28 @@ impl Codec {
         decode::frame(self.version, frame, header_len).map(Some)
     }
 
-    /// [`decode`](Codec::decode) from bytes already frozen: the client freezes what one read
-    /// brought in once and takes every packet in it off the front, each a view of those bytes
-    /// (cheaper per packet than splitting a `BytesMut`). `Ok(None)`: not a whole packet yet,
-    /// nothing consumed.
-    pub fn decode_frozen(&self, buf: &mut Bytes) -> Result<Option<Packet>, ProtocolError> {
-        let Some((frame_len, header_len)) = self.frame_len(buf)? else {
+    /// [`decode`](Codec::decode) from bytes already frozen, that [`whole_frames_len`]
+    /// measured: the client freezes the whole packets one read brought in once and takes each
+    /// off the front, a view of those bytes (cheaper per packet than splitting a `BytesMut`).
+    /// Their fixed headers were checked when measured, so only the length is read again here
+    /// (the packet itself is checked in full). `Ok(None)` once `buf` is used up.
+    ///
+    /// [`whole_frames_len`]: Codec::whole_frames_len
+    pub fn decode_whole(&self, buf: &mut Bytes) -> Result<Option<Packet>, ProtocolError> {
+        let Some((remaining, len_len)) = buf.get(1..).map(wire::parse_varint).transpose()?.flatten()
+        else {
             return Ok(None);
         };
+        let frame_len = 1 + len_len + remaining;
         if buf.len() < frame_len {
             return Ok(None);
         }
         let frame = buf.split_to(frame_len);
-        decode::frame(self.version, frame, header_len).map(Some)
+        decode::frame(self.version, frame, 1 + len_len).map(Some)
     }
 
     /// How many bytes at the front of `buf` are whole packets (each fixed header acceptable):
-    /// what [`decode_frozen`](Codec::decode_frozen) may be given.
+    /// what [`decode_whole`](Codec::decode_whole) may be given.
     pub fn whole_frames_len(&self, buf: &[u8]) -> usize {
         let mut at = 0;
         while let Ok(Some((len, _))) = self.frame_len(&buf[at..]) {
