@@ -95,3 +95,77 @@ fn nothing_is_read_between_connections_and_the_next_connection_reads() {
     assert_eq!(pair.client.state(), ConnectionState::Connecting);
     assert!(pair.client.wants_read(), "the new CONNACK may arrive");
 }
+
+fn publish(topic: &str, payload: Vec<u8>) -> Packet {
+    Packet::Publish(jamey_mqtt_core::packet::Publish {
+        dup: false,
+        qos: QoS::AtMostOnce,
+        retain: false,
+        topic: topic.into(),
+        pkid: 0,
+        payload: payload.into(),
+        properties: jamey_mqtt_core::packet::PublishProperties::default().into(),
+    })
+}
+
+fn messages(events: &[jamey_mqtt_core::Event]) -> Vec<(String, usize)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            jamey_mqtt_core::Event::Message { message, .. } => {
+                Some((message.topic.to_string(), message.payload.len()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// One read brings whole packets and then a malformed fixed header: the packets before it are
+/// handled (each read's whole packets are decoded as one frozen block), then the connection
+/// ends with the protocol error, and nothing after the bad header is read as a packet.
+#[test]
+fn whole_packets_before_a_malformed_header_in_the_same_read_are_handled_first() {
+    let mut pair = Pair::connected(config());
+    pair.subscribe_everything();
+    let mut read = pair.encode(&publish("a", vec![1; 3]));
+    read.extend_from_slice(&pair.encode(&publish("b", vec![2; 5])));
+    // Packet type 0 is reserved, then what would be a valid PUBLISH.
+    read.extend_from_slice(&[0x00, 0x00]);
+    read.extend_from_slice(&pair.encode(&publish("c", vec![3; 7])));
+    pair.send_bytes(&read);
+    let events = pair.take_events();
+    assert_eq!(
+        messages(&events),
+        vec![("a".to_string(), 3), ("b".to_string(), 5)]
+    );
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            jamey_mqtt_core::Event::ConnectionLost(jamey_mqtt_core::LostReason::Protocol(_))
+        )),
+        "{events:?}"
+    );
+}
+
+/// A packet far larger than one read arrives over many reads, with a small packet on each side
+/// of it: every byte is used once, in order.
+#[test]
+fn a_packet_spread_over_many_reads_is_read_once_whole() {
+    let mut pair = Pair::connected(config());
+    pair.subscribe_everything();
+    let mut stream = pair.encode(&publish("before", vec![1; 10]));
+    stream.extend_from_slice(&pair.encode(&publish("big", vec![7; 200_000])));
+    stream.extend_from_slice(&pair.encode(&publish("after", vec![2; 10])));
+    for read in stream.chunks(4096) {
+        pair.send_bytes(read);
+    }
+    assert_eq!(
+        messages(&pair.take_events()),
+        vec![
+            ("before".to_string(), 10),
+            ("big".to_string(), 200_000),
+            ("after".to_string(), 10)
+        ]
+    );
+    assert_eq!(pair.client.state(), ConnectionState::Connected);
+}

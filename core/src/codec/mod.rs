@@ -148,13 +148,18 @@ impl Codec {
     /// [`decode`](Codec::decode) from bytes already frozen, that [`whole_frames_len`]
     /// measured: the client freezes the whole packets one read brought in once and takes each
     /// off the front, a view of those bytes (cheaper per packet than splitting a `BytesMut`).
-    /// Their fixed headers were checked when measured, so only the length is read again here
-    /// (the packet itself is checked in full). `Ok(None)` once `buf` is used up.
+    /// Their lengths were checked when measured (shortest encoding, within the incoming
+    /// maximum), so here only the first byte is checked again before the packet itself is
+    /// checked in full: other bytes still give a typed error, never a panic. `Ok(None)` once
+    /// `buf` is used up (or holds only part of a packet).
     ///
     /// [`whole_frames_len`]: Codec::whole_frames_len
     pub fn decode_whole(&self, buf: &mut Bytes) -> Result<Option<Packet>, ProtocolError> {
-        let Some((remaining, len_len)) = buf.get(1..).map(wire::parse_varint).transpose()?.flatten()
-        else {
+        let Some(&byte1) = buf.first() else {
+            return Ok(None);
+        };
+        decode::check_first_byte(byte1, self.version)?;
+        let Some((remaining, len_len)) = wire::parse_varint(&buf[1..])? else {
             return Ok(None);
         };
         let frame_len = 1 + len_len + remaining;
