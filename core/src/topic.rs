@@ -356,8 +356,9 @@ impl TopicFilter {
     /// [`TopicFilter::matches`] on a topic name already validated ([`TopicName::validate`]),
     /// without making a [`TopicName`] of it (no allocation: routing calls it per message).
     ///
-    /// One pass over the bytes, level by level (`/` is one byte in UTF-8, and a valid filter
-    /// has its wildcards as whole levels, `#` last).
+    /// A filter without wildcards is compared as a string; one with wildcards is walked in one
+    /// pass over the bytes, level by level (`/` is one byte in UTF-8, and a valid filter has
+    /// its wildcards as whole levels, `#` last).
     pub fn matches_str(&self, topic: &str) -> bool {
         if !self.wildcards {
             // Without wildcards a filter matches exactly the topic it spells.

@@ -148,26 +148,18 @@ impl Codec {
     /// [`decode`](Codec::decode) from bytes already frozen, that [`whole_frames_len`]
     /// measured: the client freezes the whole packets one read brought in once and takes each
     /// off the front, a view of those bytes (cheaper per packet than splitting a `BytesMut`).
-    /// Their lengths were checked when measured (shortest encoding, within the incoming
-    /// maximum), so here only the first byte is checked again before the packet itself is
-    /// checked in full: other bytes still give a typed error, never a panic. `Ok(None)` once
-    /// `buf` is used up (or holds only part of a packet).
+    /// `Ok(None)` once `buf` is used up (or holds only part of a packet).
     ///
     /// [`whole_frames_len`]: Codec::whole_frames_len
     pub fn decode_whole(&self, buf: &mut Bytes) -> Result<Option<Packet>, ProtocolError> {
-        let Some(&byte1) = buf.first() else {
+        let Some((frame_len, header_len)) = self.frame_len(buf)? else {
             return Ok(None);
         };
-        decode::check_first_byte(byte1, self.version)?;
-        let Some((remaining, len_len)) = wire::parse_varint(&buf[1..])? else {
-            return Ok(None);
-        };
-        let frame_len = 1 + len_len + remaining;
         if buf.len() < frame_len {
             return Ok(None);
         }
         let frame = buf.split_to(frame_len);
-        decode::frame(self.version, frame, 1 + len_len).map(Some)
+        decode::frame(self.version, frame, header_len).map(Some)
     }
 
     /// How many bytes at the front of `buf` are whole packets (each fixed header acceptable):

@@ -160,7 +160,9 @@ impl Reader {
     pub(crate) fn topic_name(&mut self) -> Result<(SharedStr, bool), ProtocolError> {
         let bytes = self.bin()?;
         // One pass over the bytes for the three single-byte questions (UTF-8 continuation
-        // bytes are all >= 0x80, so none of them can be mistaken for these).
+        // bytes are all >= 0x80, so none of them can be mistaken for these). Not
+        // `check_no_nul` and `TopicName::validate`: their two `memchr`s and second scan cost
+        // about 100 more instructions per received message on a 10-byte topic (callgrind).
         let (mut nul, mut wildcard) = (false, false);
         for &b in bytes.iter() {
             nul |= b == 0;

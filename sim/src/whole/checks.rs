@@ -223,12 +223,7 @@ fn check_subscriber(
     suppressed: u64,
     failures: &mut Vec<String>,
 ) {
-    let blind = broker
-        .oracle
-        .blind_resumes
-        .get(SUB_ID)
-        .copied()
-        .unwrap_or(0);
+    let blind = subscriber_blind_resumes(broker);
     let routed_qos2 = |payload: &Bytes| {
         broker
             .oracle
@@ -411,12 +406,7 @@ pub fn settled_subscriptions(scenario: &Scenario, record: &Record, broker: &Brok
     let mut failures = Vec::new();
     // The CONNACK that created the session may have been lost: the client then cannot know
     // that the session it resumes is not its own.
-    let blind = broker
-        .oracle
-        .blind_resumes
-        .get(SUB_ID)
-        .copied()
-        .unwrap_or(0);
+    let blind = subscriber_blind_resumes(broker);
     for filter in held.difference(&at_broker).filter(|_| blind == 0) {
         failures.push(format!(
             "settled: the application holds {filter:?}, the broker's session does not \
@@ -432,4 +422,15 @@ pub fn settled_subscriptions(scenario: &Scenario, record: &Record, broker: &Brok
         }
     }
     failures
+}
+
+/// How often the subscriber resumed a session without knowing it was not its own (the CONNACK
+/// that created it was lost).
+fn subscriber_blind_resumes(broker: &Broker) -> u32 {
+    broker
+        .oracle
+        .blind_resumes
+        .get(SUB_ID)
+        .copied()
+        .unwrap_or(0)
 }
